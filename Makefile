@@ -1,0 +1,195 @@
+# Makefile - build, test, fuzz and benchmark colonet.
+# SPDX-License-Identifier: MPL-2.0
+#
+#   make            build the library, services, tests and benchmarks
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install, build, run the demo
+#   make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)
+#   make bench      run every benchmark
+#   make memcheck   run the unit tests under valgrind
+#   make format-check
+#
+#   V=1 shows the commands; SANITIZE=address,undefined builds with sanitizers;
+#   BUILD=dir puts the objects elsewhere (default build/).
+
+STD      = -std=c11 -D_GNU_SOURCE
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat-security -Werror
+OPT     ?= -O2 -g
+BUILD   ?= build
+CC      ?= cc
+FUZZ_CC ?= clang
+SANITIZE ?=
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 15
+
+PKGS       = libczmq libzmq msgpack libprotobuf-c
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+
+ifneq ($(SANITIZE),)
+SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CFLAGS_ALL  = $(STD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP -Ilib $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
+LIBS_ALL    = $(PKG_LIBS) -lpthread -lrt -lm
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+# ---------------------------------------------------------------- library
+LIB_SRC = $(sort $(wildcard lib/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A   = $(BUILD)/libcolonet.a
+
+# ---------------------------------------------------------------- services
+# One object list per binary, each over the shared library.  A service
+# directory lists its binaries in services/<dir>/service.mk as
+#   BINS += colo-xyz
+#   colo-xyz_SRC = services/<dir>/main.c services/<dir>/xyz.c
+BINS :=
+-include $(wildcard services/*/service.mk)
+BIN_PATHS = $(BINS:%=$(BUILD)/bin/%)
+
+# ---------------------------------------------------------------- tests
+UNIT_SRC    = $(sort $(wildcard tests/unit/check_*.c))
+UNIT_OBJ    = $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/unit/runner.o
+UNIT_SUITES = $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
+UNIT_BIN    = $(BUILD)/tests/check_colonet
+TEST_HELPER_SRC = $(sort $(wildcard tests/unit/helper_*.c))
+TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
+
+FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/fuzz/%.o)
+FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+
+# ---------------------------------------------------------------- benchmarks
+BENCH_SRC  = $(sort $(wildcard bench/*.c))
+BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps check unit fuzz fuzz-smoke fuzz-build bench demo memcheck \
+        format format-check clean interop e2e
+
+all: $(LIB_A) $(BIN_PATHS) $(UNIT_BIN) $(BENCH_BINS)
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+ifneq ($(V),1)
+	@echo "  CC    $<"
+endif
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define BIN_RULE
+$(BUILD)/bin/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LIBS_ALL)
+endef
+$(foreach b,$(BINS),$(eval $(call BIN_RULE,$(b))))
+
+# The runner learns the suites from the file names: check_X.c defines X_suite().
+$(BUILD)/tests/unit/suites.h: $(UNIT_SRC) Makefile
+	@mkdir -p $(dir $@)
+	$(Q)for s in $(UNIT_SUITES); do echo "COLO_SUITE($$s)"; done > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+ifneq ($(V),1)
+	@echo "  CC    $<"
+endif
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit -c $< -o $@
+
+$(UNIT_OBJ) $(TEST_HELPER_OBJ): $(BUILD)/tests/unit/suites.h
+
+$(UNIT_BIN): $(UNIT_OBJ) $(TEST_HELPER_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+ifneq ($(V),1)
+	@echo "  CC    $<"
+endif
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS_ALL)
+
+# ---------------------------------------------------------------- fuzzing
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+ifneq ($(V),1)
+	@echo "  FUZZCC $<"
+endif
+	$(Q)$(FUZZ_CC) $(STD) $(WARN) -O1 -g $(FUZZ_FLAGS) -Ilib $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/libcolonet.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libcolonet.a
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS_ALL)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target runs from its seed corpus (tests/fuzz/seeds/<target>/) into a
+# scratch corpus in the build directory.
+define FUZZ_RUN
+	@for f in $(FUZZ_BINS); do \
+	    n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+	    echo "  FUZZ  $$n ($(1) s)"; \
+	    $$f -max_total_time=$(1) -print_final_stats=0 -close_fd_mask=3 \
+	        $(BUILD)/fuzz/corpus/$$n $$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ) \
+	        > $(BUILD)/fuzz/$$n.log 2>&1 \
+	      || { tail -40 $(BUILD)/fuzz/$$n.log; echo "fuzz target $$n failed"; exit 1; }; \
+	done
+endef
+
+fuzz: deps fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
+
+# ---------------------------------------------------------------- running
+unit: $(UNIT_BIN)
+	$(Q)$(UNIT_BIN)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+	$(Q)for t in $(sort $(wildcard tests/interop/*.sh tests/e2e/*.sh)); do \
+	    echo "  TEST  $$t"; BUILD=$(BUILD) sh $$t || exit 1; done
+	@echo "make check: all passed"
+
+bench: deps all
+	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/bench/transport
+
+memcheck: $(UNIT_BIN)
+	$(Q)CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite $(UNIT_BIN)
+
+FORMAT_SRC = $(wildcard lib/*.[ch] services/*/*.[ch] tests/*/*.[ch] bench/*.[ch])
+format:
+	$(Q)clang-format -i $(FORMAT_SRC)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

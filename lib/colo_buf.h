@@ -1,0 +1,72 @@
+/*  colo_buf.h - one frame in flight, with the envelope fields that travel with it.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  A colo_buf_t is a single allocation: the metadata followed by `cap` bytes
+ *  of data.  data[0..vnet_hdr_len) is the virtio-net header (if any), then
+ *  the Ethernet frame without FCS.  Ports hand out and take buffers by
+ *  pointer; whoever holds the pointer owns the buffer.
+ */
+#ifndef COLO_BUF_H_INCLUDED
+#define COLO_BUF_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+//  Largest data length of one frame: QEMU's NET_BUFSIZE (4096 + 65536).
+#define COLO_FRAME_MAX 69632
+//  Largest virtio-net header (struct virtio_net_hdr_v1_hash).
+#define COLO_VNET_HDR_MAX 20
+
+typedef enum {
+    COLO_DIR_NONE = 0,
+    COLO_DIR_TO_GUEST = 1,        //  client -> guest (mirrored input)
+    COLO_DIR_FROM_PRIMARY = 2,    //  primary guest egress
+    COLO_DIR_FROM_SECONDARY = 3,  //  secondary guest egress
+    COLO_DIR_RELEASED = 4         //  compare output toward the client
+} colo_dir_t;
+
+typedef struct {
+    uint64_t ts_ns;           //  arrival in colonet (CLOCK_REALTIME ns)
+    uint64_t seq;             //  sequence number given by the sending port
+    uint32_t instance;        //  instance id (see colo_instance_id)
+    uint8_t dir;              //  colo_dir_t
+    uint8_t flags;
+    uint16_t vnet_hdr_len;    //  <= COLO_VNET_HDR_MAX and <= len
+    uint32_t len;             //  bytes of data in use
+    uint32_t cap;             //  bytes of data allocated
+    uint8_t data[];
+} colo_buf_t;
+
+//  New buffer with room for cap bytes, len = 0, metadata zeroed.  NULL if cap
+//  exceeds COLO_FRAME_MAX or memory is exhausted.
+colo_buf_t *colo_buf_new (size_t cap);
+
+//  New buffer holding a copy of len bytes at data (len <= COLO_FRAME_MAX).
+colo_buf_t *colo_buf_new_copy (const void *data, size_t len);
+
+//  A copy of buf, metadata included.
+colo_buf_t *colo_buf_dup (const colo_buf_t *buf);
+
+//  Free the buffer and set *self_p to NULL; NULL-safe and idempotent.
+void colo_buf_destroy (colo_buf_t **self_p);
+
+//  Free the first n buffers of an array (entries may be NULL) and NULL them.
+void colo_buf_destroy_array (colo_buf_t **bufs, int n);
+
+//  The Ethernet frame inside the buffer (after the vnet header).
+static inline uint8_t *
+colo_buf_frame (colo_buf_t *buf)
+{
+    return buf->data + buf->vnet_hdr_len;
+}
+static inline size_t
+colo_buf_frame_len (const colo_buf_t *buf)
+{
+    return buf->len - buf->vnet_hdr_len;
+}
+
+//  Stable 32-bit instance id for a name (FNV-1a); 0 for NULL.
+uint32_t colo_instance_id (const char *name);
+
+#endif

@@ -1,0 +1,77 @@
+/*  colo_csum.h - Internet checksums: full, pseudo-header, and incremental.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Sums are the one's-complement 16-bit sums of RFC 1071.  Incremental
+ *  updates follow RFC 1624 (HC' = ~(~HC + ~m + m')), so a checksum stays
+ *  right however the other fields of the packet look.
+ */
+#ifndef COLO_CSUM_H_INCLUDED
+#define COLO_CSUM_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colo_packet.h"
+
+//  Add len bytes at data to a 32-bit running sum (big-endian 16-bit words;
+//  an odd last byte is padded with zero).  Start with sum = 0.
+uint32_t colo_csum_partial (const void *data, size_t len, uint32_t sum);
+
+//  Fold a running sum to 16 bits and complement it: the value to store in a
+//  checksum field (host order).
+uint16_t colo_csum_fold (uint32_t sum);
+
+//  Running sum of the IPv4 or IPv6 pseudo-header for an L4 segment of
+//  l4_len bytes with protocol proto.  src and dst are 4 or 16 bytes.
+uint32_t colo_csum_pseudo (const uint8_t *src, const uint8_t *dst,
+                           size_t addr_len, uint8_t proto, uint32_t l4_len);
+
+//  The IPv4 header checksum of the header at ip (ihl*4 bytes) as it should
+//  be, computed with the checksum field taken as zero.
+uint16_t colo_csum_ipv4_header (const uint8_t *ip, size_t hdr_len);
+
+//  The TCP/UDP/ICMPv6 checksum the decoded L4 segment should carry, computed
+//  with the checksum field taken as zero (ICMP over IPv4 has no pseudo
+//  header).  Returns -1 if the packet has no checksummable L4.
+int colo_csum_l4_expected (const colo_packet_t *pkt, const uint8_t *frame);
+
+//  Recompute and store the IPv4 header checksum and the L4 checksum of a
+//  decoded packet (UDP: a computed 0 is stored as 0xffff).  Returns 0, -1 if
+//  nothing could be computed.
+int colo_csum_fix (const colo_packet_t *pkt, uint8_t *frame);
+
+//  Incremental update of the 16-bit checksum field at csum (network order,
+//  unaligned) for a 16- or 32-bit field changing from old_val to new_val
+//  (host order).
+void colo_csum_update16 (uint8_t *csum, uint16_t old_val, uint16_t new_val);
+void colo_csum_update32 (uint8_t *csum, uint32_t old_val, uint32_t new_val);
+
+//  Read/write big-endian values at unaligned addresses.
+static inline uint16_t
+colo_get_be16 (const uint8_t *p)
+{
+    return (uint16_t) ((p[0] << 8) | p[1]);
+}
+static inline uint32_t
+colo_get_be32 (const uint8_t *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+           | ((uint32_t) p[2] << 8) | p[3];
+}
+static inline void
+colo_put_be16 (uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t) (v >> 8);
+    p[1] = (uint8_t) v;
+}
+static inline void
+colo_put_be32 (uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t) (v >> 24);
+    p[1] = (uint8_t) (v >> 16);
+    p[2] = (uint8_t) (v >> 8);
+    p[3] = (uint8_t) v;
+}
+
+#endif

@@ -1,0 +1,194 @@
+/*  colo_packet.h - the one packet decoder: Ethernet, VLAN, ARP, IPv4, IPv6,
+ *  TCP, UDP, ICMP, ICMPv6, and the normalized flow key.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Decoding never reads outside [frame, frame+len) and never allocates.  It
+ *  fills a colo_packet_t with offsets (from the start of the Ethernet header)
+ *  and host-order field values.  Payload lengths come from the IP length
+ *  fields, never from the frame length: bytes past the IP packet are
+ *  Ethernet padding (trailer_len) and belong to no layer.
+ */
+#ifndef COLO_PACKET_H_INCLUDED
+#define COLO_PACKET_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define COLO_ETH_HLEN 14
+#define COLO_ETHERTYPE_IPV4 0x0800
+#define COLO_ETHERTYPE_ARP 0x0806
+#define COLO_ETHERTYPE_VLAN 0x8100   //  802.1Q
+#define COLO_ETHERTYPE_QINQ 0x88a8   //  802.1ad
+#define COLO_ETHERTYPE_IPV6 0x86dd
+#define COLO_VLAN_MAX 2              //  tags accepted in front of L3
+
+#define COLO_IPPROTO_ICMP 1
+#define COLO_IPPROTO_TCP 6
+#define COLO_IPPROTO_UDP 17
+#define COLO_IPPROTO_ICMPV6 58
+
+#define COLO_IPV6_EXT_MAX 8          //  extension headers walked at most
+
+#define COLO_TCP_FIN 0x01
+#define COLO_TCP_SYN 0x02
+#define COLO_TCP_RST 0x04
+#define COLO_TCP_PSH 0x08
+#define COLO_TCP_ACK 0x10
+#define COLO_TCP_URG 0x20
+#define COLO_TCP_ECE 0x40
+#define COLO_TCP_CWR 0x80
+
+#define COLO_TCP_SACK_MAX 4
+
+typedef enum {
+    COLO_L3_NONE = 0,   //  no L3 decoded (runt, or decoding failed before)
+    COLO_L3_ARP,
+    COLO_L3_IPV4,
+    COLO_L3_IPV6,
+    COLO_L3_OTHER       //  an ethertype we do not decode further
+} colo_l3_t;
+
+typedef enum {
+    COLO_L4_NONE = 0,   //  no L4 (not IP, non-first fragment, ESP, no-next-header)
+    COLO_L4_TCP,
+    COLO_L4_UDP,
+    COLO_L4_ICMP,
+    COLO_L4_ICMPV6,
+    COLO_L4_OTHER       //  an IP protocol we do not decode further
+} colo_l4_t;
+
+//  Decoder results and counters.  COLO_PKT_OK and the informational codes
+//  below COLO_PKT_ERR_FIRST are not errors; every other code names one
+//  malformed case and is both the return value of colo_packet_decode and the
+//  index of its counter.  Keep colo_packet_counter_names in step.
+typedef enum {
+    COLO_PKT_OK = 0,
+    //  informational counters (the frame decodes)
+    COLO_PKT_INFO_FRAGMENT,          //  IPv4 or IPv6 fragment
+    COLO_PKT_INFO_PADDING,           //  bytes after the IP packet (trailer_len > 0)
+    COLO_PKT_INFO_BAD_IP_OPTION,     //  IPv4 option list malformed (ignored)
+    COLO_PKT_INFO_BAD_TCP_OPTION,    //  TCP option list malformed (ignored after the fault)
+    COLO_PKT_ERR_FIRST,
+    //  malformed frames (decoding stops; pkt holds what was decoded)
+    COLO_PKT_ERR_RUNT = COLO_PKT_ERR_FIRST,   //  shorter than an Ethernet header
+    COLO_PKT_ERR_VLAN_TRUNCATED,
+    COLO_PKT_ERR_VLAN_TOO_DEEP,      //  more than COLO_VLAN_MAX tags
+    COLO_PKT_ERR_ARP_TRUNCATED,
+    COLO_PKT_ERR_IPV4_TRUNCATED,     //  fewer than 20 bytes after L2
+    COLO_PKT_ERR_IPV4_BAD_VERSION,
+    COLO_PKT_ERR_IPV4_BAD_IHL,       //  IHL < 5, or header longer than the frame
+    COLO_PKT_ERR_IPV4_BAD_LENGTH,    //  total length < header length
+    COLO_PKT_ERR_IPV4_LENGTH_EXCEEDS_FRAME,
+    COLO_PKT_ERR_IPV6_TRUNCATED,
+    COLO_PKT_ERR_IPV6_BAD_VERSION,
+    COLO_PKT_ERR_IPV6_LENGTH_EXCEEDS_FRAME,
+    COLO_PKT_ERR_IPV6_EXT_TRUNCATED, //  an extension header runs past the packet
+    COLO_PKT_ERR_IPV6_EXT_TOO_MANY,  //  more than COLO_IPV6_EXT_MAX headers
+    COLO_PKT_ERR_TCP_TRUNCATED,      //  fewer than 20 bytes of TCP header
+    COLO_PKT_ERR_TCP_BAD_OFFSET,     //  data offset < 5 or past the IP payload
+    COLO_PKT_ERR_UDP_TRUNCATED,
+    COLO_PKT_ERR_UDP_BAD_LENGTH,     //  UDP length < 8 or > IP payload
+    COLO_PKT_ERR_ICMP_TRUNCATED,
+    COLO_PKT_ERR_ICMPV6_TRUNCATED,
+    COLO_PKT_COUNTER_COUNT
+} colo_pkt_result_t;
+
+extern const char *const colo_packet_counter_names[COLO_PKT_COUNTER_COUNT];
+
+//  What the decoder found.  All offsets are from the start of the Ethernet
+//  header; all multi-byte values are in host order.
+typedef struct {
+    uint32_t frame_len;       //  bytes handed to the decoder
+
+    //  L2
+    uint16_t ethertype;       //  the L3 ethertype, after any VLAN tags
+    uint8_t vlan_count;       //  0..COLO_VLAN_MAX
+    uint16_t vlan_tpid[COLO_VLAN_MAX];
+    uint16_t vlan_tci[COLO_VLAN_MAX];   //  outermost first
+    uint32_t l3_off;          //  14 + 4 * vlan_count
+
+    //  L3
+    colo_l3_t l3;
+    uint32_t l3_hdr_len;      //  IPv4: IHL*4; IPv6: 40 + extension headers
+    uint32_t l3_end;          //  offset one past the IP packet (from its length field)
+    uint32_t trailer_len;     //  frame bytes after l3_end (Ethernet padding)
+    uint8_t ip_proto;         //  IPv4 protocol / IPv6 final next header
+    uint8_t ip_ttl;           //  TTL or hop limit
+    uint8_t ip_tos;           //  TOS or traffic class
+    uint8_t is_fragment;      //  1 if a fragment (first or not)
+    uint8_t is_first_fragment;  //  offset 0 (also 1 when not a fragment)
+    uint16_t ipv4_id;
+    uint32_t ipv6_flow;       //  20-bit flow label
+    uint32_t addr_len;        //  4 or 16 (0 if not IP)
+    uint32_t src_off, dst_off;//  offsets of source and destination addresses
+    uint32_t ipv4_opts_len;   //  bytes of IPv4 options
+
+    //  L4
+    colo_l4_t l4;
+    uint32_t l4_off;
+    uint32_t l4_hdr_len;      //  TCP data offset*4, UDP 8, ICMP/ICMPv6 8 (echo) or 4
+    uint32_t payload_off;     //  l4_off + l4_hdr_len (or l3 payload start for L4_OTHER/NONE)
+    uint32_t payload_len;     //  from the IP length; never includes padding
+    uint16_t sport, dport;    //  TCP/UDP ports
+
+    //  TCP
+    uint32_t tcp_seq, tcp_ack;
+    uint8_t tcp_flags;
+    uint16_t tcp_window;
+    uint16_t tcp_urg;
+    uint16_t tcp_mss;         //  0 if absent
+    uint8_t tcp_wscale;       //  0xff if absent
+    uint8_t tcp_sack_permitted;
+    uint8_t tcp_has_ts;
+    uint32_t tcp_ts_val, tcp_ts_ecr;
+    uint32_t tcp_ts_off;      //  offset of the TSval field (0 if absent)
+    uint8_t tcp_sack_count;   //  SACK blocks in the SACK option
+    uint32_t tcp_sack_off;    //  offset of the first SACK block (0 if absent)
+    uint32_t tcp_sack[COLO_TCP_SACK_MAX][2];  //  left, right edges
+
+    //  ICMP / ICMPv6
+    uint8_t icmp_type, icmp_code;
+    uint16_t icmp_id, icmp_seq;   //  echo request/reply only, else 0
+
+    //  ARP (Ethernet/IPv4 only; other hardware/protocol types: l3=ARP, arp_op only)
+    uint16_t arp_op;
+} colo_packet_t;
+
+//  Decode the Ethernet frame at frame[0..len).  Returns COLO_PKT_OK or an
+//  error code (>= COLO_PKT_ERR_FIRST).  If counters is not NULL, it is an
+//  array of COLO_PKT_COUNTER_COUNT values: the error (if any) and every
+//  informational finding are counted there.  On error, pkt keeps the fields
+//  of the layers decoded before the fault and l4/l3 say how far it got.
+colo_pkt_result_t colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame,
+                                      size_t len, uint64_t *counters);
+
+//  Human-readable name of a result code ("ok", "ipv4_bad_ihl", ...).
+const char *colo_packet_result_name (colo_pkt_result_t code);
+
+//  The normalized flow key: both directions of a connection map to the same
+//  key.  Fields are zero-padded so keys compare with memcmp.
+typedef struct {
+    uint8_t addr_lo[16];      //  IPv4 addresses in the first 4 bytes
+    uint8_t addr_hi[16];
+    uint16_t port_lo, port_hi;//  TCP/UDP ports; ICMP echo id in both; else 0
+    uint16_t vlan;            //  outer VLAN id (0 if untagged)
+    uint8_t proto;            //  IP protocol
+    uint8_t family;           //  4 or 6
+} colo_flow_key_t;
+
+//  Fill key from a decoded IP packet.  Returns 0, or -1 if the packet has no
+//  IP layer.  *reversed (if not NULL) is 1 when the packet's source is the
+//  "hi" endpoint, so callers can tell the two directions apart.
+int colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
+                   const uint8_t *frame, int *reversed);
+
+//  Seeded 64-bit hash of a flow key (seed it randomly per process so that
+//  traffic cannot choose collisions).
+uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
+
+//  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf.
+//  Returns buf.
+char *colo_flow_key_str (const colo_flow_key_t *key, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,257 @@
+/*  colo_port.c - ports opened from URIs: parsing and dispatch to a transport.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_log.h"
+#include "colo_port_int.h"
+
+const char *const colo_port_counter_names[COLO_PORT_COUNTER_COUNT] = {
+    "rx_frames",    "rx_bytes",     "tx_frames", "tx_bytes",
+    "tx_blocked",   "rx_malformed", "rx_truncated", "tx_requeued",
+    "connects",     "disconnects",  "errors",
+};
+
+static const colo_port_ops_t *const s_transports[] = {
+    &colo_port_qemu_unix_ops, &colo_port_qemu_tcp_ops, &colo_port_zmq_tcp_ops,
+    &colo_port_zmq_ipc_ops,   &colo_port_shm_ops,      &colo_port_packet_ops,
+};
+
+static void
+s_uri_free (colo_uri_t *uri)
+{
+    free (uri->scheme);
+    free (uri->address);
+    for (int i = 0; i < uri->opt_count; i++) {
+        free (uri->opt_key[i]);
+        free (uri->opt_val[i]);
+    }
+    memset (uri, 0, sizeof *uri);
+}
+
+//  "SCHEME:ADDRESS[,opt[=val]]...".  For zmq+X the address keeps "X:" in
+//  front so it is a ready ZeroMQ endpoint.  Returns 0 or -1.
+static int
+s_uri_parse (const char *text, colo_uri_t *uri)
+{
+    memset (uri, 0, sizeof *uri);
+    const char *colon = strchr (text, ':');
+    if (!colon || colon == text)
+        return -1;
+    uri->scheme = strndup (text, (size_t) (colon - text));
+    const char *rest = colon + 1;
+    const char *comma = strchr (rest, ',');
+    size_t addr_len = comma ? (size_t) (comma - rest) : strlen (rest);
+    if (strncmp (uri->scheme, "zmq+", 4) == 0) {
+        //  zmq+tcp://h:p -> "tcp://h:p"
+        size_t tlen = strlen (uri->scheme + 4);
+        uri->address = (char *) malloc (tlen + 1 + addr_len + 1);
+        if (uri->address) {
+            memcpy (uri->address, uri->scheme + 4, tlen);
+            uri->address[tlen] = ':';
+            memcpy (uri->address + tlen + 1, rest, addr_len);
+            uri->address[tlen + 1 + addr_len] = 0;
+        }
+    }
+    else
+        uri->address = strndup (rest, addr_len);
+    if (!uri->scheme || !uri->address || addr_len == 0)
+        return -1;
+    while (comma) {
+        const char *opt = comma + 1;
+        comma = strchr (opt, ',');
+        size_t len = comma ? (size_t) (comma - opt) : strlen (opt);
+        if (len == 0)
+            continue;
+        if (uri->opt_count == COLO_URI_OPT_MAX)
+            return -1;
+        const char *eq = memchr (opt, '=', len);
+        int i = uri->opt_count++;
+        if (eq) {
+            uri->opt_key[i] = strndup (opt, (size_t) (eq - opt));
+            uri->opt_val[i] = strndup (eq + 1, len - (size_t) (eq - opt) - 1);
+        }
+        else {
+            uri->opt_key[i] = strndup (opt, len);
+            uri->opt_val[i] = strdup ("");
+        }
+        if (!uri->opt_key[i] || !uri->opt_val[i])
+            return -1;
+    }
+    return 0;
+}
+
+const char *
+colo_uri_opt (colo_uri_t *uri, const char *key)
+{
+    const char *found = NULL;
+    for (int i = 0; i < uri->opt_count; i++)
+        if (strcmp (uri->opt_key[i], key) == 0) {
+            uri->opt_used[i] = 1;
+            found = uri->opt_val[i];   //  the last one wins
+        }
+    return found;
+}
+
+int
+colo_uri_flag (colo_uri_t *uri, const char *key)
+{
+    return colo_uri_opt (uri, key) != NULL;
+}
+
+int
+colo_uri_opt_u64 (colo_uri_t *uri, const char *key, uint64_t def, uint64_t min,
+                  uint64_t max, uint64_t *out)
+{
+    const char *text = colo_uri_opt (uri, key);
+    if (!text) {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 0);
+    //  Accept K/M/G suffixes (powers of two) for sizes.
+    if (end && end != text && *end && end[1] == 0) {
+        unsigned shift = *end == 'K' || *end == 'k' ? 10
+                         : *end == 'M' || *end == 'm' ? 20
+                         : *end == 'G' || *end == 'g' ? 30 : 0;
+        if (shift && value <= (~0ULL >> shift)) {
+            value <<= shift;
+            end++;
+        }
+    }
+    if (errno || !end || end == text || *end || text[0] == '-' || value < min
+        || value > max) {
+        colo_error ("port option %s=%s: expected a number from %llu to %llu", key,
+                    text, (unsigned long long) min, (unsigned long long) max);
+        return -1;
+    }
+    *out = value;
+    return 0;
+}
+
+colo_port_t *
+colo_port_new (const char *uri_text, colo_port_dir_t dir)
+{
+    if (!uri_text || (dir & COLO_PORT_RXTX) == 0) {
+        colo_error ("port: no URI or no direction");
+        return NULL;
+    }
+    colo_uri_t uri;
+    if (s_uri_parse (uri_text, &uri) != 0) {
+        colo_error ("port %s: malformed URI (expected SCHEME:ADDRESS[,option...])",
+                    uri_text);
+        s_uri_free (&uri);
+        return NULL;
+    }
+    const colo_port_ops_t *ops = NULL;
+    for (size_t i = 0; i < sizeof s_transports / sizeof s_transports[0]; i++)
+        if (strcmp (s_transports[i]->scheme, uri.scheme) == 0)
+            ops = s_transports[i];
+    if (!ops) {
+        colo_error ("port %s: unknown scheme '%s' (qemu+unix, qemu+tcp, zmq+tcp, "
+                    "zmq+ipc, shm, packet)",
+                    uri_text, uri.scheme);
+        s_uri_free (&uri);
+        return NULL;
+    }
+    colo_port_t *self = (colo_port_t *) calloc (1, sizeof (colo_port_t));
+    if (!self || !(self->uri = strdup (uri_text))) {
+        free (self);
+        s_uri_free (&uri);
+        return NULL;
+    }
+    self->ops = ops;
+    self->dir = dir;
+    self->fd = -1;
+    if (colo_uri_opt_u64 (&uri, "queue", 4096, 1, 1u << 24, &self->queue_frames) != 0
+        || colo_uri_opt_u64 (&uri, "backoff-max", 2000, 1, 3600000,
+                             &self->backoff_max_ms)
+               != 0
+        || ops->open (self, &uri) != 0) {
+        s_uri_free (&uri);
+        free (self->uri);
+        free (self);
+        return NULL;
+    }
+    for (int i = 0; i < uri.opt_count; i++)
+        if (!uri.opt_used[i]) {
+            colo_error ("port %s: unknown option '%s'", uri_text, uri.opt_key[i]);
+            ops->close (self);
+            s_uri_free (&uri);
+            free (self->uri);
+            free (self);
+            return NULL;
+        }
+    s_uri_free (&uri);
+    return self;
+}
+
+void
+colo_port_destroy (colo_port_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    colo_port_t *self = *self_p;
+    self->ops->close (self);
+    free (self->uri);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+colo_port_send (colo_port_t *self, colo_buf_t **bufs, int n)
+{
+    if (!(self->dir & COLO_PORT_TX))
+        return -1;
+    if (n <= 0)
+        return 0;
+    int sent = self->ops->send (self, bufs, n);
+    if (sent >= 0 && sent < n)
+        self->counters[COLO_PORT_TX_BLOCKED]++;
+    return sent;
+}
+
+int
+colo_port_recv (colo_port_t *self, colo_buf_t **bufs, int max)
+{
+    if (max > 0 && !(self->dir & COLO_PORT_RX))
+        return -1;
+    if (max < 0)
+        max = 0;
+    return self->ops->recv (self, bufs, max);
+}
+
+int
+colo_port_fd (colo_port_t *self)
+{
+    return self->fd;
+}
+
+int
+colo_port_pending (colo_port_t *self)
+{
+    return self->ops->pending (self);
+}
+
+int
+colo_port_connected (colo_port_t *self)
+{
+    return self->ops->connected (self);
+}
+
+const char *
+colo_port_uri (colo_port_t *self)
+{
+    return self->uri;
+}
+
+const uint64_t *
+colo_port_counters (colo_port_t *self)
+{
+    return self->counters;
+}

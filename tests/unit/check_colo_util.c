@@ -1,0 +1,135 @@
+/*  check_colo_util.c - tests for colo_log, colo_counters, colo_buf, colo_seq.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "colo_buf.h"
+#include "colo_counters.h"
+#include "colo_log.h"
+#include "colo_seq.h"
+#include "colo_test.h"
+
+START_TEST (test_log_levels)
+{
+    ck_assert_int_eq (colo_log_level_parse ("error"), COLO_LOG_ERROR);
+    ck_assert_int_eq (colo_log_level_parse ("trace"), COLO_LOG_TRACE);
+    ck_assert_int_eq (colo_log_level_parse ("3"), COLO_LOG_DEBUG);
+    ck_assert_int_eq (colo_log_level_parse ("loud"), -1);
+    ck_assert_int_eq (colo_log_level_parse (NULL), -1);
+    colo_log_set_level (COLO_LOG_DEBUG);
+    ck_assert_int_eq (colo_log_level (), COLO_LOG_DEBUG);
+    colo_log_set_level ((colo_log_level_t) 99);
+    ck_assert_int_eq (colo_log_level (), COLO_LOG_TRACE);
+    colo_log_set_level (COLO_LOG_WARN);
+}
+END_TEST
+
+START_TEST (test_ratelimit)
+{
+    colo_ratelimit_t rl = COLO_RATELIMIT_INIT (60000, 3);
+    uint64_t sup = 99;
+    ck_assert_int_eq (colo_ratelimit_ok (&rl, &sup), 1);
+    ck_assert_uint_eq (sup, 0);
+    ck_assert_int_eq (colo_ratelimit_ok (&rl, NULL), 1);
+    ck_assert_int_eq (colo_ratelimit_ok (&rl, NULL), 1);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq (colo_ratelimit_ok (&rl, NULL), 0);
+    ck_assert_uint_eq (rl.suppressed, 10);
+    //  A new window reports what was suppressed.
+    rl.window_start_ms -= 60000;
+    ck_assert_int_eq (colo_ratelimit_ok (&rl, &sup), 1);
+    ck_assert_uint_eq (sup, 10);
+}
+END_TEST
+
+START_TEST (test_counters)
+{
+    static const char *const names[] = {"alpha", "beta", "gamma"};
+    uint64_t values[3] = {1, 0, 42};
+    colo_counters_t set = {names, values, 3};
+    ck_assert_uint_eq (colo_counters_get (&set, "gamma"), 42);
+    ck_assert_uint_eq (colo_counters_get (&set, "delta"), 0);
+    char buf[128];
+    colo_counters_format (&set, "x_", 0, 1, buf, sizeof buf);
+    ck_assert_str_eq (buf, "x_alpha 1\nx_gamma 42\n");
+    colo_counters_format (&set, NULL, 1, 0, buf, sizeof buf);
+    ck_assert_str_eq (buf, "{\"alpha\":1,\"beta\":0,\"gamma\":42}");
+    //  Truncation is safe and the needed size is reported.
+    size_t need = colo_counters_format (&set, NULL, 1, 0, buf, 8);
+    ck_assert_uint_eq (need, strlen ("{\"alpha\":1,\"beta\":0,\"gamma\":42}"));
+    ck_assert_uint_eq (strlen (buf), 7);
+    uint64_t sum[3] = {1, 1, 1};
+    colo_counters_add (sum, values, 3);
+    ck_assert_uint_eq (sum[2], 43);
+}
+END_TEST
+
+START_TEST (test_buf)
+{
+    ck_assert_ptr_null (colo_buf_new (COLO_FRAME_MAX + 1));
+    colo_buf_t *buf = colo_buf_new_copy ("abcdef", 6);
+    ck_assert_ptr_nonnull (buf);
+    buf->vnet_hdr_len = 2;
+    buf->seq = 7;
+    ck_assert_uint_eq (colo_buf_frame_len (buf), 4);
+    ck_assert_int_eq (colo_buf_frame (buf)[0], 'c');
+    colo_buf_t *copy = colo_buf_dup (buf);
+    ck_assert_uint_eq (copy->seq, 7);
+    ck_assert_int_eq (memcmp (copy->data, "abcdef", 6), 0);
+    colo_buf_destroy (&buf);
+    ck_assert_ptr_null (buf);
+    colo_buf_destroy (&buf);
+    colo_buf_t *arr[2] = {copy, NULL};
+    colo_buf_destroy_array (arr, 2);
+    ck_assert_ptr_null (arr[0]);
+    colo_buf_t *big = colo_buf_new (COLO_FRAME_MAX);
+    ck_assert_ptr_nonnull (big);
+    ck_assert_uint_eq (big->cap, COLO_FRAME_MAX);
+    colo_buf_destroy (&big);
+    ck_assert_uint_ne (colo_instance_id ("vm1"), colo_instance_id ("vm2"));
+    ck_assert_uint_eq (colo_instance_id (NULL), 0);
+}
+END_TEST
+
+START_TEST (test_seq_wrap)
+{
+    ck_assert (colo_seq_before (1, 2));
+    ck_assert (!colo_seq_before (2, 1));
+    ck_assert (colo_seq_before (0xfffffff0u, 0x10));
+    ck_assert (colo_seq_after (0x10, 0xfffffff0u));
+    ck_assert (colo_seq_before_eq (5, 5));
+    ck_assert (colo_seq_after_eq (5, 5));
+    ck_assert_uint_eq (colo_seq_max (0xffffffffu, 3), 3);
+    ck_assert_uint_eq (colo_seq_min (0xffffffffu, 3), 0xffffffffu);
+    ck_assert_uint_eq (colo_seq_diff (5, 0xfffffffbu), 10);
+    ck_assert (colo_seq_in (0, 0xfffffff0u, 0x10));
+    ck_assert (!colo_seq_in (0x10, 0xfffffff0u, 0x10));
+    ck_assert (colo_seq_in (0xfffffff0u, 0xfffffff0u, 0x10));
+}
+END_TEST
+
+START_TEST (test_clocks)
+{
+    uint64_t a = colo_clock_mono_ns ();
+    uint64_t b = colo_clock_mono_ns ();
+    ck_assert_uint_ge (b, a);
+    ck_assert_uint_gt (colo_clock_real_ns (), 1600000000ull * 1000000000ull);
+}
+END_TEST
+
+Suite *
+colo_util_suite (void)
+{
+    Suite *s = suite_create ("colo_util");
+    TCase *tc = tcase_create ("core");
+    tcase_add_test (tc, test_log_levels);
+    tcase_add_test (tc, test_ratelimit);
+    tcase_add_test (tc, test_counters);
+    tcase_add_test (tc, test_buf);
+    tcase_add_test (tc, test_seq_wrap);
+    tcase_add_test (tc, test_clocks);
+    suite_add_tcase (s, tc);
+    return s;
+}
