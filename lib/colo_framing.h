@@ -67,6 +67,12 @@ colo_framing_result_t colo_framing_feed (colo_framing_t *self, const uint8_t *da
 //  Counters of this decoder (COLO_FRAMING_COUNTER_COUNT values).
 const uint64_t *colo_framing_counters (const colo_framing_t *self);
 
+//  The fields of the last header the decoder parsed, including one it
+//  rejected (for error messages); vnet_hdr_len is 0 without vnet or when
+//  the length alone was rejected.  Either pointer may be NULL.
+void colo_framing_last_header (const colo_framing_t *self, uint32_t *len,
+                               uint32_t *vnet_hdr_len);
+
 //  Write the header for a frame of len data bytes into hdr (at least
 //  COLO_FRAMING_HDR_MAX bytes); returns the header size (4 or 8).
 size_t colo_framing_encode_header (uint8_t *hdr, uint32_t len, int vnet,

@@ -1,0 +1,220 @@
+/*  colo_framing.c - QEMU chardev framing codec (length, optional vnet_hdr_len, data).
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  The decoder keeps only the header bytes it has seen so far; as soon as
+ *  the length is known it allocates the frame's colo_buf_t and copies data
+ *  straight into it.  When a whole frame lies inside the fed bytes, that is
+ *  one allocation and one memcpy.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_framing.h"
+#include "colo_log.h"
+
+const char *const colo_framing_counter_names[COLO_FRAMING_COUNTER_COUNT] = {
+    "frames", "bytes", "empty", "oversize", "bad_vnet", "partial_discarded",
+};
+
+struct colo_framing {
+    int vnet;                 //  the vnet_hdr_len field is on the wire
+    uint32_t hdr_size;        //  4, or 8 with vnet
+    uint32_t hdr_have;        //  header bytes held in hdr[]
+    uint8_t hdr[COLO_FRAMING_HDR_MAX];
+    colo_buf_t *cur;          //  frame being filled, or NULL
+    uint32_t have;            //  data bytes of cur filled so far
+    uint32_t last_len;        //  last header seen, for error messages
+    uint32_t last_vnet;
+    uint64_t counters[COLO_FRAMING_COUNTER_COUNT];
+};
+
+static inline uint32_t
+s_get_be32 (const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8
+           | (uint32_t) p[3];
+}
+
+static inline void
+s_put_be32 (uint8_t *p, uint32_t value)
+{
+    p[0] = (uint8_t) (value >> 24);
+    p[1] = (uint8_t) (value >> 16);
+    p[2] = (uint8_t) (value >> 8);
+    p[3] = (uint8_t) value;
+}
+
+colo_framing_t *
+colo_framing_new (int vnet)
+{
+    colo_framing_t *self = (colo_framing_t *) calloc (1, sizeof (colo_framing_t));
+    if (!self)
+        return NULL;
+    self->vnet = vnet ? 1 : 0;
+    self->hdr_size = vnet ? 8 : 4;
+    return self;
+}
+
+void
+colo_framing_destroy (colo_framing_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    colo_buf_destroy (&(*self_p)->cur);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+colo_framing_reset (colo_framing_t *self)
+{
+    if (colo_framing_in_frame (self))
+        self->counters[COLO_FRAMING_PARTIAL_DISCARDED]++;
+    colo_buf_destroy (&self->cur);
+    self->have = 0;
+    self->hdr_have = 0;
+}
+
+int
+colo_framing_in_frame (const colo_framing_t *self)
+{
+    return self->cur != NULL || self->hdr_have > 0;
+}
+
+//  Drop header state after a malformed header; not a partial frame.
+static colo_framing_result_t
+s_fail (colo_framing_t *self, colo_framing_result_t rc)
+{
+    colo_buf_destroy (&self->cur);
+    self->have = 0;
+    self->hdr_have = 0;
+    return rc;
+}
+
+static colo_framing_result_t
+s_check_len (colo_framing_t *self, uint32_t len)
+{
+    self->last_len = len;
+    self->last_vnet = 0;
+    if (len > COLO_FRAME_MAX) {
+        self->counters[COLO_FRAMING_OVERSIZE]++;
+        return s_fail (self, COLO_FRAMING_ERR_OVERSIZE);
+    }
+    return COLO_FRAMING_NEED_MORE;
+}
+
+//  A complete header is at hdr: validate it and start the frame.  Empty
+//  frames are counted and leave the decoder between frames.
+static colo_framing_result_t
+s_start_frame (colo_framing_t *self, const uint8_t *hdr)
+{
+    uint32_t len = s_get_be32 (hdr);
+    if (s_check_len (self, len) != COLO_FRAMING_NEED_MORE)
+        return COLO_FRAMING_ERR_OVERSIZE;
+    uint32_t vnet_hdr_len = 0;
+    if (self->vnet) {
+        vnet_hdr_len = s_get_be32 (hdr + 4);
+        self->last_vnet = vnet_hdr_len;
+        if (vnet_hdr_len > COLO_VNET_HDR_MAX || vnet_hdr_len > len) {
+            self->counters[COLO_FRAMING_BAD_VNET]++;
+            return s_fail (self, COLO_FRAMING_ERR_VNET);
+        }
+    }
+    self->hdr_have = 0;
+    if (len == 0) {
+        self->counters[COLO_FRAMING_EMPTY]++;
+        return COLO_FRAMING_NEED_MORE;
+    }
+    self->cur = colo_buf_new (len);
+    if (!self->cur)
+        return s_fail (self, COLO_FRAMING_ERR_NOMEM);
+    self->cur->len = len;
+    self->cur->vnet_hdr_len = (uint16_t) vnet_hdr_len;
+    self->have = 0;
+    return COLO_FRAMING_NEED_MORE;
+}
+
+colo_framing_result_t
+colo_framing_feed (colo_framing_t *self, const uint8_t *data, size_t len,
+                   size_t *consumed, colo_buf_t **out)
+{
+    size_t pos = 0;
+    colo_framing_result_t rc = COLO_FRAMING_NEED_MORE;
+    *out = NULL;
+    while (pos < len) {
+        if (!self->cur) {
+            const uint8_t *hdr;
+            if (self->hdr_have == 0 && len - pos >= self->hdr_size) {
+                hdr = data + pos;   //  fast path: the header is all here
+                pos += self->hdr_size;
+            }
+            else {
+                size_t take = self->hdr_size - self->hdr_have;
+                if (take > len - pos)
+                    take = len - pos;
+                uint32_t before = self->hdr_have;
+                memcpy (self->hdr + self->hdr_have, data + pos, take);
+                self->hdr_have += (uint32_t) take;
+                pos += take;
+                //  Refuse an impossible length before waiting for the rest.
+                if (before < 4 && self->hdr_have >= 4
+                    && (rc = s_check_len (self, s_get_be32 (self->hdr))) < 0)
+                    break;
+                if (self->hdr_have < self->hdr_size)
+                    continue;
+                hdr = self->hdr;
+            }
+            if ((rc = s_start_frame (self, hdr)) < 0)
+                break;
+            continue;
+        }
+        colo_buf_t *buf = self->cur;
+        size_t take = buf->len - self->have;
+        if (take > len - pos)
+            take = len - pos;
+        memcpy (buf->data + self->have, data + pos, take);
+        self->have += (uint32_t) take;
+        pos += take;
+        if (self->have == buf->len) {
+            buf->ts_ns = colo_clock_real_ns ();
+            buf->dir = COLO_DIR_NONE;
+            self->counters[COLO_FRAMING_FRAMES]++;
+            self->counters[COLO_FRAMING_BYTES] += buf->len;
+            self->cur = NULL;
+            self->have = 0;
+            *out = buf;
+            rc = COLO_FRAMING_FRAME;
+            break;
+        }
+    }
+    *consumed = pos;
+    return rc;
+}
+
+const uint64_t *
+colo_framing_counters (const colo_framing_t *self)
+{
+    return self->counters;
+}
+
+void
+colo_framing_last_header (const colo_framing_t *self, uint32_t *len,
+                          uint32_t *vnet_hdr_len)
+{
+    if (len)
+        *len = self->last_len;
+    if (vnet_hdr_len)
+        *vnet_hdr_len = self->last_vnet;
+}
+
+size_t
+colo_framing_encode_header (uint8_t *hdr, uint32_t len, int vnet,
+                            uint32_t vnet_hdr_len)
+{
+    s_put_be32 (hdr, len);
+    if (!vnet)
+        return 4;
+    s_put_be32 (hdr + 4, vnet_hdr_len);
+    return 8;
+}
