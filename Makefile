@@ -16,7 +16,7 @@ STD      = -std=c11 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat-security -Werror
 OPT     ?= -O2 -g
-BUILD   ?= build
+BUILD   ?= build$(if $(SANITIZE),-san)
 CC      ?= cc
 FUZZ_CC ?= clang
 SANITIZE ?=
