@@ -1,13 +1,999 @@
-/*  colo_port_qemu.c - (stub, being written)
+/*  colo_port_qemu.c - qemu+unix / qemu+tcp ports: QEMU chardev framing on a stream socket.
  *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  One stream socket carries both directions.  The port's pollable fd is an
+ *  epoll fd owned by the port, so it stays the same while connections come
+ *  and go; it watches the listening socket, the connected socket, a timerfd
+ *  for reconnect backoff and an eventfd that is readable while frames
+ *  salvaged from a closed connection wait to be received.
+ *
+ *  Receiving is lazy: recv() reads the socket (256 KiB at a time) only when
+ *  it has decoded every byte it holds, so a caller that stops reading
+ *  leaves the bytes in the kernel and the peer feels the backpressure.
+ *  When a connection goes away, the complete frames it delivered are kept
+ *  (salvaged); a half frame is dropped and counted, never spliced into the
+ *  next connection.  Sending goes through a bounded queue written with
+ *  sendmsg (several frames per call); a frame cut by a broken connection is
+ *  re-sent whole on the next one.
  */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "colo_framing.h"
 #include "colo_log.h"
 #include "colo_port_int.h"
 
-static int s_open (colo_port_t *self, colo_uri_t *uri) { (void) self; colo_error ("port %s: transport not built yet", uri->scheme); return -1; }
-static void s_close (colo_port_t *self) { (void) self; }
-static int s_send (colo_port_t *self, colo_buf_t **b, int n) { (void) self; (void) b; (void) n; return 0; }
-static int s_recv (colo_port_t *self, colo_buf_t **b, int n) { (void) self; (void) b; (void) n; return 0; }
-static int s_zero (colo_port_t *self) { (void) self; return 0; }
-const colo_port_ops_t colo_port_qemu_unix_ops = {"qemu+unix", s_open, s_close, s_send, s_recv, s_zero, s_zero};
-const colo_port_ops_t colo_port_qemu_tcp_ops = {"qemu+tcp", s_open, s_close, s_send, s_recv, s_zero, s_zero};
+#define S_READ_SIZE (256 * 1024)   //  bytes per read()
+#define S_BATCH 64                 //  frames per sendmsg()
+#define S_BACKOFF_MIN_MS 50        //  first reconnect delay
+#define S_DRAIN_READS 64           //  reads salvaged from a replaced connection
+#define S_DISCARD_READS 16         //  reads discarded per turn on a send-only port
+
+enum { S_TAG_LISTEN = 1, S_TAG_CONN = 2, S_TAG_TIMER = 3, S_TAG_STASH = 4 };
+
+//  A FIFO of frames; cap is zero or a power of two.
+typedef struct {
+    colo_buf_t **items;
+    size_t cap;
+    size_t head;
+    size_t count;
+} s_fifo_t;
+
+typedef struct {
+    colo_port_t *port;
+    int tcp;                     //  qemu+tcp (else qemu+unix)
+    int server;
+    int vnet;
+    int epfd;                    //  = port->fd
+    int lfd;                     //  listening socket (server)
+    int cfd;                     //  connected or connecting socket
+    int tfd;                     //  reconnect timer (client)
+    int efd;                     //  readable while stash holds frames
+    int connecting;              //  cfd is a non-blocking connect in progress
+    uint32_t conn_gen;           //  tells events of an old cfd apart
+    uint32_t cfd_events;         //  events registered for cfd (0: none)
+    uint64_t backoff_ms;         //  next reconnect delay
+    //  Addresses
+    struct sockaddr_un sun;      //  unix
+    socklen_t sun_len;
+    int unlink_on_close;         //  our server socket file
+    dev_t sock_dev;
+    ino_t sock_ino;
+    struct addrinfo *ai_list;    //  tcp client: resolved at open
+    struct addrinfo *ai_next;    //  next address to try
+    //  Receiving
+    colo_framing_t *dec;
+    uint8_t *rbuf;
+    size_t rpos;
+    size_t rlen;
+    s_fifo_t stash;              //  complete frames of a closed connection
+    //  Sending
+    s_fifo_t outq;
+    size_t out_off;              //  bytes of the head frame already written
+    colo_ratelimit_t rl_bad;
+    colo_ratelimit_t rl_conn;
+} s_qemu_t;
+
+//  ---------------------------------------------------------------- FIFO
+
+static int
+s_fifo_push (s_fifo_t *fifo, colo_buf_t *buf)
+{
+    if (fifo->count == fifo->cap) {
+        size_t cap = fifo->cap ? fifo->cap * 2 : 64;
+        colo_buf_t **items = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
+        if (!items)
+            return -1;
+        for (size_t i = 0; i < fifo->count; i++)
+            items[i] = fifo->items[(fifo->head + i) & (fifo->cap - 1)];
+        free (fifo->items);
+        fifo->items = items;
+        fifo->cap = cap;
+        fifo->head = 0;
+    }
+    fifo->items[(fifo->head + fifo->count) & (fifo->cap - 1)] = buf;
+    fifo->count++;
+    return 0;
+}
+
+static inline colo_buf_t *
+s_fifo_at (const s_fifo_t *fifo, size_t i)
+{
+    return fifo->items[(fifo->head + i) & (fifo->cap - 1)];
+}
+
+static colo_buf_t *
+s_fifo_pop (s_fifo_t *fifo)
+{
+    if (fifo->count == 0)
+        return NULL;
+    colo_buf_t *buf = fifo->items[fifo->head];
+    fifo->head = (fifo->head + 1) & (fifo->cap - 1);
+    fifo->count--;
+    return buf;
+}
+
+static void
+s_fifo_free (s_fifo_t *fifo)
+{
+    while (fifo->count) {
+        colo_buf_t *buf = s_fifo_pop (fifo);
+        colo_buf_destroy (&buf);
+    }
+    free (fifo->items);
+    memset (fifo, 0, sizeof *fifo);
+}
+
+//  ---------------------------------------------------------------- helpers
+
+static inline int
+s_connected (const s_qemu_t *q)
+{
+    return q->cfd >= 0 && !q->connecting;
+}
+
+static int
+s_watch (s_qemu_t *q, int op, int fd, uint32_t events, uint64_t tag)
+{
+    struct epoll_event ev;
+    memset (&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = tag;
+    if (epoll_ctl (q->epfd, op, fd, &ev) == 0)
+        return 0;
+    colo_error ("port %s: epoll_ctl: %s", q->port->uri, strerror (errno));
+    q->port->counters[COLO_PORT_ERRORS]++;
+    return -1;
+}
+
+//  Register (or change) the events watched on cfd.
+static void
+s_watch_conn (s_qemu_t *q, uint32_t events)
+{
+    if (q->cfd_events == events)
+        return;
+    uint64_t tag = (uint64_t) q->conn_gen << 8 | S_TAG_CONN;
+    if (s_watch (q, q->cfd_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, q->cfd, events, tag)
+        == 0)
+        q->cfd_events = events;
+}
+
+static void
+s_want_output (s_qemu_t *q, int on)
+{
+    if (!s_connected (q))
+        return;
+    uint32_t events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0);
+    s_watch_conn (q, events);
+}
+
+static void
+s_stash_push (s_qemu_t *q, colo_buf_t *buf)
+{
+    if (s_fifo_push (&q->stash, buf) != 0) {
+        q->port->counters[COLO_PORT_ERRORS]++;
+        colo_log_limited (&q->rl_bad, COLO_LOG_ERROR,
+                          "port %s: out of memory keeping a received frame",
+                          q->port->uri);
+        colo_buf_destroy (&buf);
+        return;
+    }
+    if (q->stash.count == 1)
+        eventfd_write (q->efd, 1);
+}
+
+static colo_buf_t *
+s_stash_pop (s_qemu_t *q)
+{
+    colo_buf_t *buf = s_fifo_pop (&q->stash);
+    if (buf && q->stash.count == 0) {
+        eventfd_t value;
+        eventfd_read (q->efd, &value);
+    }
+    return buf;
+}
+
+//  ---------------------------------------------------------------- receiving
+
+static void
+s_malformed (s_qemu_t *q, colo_framing_result_t rc)
+{
+    uint32_t len = 0, vnet_hdr_len = 0;
+    colo_framing_last_header (q->dec, &len, &vnet_hdr_len);
+    if (rc == COLO_FRAMING_ERR_NOMEM) {
+        q->port->counters[COLO_PORT_ERRORS]++;
+        colo_log_limited (&q->rl_bad, COLO_LOG_ERROR,
+                          "port %s: out of memory for a frame of %u bytes; "
+                          "closing the connection",
+                          q->port->uri, len);
+    }
+    else if (rc == COLO_FRAMING_ERR_OVERSIZE) {
+        q->port->counters[COLO_PORT_RX_MALFORMED]++;
+        colo_log_limited (&q->rl_bad, COLO_LOG_WARN,
+                          "port %s: malformed stream: frame length %u exceeds %u; "
+                          "closing the connection",
+                          q->port->uri, len, (unsigned) COLO_FRAME_MAX);
+    }
+    else {
+        q->port->counters[COLO_PORT_RX_MALFORMED]++;
+        colo_log_limited (&q->rl_bad, COLO_LOG_WARN,
+                          "port %s: malformed stream: vnet_hdr_len %u with frame "
+                          "length %u (max %u); closing the connection",
+                          q->port->uri, vnet_hdr_len, len, (unsigned) COLO_VNET_HDR_MAX);
+    }
+    q->rpos = q->rlen = 0;
+}
+
+//  Decode the next frame from the bytes held.  Returns 1 with *out, 0 when
+//  every held byte is used, -1 on a malformed stream (counted and logged;
+//  the caller closes the connection).
+static int
+s_decode_one (s_qemu_t *q, colo_buf_t **out)
+{
+    while (q->rpos < q->rlen) {
+        size_t used = 0;
+        colo_framing_result_t rc = colo_framing_feed (
+            q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, out);
+        q->rpos += used;
+        if (rc == COLO_FRAMING_FRAME) {
+            q->port->counters[COLO_PORT_RX_FRAMES]++;
+            q->port->counters[COLO_PORT_RX_BYTES] += (*out)->len;
+            return 1;
+        }
+        if (rc < 0) {
+            s_malformed (q, rc);
+            return -1;
+        }
+    }
+    q->rpos = q->rlen = 0;
+    return 0;
+}
+
+//  Read once into rbuf.  Returns bytes read, 0 on end of stream, -1 with
+//  errno (EAGAIN when nothing is there).
+static ssize_t
+s_read (s_qemu_t *q)
+{
+    ssize_t n;
+    do
+        n = read (q->cfd, q->rbuf, S_READ_SIZE);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        q->rpos = 0;
+        q->rlen = (size_t) n;
+    }
+    return n;
+}
+
+//  Move the complete frames of the current connection into the stash: the
+//  bytes held, then up to max_reads more reads (until EOF or EAGAIN).  Used
+//  before a connection is closed for any reason but a malformed stream.
+//  Returns -1 if the stream turned out malformed.
+static int
+s_salvage (s_qemu_t *q, int max_reads)
+{
+    if (!(q->port->dir & COLO_PORT_RX)) {
+        q->rpos = q->rlen = 0;
+        return 0;
+    }
+    int reads = 0;
+    while (1) {
+        colo_buf_t *buf = NULL;
+        int rc = s_decode_one (q, &buf);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            s_stash_push (q, buf);
+            continue;
+        }
+        if (reads++ >= max_reads || s_read (q) <= 0)
+            return 0;
+    }
+}
+
+//  ---------------------------------------------------------------- connections
+
+static void s_connect_start (s_qemu_t *q);
+
+static void
+s_schedule_reconnect (s_qemu_t *q)
+{
+    struct itimerspec its;
+    memset (&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t) (q->backoff_ms / 1000);
+    its.it_value.tv_nsec = (long) (q->backoff_ms % 1000) * 1000000L;
+    if (timerfd_settime (q->tfd, 0, &its, NULL) != 0) {
+        q->port->counters[COLO_PORT_ERRORS]++;
+        colo_error ("port %s: timerfd_settime: %s", q->port->uri, strerror (errno));
+    }
+    q->backoff_ms *= 2;
+    if (q->backoff_ms > q->port->backoff_max_ms)
+        q->backoff_ms = q->port->backoff_max_ms;
+}
+
+static void
+s_flush (s_qemu_t *q);
+
+//  The socket fd (non-blocking) is now the peer.
+static void
+s_conn_up (s_qemu_t *q, int fd)
+{
+    if (q->cfd != fd) {
+        q->cfd = fd;
+        q->conn_gen++;
+        q->cfd_events = 0;
+    }
+    q->connecting = 0;
+    if (q->tcp) {
+        int one = 1;
+        setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    //  A new peer starts a new stream.
+    if (colo_framing_in_frame (q->dec))
+        q->port->counters[COLO_PORT_RX_TRUNCATED]++;
+    colo_framing_reset (q->dec);
+    q->rpos = q->rlen = 0;
+    q->out_off = 0;
+    q->backoff_ms = S_BACKOFF_MIN_MS < q->port->backoff_max_ms
+                        ? S_BACKOFF_MIN_MS
+                        : q->port->backoff_max_ms;
+    q->port->counters[COLO_PORT_CONNECTS]++;
+    colo_info ("port %s: connected", q->port->uri);
+    s_want_output (q, q->outq.count > 0);
+    s_flush (q);
+}
+
+//  Close the current socket.  A dropped half frame is counted in
+//  rx_truncated, a half-written frame is re-sent whole later (tx_requeued);
+//  a client schedules a reconnect.
+static void
+s_conn_down (s_qemu_t *q, const char *why)
+{
+    if (q->cfd < 0)
+        return;
+    int was_connected = !q->connecting;
+    if (q->cfd_events)
+        epoll_ctl (q->epfd, EPOLL_CTL_DEL, q->cfd, NULL);
+    close (q->cfd);
+    q->cfd = -1;
+    q->cfd_events = 0;
+    q->connecting = 0;
+    q->rpos = q->rlen = 0;
+    if (was_connected) {
+        if (colo_framing_in_frame (q->dec)) {
+            q->port->counters[COLO_PORT_RX_TRUNCATED]++;
+            colo_log_limited (&q->rl_bad, COLO_LOG_WARN,
+                              "port %s: peer left in the middle of a frame; "
+                              "half frame dropped",
+                              q->port->uri);
+        }
+        colo_framing_reset (q->dec);
+        if (q->out_off > 0) {
+            q->port->counters[COLO_PORT_TX_REQUEUED]++;
+            q->out_off = 0;
+        }
+        q->port->counters[COLO_PORT_DISCONNECTS]++;
+        colo_info ("port %s: disconnected (%s)", q->port->uri, why);
+    }
+    if (!q->server)
+        s_schedule_reconnect (q);
+}
+
+//  Salvage what the connection delivered, then close it.
+static void
+s_conn_lost (s_qemu_t *q, const char *why, int max_reads)
+{
+    s_salvage (q, max_reads);
+    s_conn_down (q, why);
+}
+
+//  The current connect attempt failed with err: try the next address, or
+//  wait for the backoff timer.
+static void
+s_connect_failed (s_qemu_t *q, int err)
+{
+    colo_log_limited (&q->rl_conn, COLO_LOG_DEBUG,
+                      "port %s: connect: %s; retrying", q->port->uri,
+                      strerror (err));
+    if (q->ai_next)
+        q->ai_next = q->ai_next->ai_next;
+    if (q->ai_next) {
+        s_connect_start (q);
+        return;
+    }
+    q->ai_next = q->ai_list;
+    s_schedule_reconnect (q);
+}
+
+static void
+s_connect_start (s_qemu_t *q)
+{
+    const struct sockaddr *addr;
+    socklen_t addr_len;
+    int family, protocol = 0;
+    if (q->tcp) {
+        if (!q->ai_next)
+            q->ai_next = q->ai_list;
+        addr = q->ai_next->ai_addr;
+        addr_len = q->ai_next->ai_addrlen;
+        family = q->ai_next->ai_family;
+        protocol = q->ai_next->ai_protocol;
+    }
+    else {
+        addr = (const struct sockaddr *) &q->sun;
+        addr_len = q->sun_len;
+        family = AF_UNIX;
+    }
+    int fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0) {
+        q->port->counters[COLO_PORT_ERRORS]++;
+        s_connect_failed (q, errno);
+        return;
+    }
+    int rc;
+    do
+        rc = connect (fd, addr, addr_len);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
+        s_conn_up (q, fd);
+        return;
+    }
+    if (errno == EINPROGRESS) {
+        q->cfd = fd;
+        q->conn_gen++;
+        q->cfd_events = 0;
+        q->connecting = 1;
+        s_watch_conn (q, EPOLLOUT);
+        return;
+    }
+    int err = errno;
+    close (fd);
+    s_connect_failed (q, err);
+}
+
+static void
+s_connect_finish (s_qemu_t *q)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt (q->cfd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == 0) {
+        s_conn_up (q, q->cfd);
+        return;
+    }
+    epoll_ctl (q->epfd, EPOLL_CTL_DEL, q->cfd, NULL);
+    close (q->cfd);
+    q->cfd = -1;
+    q->cfd_events = 0;
+    q->connecting = 0;
+    s_connect_failed (q, err);
+}
+
+static void
+s_accept (s_qemu_t *q)
+{
+    while (1) {
+        int fd = accept4 (q->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                q->port->counters[COLO_PORT_ERRORS]++;
+                colo_log_limited (&q->rl_conn, COLO_LOG_ERROR, "port %s: accept: %s",
+                                  q->port->uri, strerror (errno));
+            }
+            return;
+        }
+        if (q->cfd >= 0) {
+            //  The peer came back without our noticing it left: trust the
+            //  new connection, keep the old one's complete frames.
+            colo_info ("port %s: a new connection replaces the current one",
+                       q->port->uri);
+            s_conn_lost (q, "replaced by a new connection", S_DRAIN_READS);
+        }
+        s_conn_up (q, fd);
+    }
+}
+
+//  A send-only port ignores what the peer writes, but must notice EOF.
+static void
+s_discard_input (s_qemu_t *q)
+{
+    for (int i = 0; i < S_DISCARD_READS; i++) {
+        ssize_t n = s_read (q);
+        q->rpos = q->rlen = 0;
+        if (n > 0)
+            continue;
+        if (n == 0)
+            s_conn_down (q, "peer closed");
+        else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (errno != ECONNRESET)
+                q->port->counters[COLO_PORT_ERRORS]++;
+            s_conn_down (q, strerror (errno));
+        }
+        return;
+    }
+}
+
+//  ---------------------------------------------------------------- sending
+
+//  Write queued frames until the queue is empty or the socket is full.
+static void
+s_flush (s_qemu_t *q)
+{
+    while (q->outq.count > 0 && s_connected (q)) {
+        struct iovec iov[2 * S_BATCH];
+        uint8_t hdr[S_BATCH][COLO_FRAMING_HDR_MAX];
+        int niov = 0;
+        size_t want = 0;
+        size_t frames = q->outq.count < S_BATCH ? q->outq.count : S_BATCH;
+        for (size_t k = 0; k < frames; k++) {
+            colo_buf_t *buf = s_fifo_at (&q->outq, k);
+            size_t hl = colo_framing_encode_header (hdr[k], buf->len, q->vnet,
+                                                    buf->vnet_hdr_len);
+            size_t skip = k == 0 ? q->out_off : 0;
+            if (skip < hl) {
+                iov[niov].iov_base = hdr[k] + skip;
+                iov[niov++].iov_len = hl - skip;
+                want += hl - skip;
+                skip = 0;
+            }
+            else
+                skip -= hl;
+            if (buf->len > skip) {
+                iov[niov].iov_base = buf->data + skip;
+                iov[niov++].iov_len = buf->len - skip;
+                want += buf->len - skip;
+            }
+        }
+        struct msghdr msg;
+        memset (&msg, 0, sizeof msg);
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t) niov;
+        ssize_t n = sendmsg (q->cfd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                s_want_output (q, 1);
+                return;
+            }
+            if (errno != EPIPE && errno != ECONNRESET)
+                q->port->counters[COLO_PORT_ERRORS]++;
+            s_conn_lost (q, strerror (errno), S_DRAIN_READS);
+            return;
+        }
+        size_t done = (size_t) n;
+        while (done > 0) {
+            colo_buf_t *buf = s_fifo_at (&q->outq, 0);
+            size_t total = (q->vnet ? 8 : 4) + buf->len - q->out_off;
+            if (done < total) {
+                q->out_off += done;
+                break;
+            }
+            done -= total;
+            q->out_off = 0;
+            q->port->counters[COLO_PORT_TX_FRAMES]++;
+            q->port->counters[COLO_PORT_TX_BYTES] += buf->len;
+            buf = s_fifo_pop (&q->outq);
+            colo_buf_destroy (&buf);
+        }
+        if ((size_t) n < want) {
+            s_want_output (q, 1);   //  the socket is full
+            return;
+        }
+    }
+    s_want_output (q, 0);
+}
+
+static int
+s_send (colo_port_t *self, colo_buf_t **bufs, int n)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    int accepted = 0;
+    while (1) {
+        while (accepted < n && q->outq.count < self->queue_frames) {
+            colo_buf_t *buf = bufs[accepted];
+            if (buf && (buf->len > COLO_FRAME_MAX || buf->len > buf->cap
+                        || (q->vnet && (buf->vnet_hdr_len > buf->len
+                                        || buf->vnet_hdr_len > COLO_VNET_HDR_MAX)))) {
+                //  Not encodable: a bug upstream, not the peer's fault.
+                self->counters[COLO_PORT_ERRORS]++;
+                colo_log_limited (&q->rl_bad, COLO_LOG_ERROR,
+                                  "port %s: refusing to send a frame of %u bytes "
+                                  "(vnet_hdr_len %u)",
+                                  self->uri, buf->len, buf->vnet_hdr_len);
+                colo_buf_destroy (&bufs[accepted]);
+            }
+            else if (buf && s_fifo_push (&q->outq, buf) != 0)
+                break;
+            bufs[accepted++] = NULL;
+        }
+        if (!s_connected (q) || q->outq.count == 0)
+            break;
+        size_t before = q->outq.count;
+        s_flush (q);
+        if (accepted == n || q->outq.count == before)
+            break;
+    }
+    return accepted;
+}
+
+//  ---------------------------------------------------------------- recv
+
+static void
+s_housekeep (s_qemu_t *q)
+{
+    struct epoll_event events[8];
+    int count = epoll_wait (q->epfd, events, 8, 0);
+    for (int i = 0; i < count; i++) {
+        uint64_t tag = events[i].data.u64;
+        uint32_t ev = events[i].events;
+        switch (tag & 0xff) {
+        case S_TAG_LISTEN:
+            s_accept (q);
+            break;
+        case S_TAG_TIMER: {
+            uint64_t expirations;
+            ssize_t rc = read (q->tfd, &expirations, sizeof expirations);
+            (void) rc;   //  EAGAIN: already consumed
+            if (q->cfd < 0)
+                s_connect_start (q);
+            break;
+        }
+        case S_TAG_CONN:
+            if (q->cfd < 0 || (uint32_t) (tag >> 8) != q->conn_gen)
+                break;   //  an event of a socket already replaced
+            if (q->connecting) {
+                s_connect_finish (q);
+                break;
+            }
+            if (ev & EPOLLOUT)
+                s_flush (q);
+            if (q->cfd < 0)
+                break;
+            if (!(q->port->dir & COLO_PORT_RX)) {
+                if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    s_discard_input (q);
+            }
+            else if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                //  The peer is gone: keep what it sent, then close.
+                s_conn_lost (q, "peer closed", 1 << 30);
+            }
+            break;
+        default:
+            break;   //  S_TAG_STASH: served by recv
+        }
+    }
+    if (s_connected (q) && q->outq.count > 0 && !(q->cfd_events & EPOLLOUT))
+        s_flush (q);
+}
+
+static int
+s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    s_housekeep (q);
+    int got = 0;
+    while (got < max) {
+        if (q->stash.count) {
+            bufs[got++] = s_stash_pop (q);
+            continue;
+        }
+        if (!s_connected (q))
+            break;
+        int rc = s_decode_one (q, &bufs[got]);
+        if (rc == 1) {
+            got++;
+            continue;
+        }
+        if (rc < 0) {
+            s_conn_down (q, "malformed stream");
+            break;
+        }
+        ssize_t n = s_read (q);
+        if (n > 0)
+            continue;
+        if (n == 0)
+            s_conn_down (q, "peer closed");
+        else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (errno != ECONNRESET)
+                self->counters[COLO_PORT_ERRORS]++;
+            s_conn_down (q, strerror (errno));
+        }
+        else
+            break;
+    }
+    return got;
+}
+
+static int
+s_pending (colo_port_t *self)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    return (int) q->outq.count;
+}
+
+static int
+s_is_connected (colo_port_t *self)
+{
+    return s_connected ((s_qemu_t *) self->impl);
+}
+
+//  ---------------------------------------------------------------- open/close
+
+static void
+s_close (colo_port_t *self)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    if (!q)
+        return;
+    if (q->outq.count)
+        colo_info ("port %s: closing with %zu frame(s) unsent", self->uri,
+                   q->outq.count);
+    if (q->cfd >= 0)
+        close (q->cfd);
+    if (q->lfd >= 0)
+        close (q->lfd);
+    if (q->tfd >= 0)
+        close (q->tfd);
+    if (q->efd >= 0)
+        close (q->efd);
+    if (q->epfd >= 0)
+        close (q->epfd);
+    if (q->unlink_on_close) {
+        //  Only if the file is still ours (a successor may have replaced it).
+        struct stat st;
+        if (lstat (q->sun.sun_path, &st) == 0 && st.st_dev == q->sock_dev
+            && st.st_ino == q->sock_ino)
+            unlink (q->sun.sun_path);
+    }
+    s_fifo_free (&q->outq);
+    s_fifo_free (&q->stash);
+    colo_framing_destroy (&q->dec);
+    free (q->rbuf);
+    if (q->ai_list)
+        freeaddrinfo (q->ai_list);
+    free (q);
+    self->impl = NULL;
+    self->fd = -1;
+}
+
+//  PATH, or @NAME for the abstract namespace.
+static int
+s_unix_address (s_qemu_t *q, const char *path)
+{
+    memset (&q->sun, 0, sizeof q->sun);
+    q->sun.sun_family = AF_UNIX;
+    size_t len = strlen (path);
+    if (len >= sizeof q->sun.sun_path || (path[0] == '@' && len < 2)) {
+        colo_error ("port %s: unix socket path must be 1 to %zu bytes",
+                    q->port->uri, sizeof q->sun.sun_path - 1);
+        return -1;
+    }
+    memcpy (q->sun.sun_path, path, len);
+    if (path[0] == '@') {
+        q->sun.sun_path[0] = 0;
+        q->sun_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + len);
+    }
+    else
+        q->sun_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + len + 1);
+    return 0;
+}
+
+//  A socket file left by a dead server is removed; a live one is an error.
+static int
+s_unix_clear_stale (s_qemu_t *q)
+{
+    const char *path = q->sun.sun_path;
+    struct stat st;
+    if (lstat (path, &st) != 0)
+        return 0;
+    if (!S_ISSOCK (st.st_mode)) {
+        colo_error ("port %s: %s exists and is not a socket", q->port->uri, path);
+        return -1;
+    }
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int rc = connect (fd, (const struct sockaddr *) &q->sun, q->sun_len);
+    int err = errno;
+    close (fd);
+    if (rc == 0) {
+        colo_error ("port %s: another process is listening on %s", q->port->uri,
+                    path);
+        return -1;
+    }
+    if (err == ECONNREFUSED) {
+        colo_info ("port %s: removing stale socket %s", q->port->uri, path);
+        unlink (path);
+    }
+    return 0;
+}
+
+static int
+s_unix_listen (s_qemu_t *q)
+{
+    int abstract = q->sun.sun_path[0] == 0;
+    if (!abstract && s_unix_clear_stale (q) != 0)
+        return -1;
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind (fd, (const struct sockaddr *) &q->sun, q->sun_len) != 0
+        || listen (fd, 16) != 0) {
+        colo_error ("port %s: cannot listen: %s", q->port->uri, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    q->lfd = fd;
+    struct stat st;
+    if (!abstract && stat (q->sun.sun_path, &st) == 0) {
+        q->unlink_on_close = 1;
+        q->sock_dev = st.st_dev;
+        q->sock_ino = st.st_ino;
+    }
+    return 0;
+}
+
+//  "HOST:PORT", "[V6]:PORT", or ":PORT" (server: every address).
+static int
+s_tcp_resolve (s_qemu_t *q, const char *address)
+{
+    char host[256];
+    const char *service;
+    if (address[0] == '[') {
+        const char *end = strchr (address, ']');
+        if (!end || end[1] != ':' || (size_t) (end - address - 1) >= sizeof host)
+            goto malformed;
+        memcpy (host, address + 1, (size_t) (end - address - 1));
+        host[end - address - 1] = 0;
+        service = end + 2;
+    }
+    else {
+        const char *colon = strchr (address, ':');
+        if (!colon || colon != strrchr (address, ':')
+            || (size_t) (colon - address) >= sizeof host)
+            goto malformed;
+        memcpy (host, address, (size_t) (colon - address));
+        host[colon - address] = 0;
+        service = colon + 1;
+    }
+    if (!*service || (!*host && !q->server))
+        goto malformed;
+    struct addrinfo hints;
+    memset (&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = q->server ? AI_PASSIVE : 0;
+    int rc = getaddrinfo (*host ? host : NULL, service, &hints, &q->ai_list);
+    if (rc != 0) {
+        colo_error ("port %s: cannot resolve '%s': %s", q->port->uri, address,
+                    gai_strerror (rc));
+        q->ai_list = NULL;
+        return -1;
+    }
+    q->ai_next = q->ai_list;
+    return 0;
+malformed:
+    colo_error ("port %s: expected HOST:PORT or [IPV6]:PORT", q->port->uri);
+    return -1;
+}
+
+static int
+s_tcp_listen (s_qemu_t *q)
+{
+    int err = 0;
+    for (struct addrinfo *ai = q->ai_list; ai; ai = ai->ai_next) {
+        int fd = socket (ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                         ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind (fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen (fd, 16) == 0) {
+            q->lfd = fd;
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof ss;
+            if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0) {
+                unsigned port = ss.ss_family == AF_INET6
+                                    ? ntohs (((struct sockaddr_in6 *) &ss)->sin6_port)
+                                    : ntohs (((struct sockaddr_in *) &ss)->sin_port);
+                colo_debug ("port %s: listening on port %u", q->port->uri, port);
+            }
+            return 0;
+        }
+        err = errno;
+        close (fd);
+    }
+    colo_error ("port %s: cannot listen: %s", q->port->uri, strerror (err));
+    return -1;
+}
+
+static int
+s_open (colo_port_t *self, colo_uri_t *uri, int tcp)
+{
+    s_qemu_t *q = (s_qemu_t *) calloc (1, sizeof (s_qemu_t));
+    if (!q) {
+        colo_error ("port %s: out of memory", self->uri);
+        return -1;
+    }
+    self->impl = q;
+    q->port = self;
+    q->tcp = tcp;
+    q->epfd = q->lfd = q->cfd = q->tfd = q->efd = -1;
+    q->server = colo_uri_flag (uri, "server");
+    q->vnet = colo_uri_flag (uri, "vnet");
+    q->rl_bad = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
+    q->rl_conn = (colo_ratelimit_t) COLO_RATELIMIT_INIT (60000, 3);
+    q->backoff_ms =
+        S_BACKOFF_MIN_MS < self->backoff_max_ms ? S_BACKOFF_MIN_MS : self->backoff_max_ms;
+    q->epfd = epoll_create1 (EPOLL_CLOEXEC);
+    q->efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    q->dec = colo_framing_new (q->vnet);
+    q->rbuf = (uint8_t *) malloc (S_READ_SIZE);
+    self->fd = q->epfd;
+    if (q->epfd < 0 || q->efd < 0 || !q->dec || !q->rbuf) {
+        colo_error ("port %s: cannot set up: %s", self->uri, strerror (errno));
+        goto fail;
+    }
+    if (s_watch (q, EPOLL_CTL_ADD, q->efd, EPOLLIN, S_TAG_STASH) != 0)
+        goto fail;
+    if (tcp ? s_tcp_resolve (q, uri->address) != 0
+            : s_unix_address (q, uri->address) != 0)
+        goto fail;
+    if (q->server) {
+        if ((tcp ? s_tcp_listen (q) : s_unix_listen (q)) != 0
+            || s_watch (q, EPOLL_CTL_ADD, q->lfd, EPOLLIN, S_TAG_LISTEN) != 0)
+            goto fail;
+    }
+    else {
+        q->tfd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (q->tfd < 0) {
+            colo_error ("port %s: timerfd_create: %s", self->uri, strerror (errno));
+            goto fail;
+        }
+        if (s_watch (q, EPOLL_CTL_ADD, q->tfd, EPOLLIN, S_TAG_TIMER) != 0)
+            goto fail;
+        s_connect_start (q);   //  a server that is not there yet is fine
+    }
+    return 0;
+fail:
+    s_close (self);
+    return -1;
+}
+
+static int
+s_open_unix (colo_port_t *self, colo_uri_t *uri)
+{
+    return s_open (self, uri, 0);
+}
+
+static int
+s_open_tcp (colo_port_t *self, colo_uri_t *uri)
+{
+    return s_open (self, uri, 1);
+}
+
+const colo_port_ops_t colo_port_qemu_unix_ops = {
+    "qemu+unix", s_open_unix, s_close, s_send, s_recv, s_pending, s_is_connected,
+};
+const colo_port_ops_t colo_port_qemu_tcp_ops = {
+    "qemu+tcp", s_open_tcp, s_close, s_send, s_recv, s_pending, s_is_connected,
+};
