@@ -1,0 +1,61 @@
+/*  colo_conntable.h - bounded connection table keyed by flow, with idle aging.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  A hash table (chained, power-of-two buckets, seeded hash) of at most
+ *  `capacity` entries, each carrying a caller-defined value of a fixed size.
+ *  Entries are kept on a list ordered by last activity, so idle entries are
+ *  found oldest-first in O(1) each; nothing is ever wiped wholesale.  Values
+ *  are zeroed on insert and stay at the same address until removed.
+ */
+#ifndef COLO_CONNTABLE_H_INCLUDED
+#define COLO_CONNTABLE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colo_packet.h"
+
+typedef struct colo_conntable colo_conntable_t;
+
+//  New table for at most capacity entries (>= 1) with values of value_size
+//  bytes.  seed keys the hash (0 = a random seed).  NULL on bad arguments or
+//  no memory.
+colo_conntable_t *colo_conntable_new (size_t capacity, size_t value_size,
+                                      uint64_t seed);
+
+//  Free every entry and the table; NULL-safe, nulls the pointer.  on_free (if
+//  not NULL) is called for each remaining value first.
+void colo_conntable_destroy (colo_conntable_t **self_p,
+                             void (*on_free) (void *value, void *arg), void *arg);
+
+//  The value for key, or NULL.
+void *colo_conntable_find (colo_conntable_t *self, const colo_flow_key_t *key);
+
+//  Insert key (which must not be present) with a zeroed value, active at
+//  now_ms.  Returns the value, or NULL when the table is full (the caller
+//  decides what to evict) or memory is exhausted.
+void *colo_conntable_insert (colo_conntable_t *self, const colo_flow_key_t *key,
+                             uint64_t now_ms);
+
+//  Remove the entry holding value (from find/insert/oldest); value is
+//  invalid afterwards.
+void colo_conntable_remove (colo_conntable_t *self, void *value);
+
+//  Mark value active at now_ms (moves it to the young end of the age list).
+void colo_conntable_touch (colo_conntable_t *self, void *value, uint64_t now_ms);
+
+//  The least recently active value (NULL if empty), its last activity time,
+//  and the next older-to-younger value after a given one (for walks that
+//  skip entries they must keep).
+void *colo_conntable_oldest (colo_conntable_t *self);
+void *colo_conntable_younger (colo_conntable_t *self, void *value);
+uint64_t colo_conntable_last_active (colo_conntable_t *self, const void *value);
+
+//  The key of an entry (borrowed).
+const colo_flow_key_t *colo_conntable_key (colo_conntable_t *self, const void *value);
+
+size_t colo_conntable_count (colo_conntable_t *self);
+size_t colo_conntable_capacity (colo_conntable_t *self);
+
+#endif
