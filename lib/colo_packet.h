@@ -8,6 +8,24 @@
  *  and host-order field values.  Payload lengths come from the IP length
  *  fields, never from the frame length: bytes past the IP packet are
  *  Ethernet padding (trailer_len) and belong to no layer.
+ *
+ *  Decisions worth knowing:
+ *  - The decoder does not log (it is a pure function on the hot path); it
+ *    returns a code and counts it.  Callers log, rate-limited, with context.
+ *  - Informational findings (fragment, padding, bad IPv4/TCP option) never
+ *    change the return value; they are counted and flagged in pkt->info.
+ *  - UDP: payload_len is the UDP length - 8 (the UDP length is checked to be
+ *    <= the IP payload; bytes after it inside the IP packet belong to no
+ *    layer).  For a first fragment it is the fragment's IP payload - 8.
+ *  - IPv6 jumbograms (RFC 2675) cannot fit in a frame (COLO_FRAME_MAX), so a
+ *    payload length of 0 is taken literally: with next header 59 or an
+ *    unknown protocol the packet is OK with an empty payload; an extension
+ *    header (e.g. the hop-by-hop header carrying a jumbo option) then runs
+ *    past the packet (ERR_IPV6_EXT_TRUNCATED), TCP/UDP/ICMPv6 are truncated.
+ *    IPv4 total length 0 (GSO "BIG TCP") is ERR_IPV4_BAD_LENGTH likewise.
+ *  - Non-first fragments have l4 = NONE, hence ports 0 in the flow key: they
+ *    do not map to the flow of their first fragment.
+ *  - Only tags with TPID 0x8100 and 0x88a8 are VLAN tags.
  */
 #ifndef COLO_PACKET_H_INCLUDED
 #define COLO_PACKET_H_INCLUDED
@@ -99,7 +117,8 @@ extern const char *const colo_packet_counter_names[COLO_PKT_COUNTER_COUNT];
 //  What the decoder found.  All offsets are from the start of the Ethernet
 //  header; all multi-byte values are in host order.
 typedef struct {
-    uint32_t frame_len;       //  bytes handed to the decoder
+    uint32_t frame_len;       //  bytes handed to the decoder (capped at 2^32-1)
+    uint8_t info;             //  bit (1 << COLO_PKT_INFO_x) per informational finding
 
     //  L2
     uint16_t ethertype;       //  the L3 ethertype, after any VLAN tags
@@ -153,12 +172,33 @@ typedef struct {
 
     //  ARP (Ethernet/IPv4 only; other hardware/protocol types: l3=ARP, arp_op only)
     uint16_t arp_op;
+    uint8_t arp_eth_ipv4;     //  1: Ethernet/IPv4 ARP, 28 bytes at l3_off (sender
+                              //  MAC +8, IP +14; target MAC +18, IP +24)
 } colo_packet_t;
+
+//  Layer extents after COLO_PKT_OK (and, for the layers decoded, on error):
+//  - l3_off <= l3_end <= frame_len and trailer_len = frame_len - l3_end for
+//    IP and ARP; L3_OTHER: l3_end = frame_len, l3_hdr_len 0, the payload is
+//    everything after the ethertype.  ARP: l3_hdr_len = l3_end - l3_off, no
+//    payload (payload_off = l3_end, payload_len 0).
+//  - IP: payload_off + payload_len <= l3_end.  L4_NONE (non-first fragment,
+//    ESP, no-next-header) and L4_OTHER: payload = the IP payload after the
+//    headers walked (l4_off = payload_off).
+//  - On an L4 error, l4 = NONE, l4_off = payload_off = the L4 start and
+//    payload_len covers the rest of the IP packet; L4 fields stay zero.  On
+//    an error inside the IPv6 extension chain, l3 = IPV6 (the fixed header
+//    is valid) and ip_proto/l3_hdr_len stop at the faulty header.
+//  - Fields of layers not decoded are zero, except tcp_wscale (0xff) and
+//    is_first_fragment (1).
+//  - TCP options: the last occurrence of an option wins.  A known option with
+//    the wrong length is ignored and counted as INFO_BAD_TCP_OPTION; an
+//    option with length 0/1 or running past the header stops the walk.
 
 //  Decode the Ethernet frame at frame[0..len).  Returns COLO_PKT_OK or an
 //  error code (>= COLO_PKT_ERR_FIRST).  If counters is not NULL, it is an
-//  array of COLO_PKT_COUNTER_COUNT values: the error (if any) and every
-//  informational finding are counted there.  On error, pkt keeps the fields
+//  array of COLO_PKT_COUNTER_COUNT values: the result (counters[COLO_PKT_OK]
+//  counts frames that decoded) and every informational finding are counted
+//  there.  On error, pkt keeps the fields
 //  of the layers decoded before the fault and l4/l3 say how far it got.
 colo_pkt_result_t colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame,
                                       size_t len, uint64_t *counters);
@@ -184,11 +224,14 @@ int colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
                    const uint8_t *frame, int *reversed);
 
 //  Seeded 64-bit hash of a flow key (seed it randomly per process so that
-//  traffic cannot choose collisions).
+//  traffic cannot choose collisions).  Fast, not cryptographic: five rounds
+//  of a multiply-xorshift bijection chained over the key's 64-bit words.
 uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
 
-//  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf.
-//  Returns buf.
+//  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf;
+//  ICMP: "icmp 10.0.0.1 <-> 10.0.0.2 id 7" (id only when not 0); others:
+//  "proto 47 10.0.0.1 <-> 10.0.0.2"; " vlan N" is appended when tagged.
+//  Truncated to cap-1 bytes, always NUL-terminated (if cap > 0).  Returns buf.
 char *colo_flow_key_str (const colo_flow_key_t *key, char *buf, size_t cap);
 
 #endif

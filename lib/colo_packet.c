@@ -1,0 +1,659 @@
+/*  colo_packet.c - the one packet decoder and the normalized flow key.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Every read is preceded by a length check against the end of the layer
+ *  that contains it (frame end for L2/L3 headers, l3_end for everything
+ *  inside the IP packet).  Offsets are uint32_t; the frame length is capped
+ *  at 2^32-1 so no offset arithmetic can wrap.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "colo_csum.h"
+#include "colo_packet.h"
+
+const char *const colo_packet_counter_names[COLO_PKT_COUNTER_COUNT] = {
+    [COLO_PKT_OK] = "ok",
+    [COLO_PKT_INFO_FRAGMENT] = "fragment",
+    [COLO_PKT_INFO_PADDING] = "padding",
+    [COLO_PKT_INFO_BAD_IP_OPTION] = "bad_ip_option",
+    [COLO_PKT_INFO_BAD_TCP_OPTION] = "bad_tcp_option",
+    [COLO_PKT_ERR_RUNT] = "runt",
+    [COLO_PKT_ERR_VLAN_TRUNCATED] = "vlan_truncated",
+    [COLO_PKT_ERR_VLAN_TOO_DEEP] = "vlan_too_deep",
+    [COLO_PKT_ERR_ARP_TRUNCATED] = "arp_truncated",
+    [COLO_PKT_ERR_IPV4_TRUNCATED] = "ipv4_truncated",
+    [COLO_PKT_ERR_IPV4_BAD_VERSION] = "ipv4_bad_version",
+    [COLO_PKT_ERR_IPV4_BAD_IHL] = "ipv4_bad_ihl",
+    [COLO_PKT_ERR_IPV4_BAD_LENGTH] = "ipv4_bad_length",
+    [COLO_PKT_ERR_IPV4_LENGTH_EXCEEDS_FRAME] = "ipv4_length_exceeds_frame",
+    [COLO_PKT_ERR_IPV6_TRUNCATED] = "ipv6_truncated",
+    [COLO_PKT_ERR_IPV6_BAD_VERSION] = "ipv6_bad_version",
+    [COLO_PKT_ERR_IPV6_LENGTH_EXCEEDS_FRAME] = "ipv6_length_exceeds_frame",
+    [COLO_PKT_ERR_IPV6_EXT_TRUNCATED] = "ipv6_ext_truncated",
+    [COLO_PKT_ERR_IPV6_EXT_TOO_MANY] = "ipv6_ext_too_many",
+    [COLO_PKT_ERR_TCP_TRUNCATED] = "tcp_truncated",
+    [COLO_PKT_ERR_TCP_BAD_OFFSET] = "tcp_bad_offset",
+    [COLO_PKT_ERR_UDP_TRUNCATED] = "udp_truncated",
+    [COLO_PKT_ERR_UDP_BAD_LENGTH] = "udp_bad_length",
+    [COLO_PKT_ERR_ICMP_TRUNCATED] = "icmp_truncated",
+    [COLO_PKT_ERR_ICMPV6_TRUNCATED] = "icmpv6_truncated",
+};
+
+#define S_INFO(code) ((uint8_t) (1u << (code)))
+
+//  IPv6 extension header numbers we walk.
+#define S_IP6_HOPOPTS 0
+#define S_IP6_ROUTING 43
+#define S_IP6_FRAGMENT 44
+#define S_IP6_ESP 50
+#define S_IP6_AH 51
+#define S_IP6_NONE 59
+#define S_IP6_DSTOPTS 60
+#define S_IP6_MOBILITY 135
+#define S_IP6_HIP 139
+#define S_IP6_SHIM6 140
+
+//  TCP option kinds we read.
+#define S_TCPOPT_EOL 0
+#define S_TCPOPT_NOP 1
+#define S_TCPOPT_MSS 2
+#define S_TCPOPT_WSCALE 3
+#define S_TCPOPT_SACK_PERM 4
+#define S_TCPOPT_SACK 5
+#define S_TCPOPT_TS 8
+
+//  Walk the IPv4 option list: 0 if every option is well formed (type-length
+//  with 2 <= length <= what is left; EOL ends the list), -1 otherwise.
+static int
+s_ipv4_options_ok (const uint8_t *opt, uint32_t len)
+{
+    uint32_t off = 0;
+    while (off < len) {
+        uint8_t type = opt[off];
+        if (type == 0)
+            return 0;
+        if (type == 1) {
+            off++;
+            continue;
+        }
+        if (len - off < 2)
+            return -1;
+        uint32_t olen = opt[off + 1];
+        if (olen < 2 || olen > len - off)
+            return -1;
+        off += olen;
+    }
+    return 0;
+}
+
+//  Read the TCP options in frame[off..end).  Malformed options set the
+//  informational flag; the packet still decodes.
+static void
+s_tcp_options (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
+               uint32_t end)
+{
+    while (off < end) {
+        const uint8_t *o = frame + off;
+        uint8_t kind = o[0];
+        if (kind == S_TCPOPT_EOL)
+            return;
+        if (kind == S_TCPOPT_NOP) {
+            off++;
+            continue;
+        }
+        if (end - off < 2 || o[1] < 2 || o[1] > end - off) {
+            pkt->info |= S_INFO (COLO_PKT_INFO_BAD_TCP_OPTION);
+            return;
+        }
+        uint32_t olen = o[1];
+        int bad = 0;
+        switch (kind) {
+            case S_TCPOPT_MSS:
+                if (olen == 4)
+                    pkt->tcp_mss = colo_get_be16 (o + 2);
+                else
+                    bad = 1;
+                break;
+            case S_TCPOPT_WSCALE:
+                if (olen == 3)
+                    pkt->tcp_wscale = o[2];
+                else
+                    bad = 1;
+                break;
+            case S_TCPOPT_SACK_PERM:
+                if (olen == 2)
+                    pkt->tcp_sack_permitted = 1;
+                else
+                    bad = 1;
+                break;
+            case S_TCPOPT_SACK:
+                if (olen >= 10 && (olen - 2) % 8 == 0
+                    && (olen - 2) / 8 <= COLO_TCP_SACK_MAX) {
+                    uint32_t n = (olen - 2) / 8;
+                    for (uint32_t i = 0; i < n; i++) {
+                        pkt->tcp_sack[i][0] = colo_get_be32 (o + 2 + 8 * i);
+                        pkt->tcp_sack[i][1] = colo_get_be32 (o + 6 + 8 * i);
+                    }
+                    for (uint32_t i = n; i < pkt->tcp_sack_count; i++)
+                        pkt->tcp_sack[i][0] = pkt->tcp_sack[i][1] = 0;
+                    pkt->tcp_sack_count = (uint8_t) n;
+                    pkt->tcp_sack_off = off + 2;
+                }
+                else
+                    bad = 1;
+                break;
+            case S_TCPOPT_TS:
+                if (olen == 10) {
+                    pkt->tcp_has_ts = 1;
+                    pkt->tcp_ts_val = colo_get_be32 (o + 2);
+                    pkt->tcp_ts_ecr = colo_get_be32 (o + 6);
+                    pkt->tcp_ts_off = off + 2;
+                }
+                else
+                    bad = 1;
+                break;
+            default:
+                break;
+        }
+        if (bad)
+            pkt->info |= S_INFO (COLO_PKT_INFO_BAD_TCP_OPTION);
+        off += olen;
+    }
+}
+
+static colo_pkt_result_t
+s_decode_tcp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
+              uint32_t avail)
+{
+    if (avail < 20)
+        return COLO_PKT_ERR_TCP_TRUNCATED;
+    const uint8_t *th = frame + off;
+    uint32_t doff = (uint32_t) (th[12] >> 4) * 4;
+    if (doff < 20 || doff > avail)
+        return COLO_PKT_ERR_TCP_BAD_OFFSET;
+    pkt->l4 = COLO_L4_TCP;
+    pkt->l4_hdr_len = doff;
+    pkt->sport = colo_get_be16 (th);
+    pkt->dport = colo_get_be16 (th + 2);
+    pkt->tcp_seq = colo_get_be32 (th + 4);
+    pkt->tcp_ack = colo_get_be32 (th + 8);
+    pkt->tcp_flags = th[13];
+    pkt->tcp_window = colo_get_be16 (th + 14);
+    pkt->tcp_urg = colo_get_be16 (th + 18);
+    pkt->payload_off = off + doff;
+    pkt->payload_len = avail - doff;
+    if (doff > 20)
+        s_tcp_options (pkt, frame, off + 20, off + doff);
+    return COLO_PKT_OK;
+}
+
+static colo_pkt_result_t
+s_decode_udp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
+              uint32_t avail)
+{
+    if (avail < 8)
+        return COLO_PKT_ERR_UDP_TRUNCATED;
+    const uint8_t *uh = frame + off;
+    uint32_t ulen = colo_get_be16 (uh + 4);
+    if (ulen < 8)
+        return COLO_PKT_ERR_UDP_BAD_LENGTH;
+    //  A first fragment carries only part of the datagram the UDP length
+    //  describes.
+    if (pkt->is_fragment)
+        ulen = avail;
+    else if (ulen > avail)
+        return COLO_PKT_ERR_UDP_BAD_LENGTH;
+    pkt->l4 = COLO_L4_UDP;
+    pkt->l4_hdr_len = 8;
+    pkt->sport = colo_get_be16 (uh);
+    pkt->dport = colo_get_be16 (uh + 2);
+    pkt->payload_off = off + 8;
+    pkt->payload_len = ulen - 8;
+    return COLO_PKT_OK;
+}
+
+//  ICMP and ICMPv6 share a layout: type, code, checksum, then for echo
+//  request/reply an identifier and a sequence number.
+static colo_pkt_result_t
+s_decode_icmp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
+               uint32_t avail, int v6)
+{
+    colo_pkt_result_t trunc
+        = v6 ? COLO_PKT_ERR_ICMPV6_TRUNCATED : COLO_PKT_ERR_ICMP_TRUNCATED;
+    if (avail < 4)
+        return trunc;
+    const uint8_t *ih = frame + off;
+    uint8_t type = ih[0];
+    int echo = v6 ? (type == 128 || type == 129) : (type == 0 || type == 8);
+    uint32_t hdr = echo ? 8 : 4;
+    if (avail < hdr)
+        return trunc;
+    pkt->l4 = v6 ? COLO_L4_ICMPV6 : COLO_L4_ICMP;
+    pkt->l4_hdr_len = hdr;
+    pkt->icmp_type = type;
+    pkt->icmp_code = ih[1];
+    if (echo) {
+        pkt->icmp_id = colo_get_be16 (ih + 4);
+        pkt->icmp_seq = colo_get_be16 (ih + 6);
+    }
+    pkt->payload_off = off + hdr;
+    pkt->payload_len = avail - hdr;
+    return COLO_PKT_OK;
+}
+
+//  L4 starts at off (ip_proto, l3_end and the fragment flags are set).  The
+//  payload defaults to the rest of the IP packet, which is also what stays
+//  when L4 is not decoded or fails.
+static colo_pkt_result_t
+s_decode_l4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t off)
+{
+    uint32_t avail = pkt->l3_end - off;
+    pkt->l4_off = off;
+    pkt->payload_off = off;
+    pkt->payload_len = avail;
+    if (!pkt->is_first_fragment)
+        return COLO_PKT_OK;
+    switch (pkt->ip_proto) {
+        case COLO_IPPROTO_TCP:
+            return s_decode_tcp (pkt, frame, off, avail);
+        case COLO_IPPROTO_UDP:
+            return s_decode_udp (pkt, frame, off, avail);
+        case COLO_IPPROTO_ICMP:
+            if (pkt->l3 == COLO_L3_IPV4)
+                return s_decode_icmp (pkt, frame, off, avail, 0);
+            break;
+        case COLO_IPPROTO_ICMPV6:
+            if (pkt->l3 == COLO_L3_IPV6)
+                return s_decode_icmp (pkt, frame, off, avail, 1);
+            break;
+        default:
+            break;
+    }
+    pkt->l4 = COLO_L4_OTHER;
+    return COLO_PKT_OK;
+}
+
+static colo_pkt_result_t
+s_decode_ipv4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+{
+    uint32_t l3 = pkt->l3_off;
+    uint32_t avail = len - l3;
+    if (avail < 20)
+        return COLO_PKT_ERR_IPV4_TRUNCATED;
+    const uint8_t *ip = frame + l3;
+    if ((ip[0] >> 4) != 4)
+        return COLO_PKT_ERR_IPV4_BAD_VERSION;
+    uint32_t hl = (uint32_t) (ip[0] & 0x0f) * 4;
+    if (hl < 20 || hl > avail)
+        return COLO_PKT_ERR_IPV4_BAD_IHL;
+    uint32_t tot = colo_get_be16 (ip + 2);
+    if (tot < hl)
+        return COLO_PKT_ERR_IPV4_BAD_LENGTH;
+    if (tot > avail)
+        return COLO_PKT_ERR_IPV4_LENGTH_EXCEEDS_FRAME;
+
+    pkt->l3 = COLO_L3_IPV4;
+    pkt->l3_hdr_len = hl;
+    pkt->l3_end = l3 + tot;
+    pkt->trailer_len = avail - tot;
+    pkt->ip_tos = ip[1];
+    pkt->ipv4_id = colo_get_be16 (ip + 4);
+    pkt->ip_ttl = ip[8];
+    pkt->ip_proto = ip[9];
+    pkt->addr_len = 4;
+    pkt->src_off = l3 + 12;
+    pkt->dst_off = l3 + 16;
+    pkt->ipv4_opts_len = hl - 20;
+    if (hl > 20 && s_ipv4_options_ok (ip + 20, hl - 20) != 0)
+        pkt->info |= S_INFO (COLO_PKT_INFO_BAD_IP_OPTION);
+    uint16_t frag = colo_get_be16 (ip + 6);
+    if (frag & 0x3fff) {   //  MF or a fragment offset
+        pkt->is_fragment = 1;
+        pkt->is_first_fragment = (frag & 0x1fff) == 0;
+        pkt->info |= S_INFO (COLO_PKT_INFO_FRAGMENT);
+    }
+    return s_decode_l4 (pkt, frame, l3 + hl);
+}
+
+static colo_pkt_result_t
+s_decode_ipv6 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+{
+    uint32_t l3 = pkt->l3_off;
+    uint32_t avail = len - l3;
+    if (avail < 40)
+        return COLO_PKT_ERR_IPV6_TRUNCATED;
+    const uint8_t *ip = frame + l3;
+    if ((ip[0] >> 4) != 6)
+        return COLO_PKT_ERR_IPV6_BAD_VERSION;
+    uint32_t plen = colo_get_be16 (ip + 4);
+    if (plen > avail - 40)
+        return COLO_PKT_ERR_IPV6_LENGTH_EXCEEDS_FRAME;
+
+    uint32_t word = colo_get_be32 (ip);
+    pkt->l3 = COLO_L3_IPV6;
+    pkt->l3_end = l3 + 40 + plen;
+    pkt->trailer_len = avail - 40 - plen;
+    pkt->ip_tos = (uint8_t) (word >> 20);
+    pkt->ipv6_flow = word & 0xfffff;
+    pkt->ip_ttl = ip[7];
+    pkt->addr_len = 16;
+    pkt->src_off = l3 + 8;
+    pkt->dst_off = l3 + 24;
+
+    uint8_t nh = ip[6];
+    uint32_t off = l3 + 40;
+    int count = 0;
+    for (;;) {
+        uint32_t hlen;
+        switch (nh) {
+            case S_IP6_HOPOPTS:
+            case S_IP6_ROUTING:
+            case S_IP6_DSTOPTS:
+            case S_IP6_MOBILITY:
+            case S_IP6_HIP:
+            case S_IP6_SHIM6:
+            case S_IP6_AH:
+            case S_IP6_FRAGMENT:
+                break;
+            case S_IP6_ESP:
+            case S_IP6_NONE:
+                //  Nothing we can read follows.
+                pkt->ip_proto = nh;
+                pkt->l3_hdr_len = off - l3;
+                pkt->l4_off = off;
+                pkt->payload_off = off;
+                pkt->payload_len = pkt->l3_end - off;
+                return COLO_PKT_OK;
+            default:
+                pkt->ip_proto = nh;
+                pkt->l3_hdr_len = off - l3;
+                return s_decode_l4 (pkt, frame, off);
+        }
+        pkt->ip_proto = nh;
+        pkt->l3_hdr_len = off - l3;
+        if (count == COLO_IPV6_EXT_MAX)
+            return COLO_PKT_ERR_IPV6_EXT_TOO_MANY;
+        uint32_t left = pkt->l3_end - off;
+        const uint8_t *x = frame + off;
+        if (left < 8)   //  every extension header is at least 8 bytes
+            return COLO_PKT_ERR_IPV6_EXT_TRUNCATED;
+        if (nh == S_IP6_FRAGMENT)
+            hlen = 8;
+        else if (nh == S_IP6_AH)
+            hlen = ((uint32_t) x[1] + 2) * 4;
+        else
+            hlen = ((uint32_t) x[1] + 1) * 8;
+        if (hlen > left)
+            return COLO_PKT_ERR_IPV6_EXT_TRUNCATED;
+        count++;
+        uint8_t cur = nh;
+        nh = x[0];
+        off += hlen;
+        if (cur == S_IP6_FRAGMENT) {
+            uint16_t fo = colo_get_be16 (x + 2);
+            if (fo & 0xfff9) {   //  an offset or M set (not atomic)
+                pkt->is_fragment = 1;
+                pkt->is_first_fragment = (fo & 0xfff8) == 0;
+                pkt->info |= S_INFO (COLO_PKT_INFO_FRAGMENT);
+                if (!pkt->is_first_fragment) {
+                    pkt->ip_proto = nh;
+                    pkt->l3_hdr_len = off - l3;
+                    return s_decode_l4 (pkt, frame, off);
+                }
+            }
+        }
+    }
+}
+
+static colo_pkt_result_t
+s_decode_arp (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+{
+    uint32_t l3 = pkt->l3_off;
+    uint32_t avail = len - l3;
+    if (avail < 8)
+        return COLO_PKT_ERR_ARP_TRUNCATED;
+    const uint8_t *a = frame + l3;
+    uint32_t body = 8 + 2 * ((uint32_t) a[4] + a[5]);
+    if (body > avail)
+        return COLO_PKT_ERR_ARP_TRUNCATED;
+    pkt->l3 = COLO_L3_ARP;
+    pkt->arp_op = colo_get_be16 (a + 6);
+    pkt->arp_eth_ipv4 = colo_get_be16 (a) == 1
+                        && colo_get_be16 (a + 2) == COLO_ETHERTYPE_IPV4
+                        && a[4] == 6 && a[5] == 4;
+    pkt->l3_hdr_len = body;
+    pkt->l3_end = l3 + body;
+    pkt->trailer_len = avail - body;
+    pkt->payload_off = l3 + body;
+    return COLO_PKT_OK;
+}
+
+static colo_pkt_result_t
+s_decode (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+{
+    if (len < COLO_ETH_HLEN)
+        return COLO_PKT_ERR_RUNT;
+    uint32_t off = 12;   //  the ethertype or the first tag's TPID
+    uint16_t type = colo_get_be16 (frame + off);
+    while (type == COLO_ETHERTYPE_VLAN || type == COLO_ETHERTYPE_QINQ) {
+        if (pkt->vlan_count == COLO_VLAN_MAX)
+            return COLO_PKT_ERR_VLAN_TOO_DEEP;
+        if (len - off < 6)   //  TPID, TCI, next type
+            return COLO_PKT_ERR_VLAN_TRUNCATED;
+        pkt->vlan_tpid[pkt->vlan_count] = type;
+        pkt->vlan_tci[pkt->vlan_count] = colo_get_be16 (frame + off + 2);
+        pkt->vlan_count++;
+        off += 4;
+        type = colo_get_be16 (frame + off);
+    }
+    pkt->ethertype = type;
+    pkt->l3_off = off + 2;
+
+    colo_pkt_result_t rc;
+    switch (type) {
+        case COLO_ETHERTYPE_IPV4:
+            rc = s_decode_ipv4 (pkt, frame, len);
+            break;
+        case COLO_ETHERTYPE_IPV6:
+            rc = s_decode_ipv6 (pkt, frame, len);
+            break;
+        case COLO_ETHERTYPE_ARP:
+            rc = s_decode_arp (pkt, frame, len);
+            break;
+        default:
+            pkt->l3 = COLO_L3_OTHER;
+            pkt->l3_end = len;
+            pkt->payload_off = pkt->l3_off;
+            pkt->payload_len = len - pkt->l3_off;
+            return COLO_PKT_OK;
+    }
+    if (pkt->trailer_len)
+        pkt->info |= S_INFO (COLO_PKT_INFO_PADDING);
+    return rc;
+}
+
+colo_pkt_result_t
+colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame, size_t len,
+                    uint64_t *counters)
+{
+    //  One constant-size clear: the compiler emits a handful of vector
+    //  stores, cheaper than resetting the ~60 fields one by one per layer.
+    memset (pkt, 0, sizeof *pkt);
+    pkt->tcp_wscale = 0xff;
+    pkt->is_first_fragment = 1;
+    uint32_t flen = len > UINT32_MAX ? UINT32_MAX : (uint32_t) len;
+    pkt->frame_len = flen;
+    colo_pkt_result_t rc
+        = frame ? s_decode (pkt, frame, flen) : COLO_PKT_ERR_RUNT;
+    if (counters) {
+        counters[rc]++;
+        if (pkt->info) {
+            for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST;
+                 code++)
+                if (pkt->info & S_INFO (code))
+                    counters[code]++;
+        }
+    }
+    return rc;
+}
+
+const char *
+colo_packet_result_name (colo_pkt_result_t code)
+{
+    if ((unsigned) code >= COLO_PKT_COUNTER_COUNT)
+        return "unknown";
+    return colo_packet_counter_names[code];
+}
+
+int
+colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
+               const uint8_t *frame, int *reversed)
+{
+    memset (key, 0, sizeof *key);
+    if (reversed)
+        *reversed = 0;
+    uint32_t alen = pkt->addr_len;
+    if ((pkt->l3 != COLO_L3_IPV4 && pkt->l3 != COLO_L3_IPV6)
+        || (alen != 4 && alen != 16) || !frame || pkt->frame_len < alen
+        || pkt->src_off > pkt->frame_len - alen
+        || pkt->dst_off > pkt->frame_len - alen)
+        return -1;
+    const uint8_t *src = frame + pkt->src_off;
+    const uint8_t *dst = frame + pkt->dst_off;
+    uint16_t sport = 0, dport = 0;
+    switch (pkt->l4) {
+        case COLO_L4_TCP:
+        case COLO_L4_UDP:
+            sport = pkt->sport;
+            dport = pkt->dport;
+            break;
+        case COLO_L4_ICMP:
+        case COLO_L4_ICMPV6:
+            sport = dport = pkt->icmp_id;   //  0 unless echo
+            break;
+        default:
+            break;
+    }
+    int cmp = memcmp (src, dst, alen);
+    int rev = cmp > 0 || (cmp == 0 && sport > dport);
+    if (rev) {
+        memcpy (key->addr_lo, dst, alen);
+        memcpy (key->addr_hi, src, alen);
+        key->port_lo = dport;
+        key->port_hi = sport;
+    }
+    else {
+        memcpy (key->addr_lo, src, alen);
+        memcpy (key->addr_hi, dst, alen);
+        key->port_lo = sport;
+        key->port_hi = dport;
+    }
+    key->vlan = pkt->vlan_count ? (uint16_t) (pkt->vlan_tci[0] & 0x0fff) : 0;
+    key->proto = pkt->ip_proto;
+    key->family = alen == 4 ? 4 : 6;
+    if (reversed)
+        *reversed = rev;
+    return 0;
+}
+
+//  A bijective 64-bit mixer (multiply-xorshift, Stafford's variant 13).
+static inline uint64_t
+s_mix64 (uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+uint64_t
+colo_flow_hash (const colo_flow_key_t *key, uint64_t seed)
+{
+    _Static_assert (sizeof (colo_flow_key_t) == 40, "flow key is 5 words");
+    uint64_t w[5];
+    memcpy (w, key, sizeof w);
+    //  Each word enters a nonlinear, seed-dependent state, so differences in
+    //  one word cannot be cancelled by a chosen difference in the next.
+    uint64_t h = s_mix64 (seed ^ 0x9e3779b97f4a7c15ULL);
+    for (int i = 0; i < 5; i++)
+        h = s_mix64 (h ^ w[i]);
+    return h;
+}
+
+//  Append to buf at *used (snprintf semantics: *used may pass cap).
+static void
+s_append (char *buf, size_t cap, size_t *used, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_append (char *buf, size_t cap, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    size_t at = *used < cap ? *used : cap - 1;
+    int n = vsnprintf (buf + at, cap - at, fmt, ap);
+    va_end (ap);
+    if (n > 0)
+        *used = at + (size_t) n;
+}
+
+static void
+s_endpoint (char *buf, size_t cap, size_t *used, const colo_flow_key_t *key,
+            const uint8_t *addr, uint16_t port, int with_port)
+{
+    char text[INET6_ADDRSTRLEN];
+    int af = key->family == 6 ? AF_INET6 : AF_INET;
+    if ((key->family != 4 && key->family != 6)
+        || !inet_ntop (af, addr, text, sizeof text))
+        snprintf (text, sizeof text, "?");
+    if (!with_port)
+        s_append (buf, cap, used, "%s", text);
+    else if (af == AF_INET6)
+        s_append (buf, cap, used, "[%s]:%u", text, port);
+    else
+        s_append (buf, cap, used, "%s:%u", text, port);
+}
+
+char *
+colo_flow_key_str (const colo_flow_key_t *key, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return buf;
+    size_t used = 0;
+    int with_port = 0, icmp = 0;
+    switch (key->proto) {
+        case COLO_IPPROTO_TCP:
+            s_append (buf, cap, &used, "tcp ");
+            with_port = 1;
+            break;
+        case COLO_IPPROTO_UDP:
+            s_append (buf, cap, &used, "udp ");
+            with_port = 1;
+            break;
+        case COLO_IPPROTO_ICMP:
+            s_append (buf, cap, &used, "icmp ");
+            icmp = 1;
+            break;
+        case COLO_IPPROTO_ICMPV6:
+            s_append (buf, cap, &used, "icmpv6 ");
+            icmp = 1;
+            break;
+        default:
+            s_append (buf, cap, &used, "proto %u ", key->proto);
+            break;
+    }
+    s_endpoint (buf, cap, &used, key, key->addr_lo, key->port_lo, with_port);
+    s_append (buf, cap, &used, " <-> ");
+    s_endpoint (buf, cap, &used, key, key->addr_hi, key->port_hi, with_port);
+    if (icmp && key->port_lo)
+        s_append (buf, cap, &used, " id %u", key->port_lo);
+    if (key->vlan)
+        s_append (buf, cap, &used, " vlan %u", key->vlan);
+    return buf;
+}
