@@ -375,7 +375,7 @@ colo_ring_open (const char *name, colo_ring_role_t role, size_t size)
             atomic_store (&sh->tail, tail);
         }
         self->pos = tail;
-        self->other = sane ? head : tail;   //  no room until the consumer fixes head
+        self->other = sane ? head : tail;   //  insane: assume the consumer caught up
     }
     else {
         if (!sane) {
