@@ -33,7 +33,9 @@ ifneq ($(SANITIZE),)
 SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-CFLAGS_ALL  = $(STD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP -Ilib $(PKG_CFLAGS) $(CFLAGS)
+SERVICE_INC = $(addprefix -I,$(wildcard services/*))
+CFLAGS_ALL  = $(STD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP -Ilib $(SERVICE_INC) \
+              $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS_ALL    = $(PKG_LIBS) -lpthread -lrt -lm
 
@@ -51,9 +53,12 @@ LIB_A   = $(BUILD)/libcolonet.a
 # ---------------------------------------------------------------- services
 # One object list per binary, each over the shared library.  A service
 # directory lists its binaries in services/<dir>/service.mk as
+#   XYZ_SRC = services/<dir>/xyz.c ...         (everything but main)
+#   SERVICE_LIB_SRC += $(XYZ_SRC)              (also linked into the unit tests)
 #   BINS += colo-xyz
-#   colo-xyz_SRC = services/<dir>/main.c services/<dir>/xyz.c
+#   colo-xyz_SRC = services/<dir>/main.c $(XYZ_SRC)
 BINS :=
+SERVICE_LIB_SRC :=
 -include $(wildcard services/*/service.mk)
 BIN_PATHS = $(BINS:%=$(BUILD)/bin/%)
 
@@ -114,7 +119,7 @@ endif
 
 $(UNIT_OBJ) $(TEST_HELPER_OBJ): $(BUILD)/tests/unit/suites.h
 
-$(UNIT_BIN): $(UNIT_OBJ) $(TEST_HELPER_OBJ) $(LIB_A)
+$(UNIT_BIN): $(UNIT_OBJ) $(TEST_HELPER_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL)
 

@@ -46,4 +46,30 @@ colo_buf_t *colo_test_frame (uint32_t len, uint32_t seed);
 //  A unique name for the test's files and shm objects ("colotest-PID-N").
 const char *colo_test_name (char *buf, int cap);
 
+//  What colo_test_packet builds: Ethernet [+ VLAN] + IPv4/IPv6 + TCP/UDP/
+//  ICMP/ICMPv6 (or ARP when arp_op is set), checksums filled in.  Addresses
+//  are the test client (10.0.0.1 / fd00::1) and guest (10.0.0.2 / fd00::2);
+//  from_guest picks the direction.  Zero fields take sensible defaults.
+typedef struct {
+    int v6;
+    uint16_t vlan;            //  802.1Q VLAN id, 0 = untagged
+    uint8_t proto;            //  6, 17, 1 or 58
+    int from_guest;           //  1: guest -> client
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;            //  TCP flags
+    uint16_t window;
+    uint8_t icmp_type;
+    uint16_t icmp_id, icmp_seq;
+    const void *payload;
+    size_t len;
+    uint16_t ipid;
+    uint8_t ttl;
+    size_t pad_to;            //  pad the frame with zeros to this length
+    uint16_t vnet_hdr_len;    //  put a zeroed vnet header of this size in front
+    uint16_t arp_op;          //  build an ARP frame instead
+} colo_test_pkt_t;
+
+colo_buf_t *colo_test_packet (const colo_test_pkt_t *spec);
+
 #endif

@@ -1,0 +1,1078 @@
+/*  colo_compare.c - the comparison engine: per-connection output comparison and release.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  TCP is compared as two byte streams by sequence position: cmp_seq is the
+ *  point up to which both guests produced equal bytes.  A primary segment
+ *  whose bytes all lie below cmp_seq is verified; it leaves when the
+ *  secondary has acknowledged as much as it does, or (ack policy "lower")
+ *  with its ack lowered to the secondary's.  Segments without data are
+ *  judged by flags and ack.  Primary frames of a connection leave in the
+ *  order they came.
+ *
+ *  Datagrams (UDP, ICMP, ICMPv6, other IP, ARP, other ethertypes) are
+ *  matched per flow: a primary datagram takes the oldest equal secondary
+ *  datagram; matched primaries leave in the primary's order.  Unmatched
+ *  datagrams on both sides for longer than the reorder grace are a mismatch.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_compare.h"
+#include "colo_conntable.h"
+#include "colo_csum.h"
+#include "colo_log.h"
+#include "colo_seq.h"
+
+const char *const colo_compare_reason_names[COLO_REASON_COUNT] = {
+    "none",          "mismatch_tcp", "mismatch_udp", "mismatch_icmp", "mismatch_ip",
+    "mismatch_l2",   "timeout",      "queue_full",   "table_full",
+};
+
+const char *const colo_compare_counter_names[COLO_CMP_COUNTER_COUNT] = {
+    "primary_frames",     "secondary_frames",    "released",
+    "released_matched",   "released_retransmit", "released_flush",
+    "ack_lowered",        "bytes_compared",      "secondary_matched",
+    "secondary_stale",    "secondary_flushed",   "mismatch_tcp",
+    "mismatch_udp",       "mismatch_icmp",       "mismatch_ip",
+    "mismatch_l2",        "timeouts",            "queue_full",
+    "table_full",         "malformed_primary",   "malformed_secondary",
+    "conns_created",      "conns_closed",        "conns_idle",
+    "conns_evicted",      "checkpoints",
+};
+
+typedef struct s_item {
+    struct s_item *next;
+    colo_buf_t *buf;
+    uint64_t arrival_ms;
+    //  TCP
+    uint32_t seq, end;        //  payload sequence range (FIN not included)
+    uint32_t ack;
+    uint32_t tcp_off;         //  TCP header offset in buf->data
+    uint8_t flags;
+    uint8_t csum_updatable;   //  0 when a vnet header asks the device for the checksum
+    //  datagrams
+    uint8_t matched;
+    //  compared region(s), offsets in buf->data
+    uint32_t r1_off, r1_len, r2_off, r2_len;
+} s_item_t;
+
+typedef struct {
+    s_item_t *head, *tail;
+    uint32_t count;
+} s_queue_t;
+
+typedef enum { S_KIND_TCP = 1, S_KIND_DGRAM = 2 } s_kind_t;
+
+typedef struct s_conn {
+    struct s_conn *busy_prev, *busy_next;   //  on the busy list while frames are queued
+    s_queue_t pq, sq;
+    uint8_t kind;
+    uint8_t reason;           //  mismatch reason for this flow's kind
+    uint8_t diverged;         //  a mismatch: only a checkpoint releases it
+    uint8_t closing;          //  FIN or RST released
+    uint8_t busy;
+    //  TCP
+    uint8_t cmp_valid, s_ack_valid, released_valid, p_ack_valid;
+    uint8_t s_syn, s_synack, s_fin, s_rst, syn_released;
+    uint32_t cmp_seq;         //  bytes before it are verified equal
+    uint32_t s_ack;           //  highest ack the secondary sent
+    uint32_t s_synack_ack, s_fin_seq, syn_seq;
+    uint32_t released_end;    //  highest sequence released (FIN counted)
+    uint32_t p_ack_max;       //  highest ack released
+    //  datagrams
+    uint32_t p_unmatched;
+    uint64_t suspect_since;   //  unmatched datagrams on both sides since
+} s_conn_t;
+
+struct colo_compare {
+    colo_compare_config_t cfg;
+    colo_conntable_t *table;
+    s_conn_t *busy_head;
+    //  released frames, a ring of pointers that grows
+    colo_buf_t **out;
+    size_t out_cap, out_head, out_count;
+    //  the first checkpoint-worthy event since the last take_request
+    int request;
+    colo_compare_reason_t request_reason;
+    char request_desc[160];
+    size_t diverged_count;
+    int refused;              //  input refused since the last checkpoint
+    uint64_t next_deadline;
+    size_t queued_p, queued_s;
+    colo_compare_mismatch_fn *on_mismatch;
+    void *on_mismatch_arg;
+    uint64_t counters[COLO_CMP_COUNTER_COUNT];
+    uint64_t pkt_counters[COLO_PKT_COUNTER_COUNT];
+    colo_ratelimit_t rl;
+};
+
+void
+colo_compare_config_defaults (colo_compare_config_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    cfg->compare_timeout_ms = 3000;
+    cfg->max_queue_size = 1024;
+    cfg->max_connections = 1u << 20;
+    cfg->tcp_idle_ms = 300000;
+    cfg->dgram_idle_ms = 60000;
+    cfg->closed_linger_ms = 10000;
+    cfg->reorder_grace_ms = 20;
+    cfg->ack_policy = COLO_ACK_LOWER;
+}
+
+colo_compare_t *
+colo_compare_new (const colo_compare_config_t *cfg)
+{
+    if (!cfg || cfg->compare_timeout_ms == 0 || cfg->max_queue_size == 0
+        || cfg->max_connections == 0)
+        return NULL;
+    colo_compare_t *self = (colo_compare_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->table = colo_conntable_new (cfg->max_connections, sizeof (s_conn_t), 0);
+    self->out_cap = 256;
+    self->out = (colo_buf_t **) malloc (self->out_cap * sizeof (colo_buf_t *));
+    if (!self->table || !self->out) {
+        colo_compare_destroy (&self);
+        return NULL;
+    }
+    self->next_deadline = UINT64_MAX;
+    self->rl = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
+    return self;
+}
+
+static void
+s_queue_free (s_queue_t *q)
+{
+    s_item_t *item = q->head;
+    while (item) {
+        s_item_t *next = item->next;
+        colo_buf_destroy (&item->buf);
+        free (item);
+        item = next;
+    }
+    memset (q, 0, sizeof *q);
+}
+
+static void
+s_conn_free (void *value, void *arg)
+{
+    (void) arg;
+    s_conn_t *conn = (s_conn_t *) value;
+    s_queue_free (&conn->pq);
+    s_queue_free (&conn->sq);
+}
+
+void
+colo_compare_destroy (colo_compare_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    colo_compare_t *self = *self_p;
+    colo_conntable_destroy (&self->table, s_conn_free, NULL);
+    if (self->out) {
+        for (size_t i = 0; i < self->out_count; i++)
+            free (self->out[(self->out_head + i) % self->out_cap]);
+        free (self->out);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+void
+colo_compare_set_mismatch_handler (colo_compare_t *self, colo_compare_mismatch_fn *fn,
+                                   void *arg)
+{
+    self->on_mismatch = fn;
+    self->on_mismatch_arg = arg;
+}
+
+//  ---------------------------------------------------------------- helpers
+
+static void
+s_busy_update (colo_compare_t *self, s_conn_t *conn)
+{
+    int busy = conn->pq.count || conn->sq.count;
+    if (busy == conn->busy)
+        return;
+    if (busy) {
+        conn->busy_prev = NULL;
+        conn->busy_next = self->busy_head;
+        if (self->busy_head)
+            self->busy_head->busy_prev = conn;
+        self->busy_head = conn;
+    }
+    else {
+        if (conn->busy_prev)
+            conn->busy_prev->busy_next = conn->busy_next;
+        else
+            self->busy_head = conn->busy_next;
+        if (conn->busy_next)
+            conn->busy_next->busy_prev = conn->busy_prev;
+        conn->busy_prev = conn->busy_next = NULL;
+    }
+    conn->busy = (uint8_t) busy;
+}
+
+static void
+s_push (s_queue_t *q, s_item_t *item)
+{
+    item->next = NULL;
+    if (q->tail)
+        q->tail->next = item;
+    else
+        q->head = item;
+    q->tail = item;
+    q->count++;
+}
+
+static s_item_t *
+s_pop (s_queue_t *q)
+{
+    s_item_t *item = q->head;
+    if (item) {
+        q->head = item->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->count--;
+        item->next = NULL;
+    }
+    return item;
+}
+
+//  Unlink item whose predecessor is prev (NULL for the head).
+static void
+s_unlink (s_queue_t *q, s_item_t *prev, s_item_t *item)
+{
+    if (prev)
+        prev->next = item->next;
+    else
+        q->head = item->next;
+    if (q->tail == item)
+        q->tail = prev;
+    q->count--;
+    item->next = NULL;
+}
+
+static void
+s_out_push (colo_compare_t *self, colo_buf_t *buf)
+{
+    if (self->out_count == self->out_cap) {
+        size_t cap = self->out_cap * 2;
+        colo_buf_t **grown = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
+        if (!grown) {
+            //  Cannot grow: this is memory exhaustion, not input; say so loudly.
+            colo_error ("compare: out of memory queueing a released frame; frame lost");
+            free (buf);
+            return;
+        }
+        for (size_t i = 0; i < self->out_count; i++)
+            grown[i] = self->out[(self->out_head + i) % self->out_cap];
+        free (self->out);
+        self->out = grown;
+        self->out_cap = cap;
+        self->out_head = 0;
+    }
+    self->out[(self->out_head + self->out_count) % self->out_cap] = buf;
+    self->out_count++;
+}
+
+//  Hand the primary item's frame to the output and free the item.
+static void
+s_release (colo_compare_t *self, s_item_t *item, colo_compare_counter_t why)
+{
+    s_out_push (self, item->buf);
+    self->counters[COLO_CMP_RELEASED]++;
+    self->counters[why]++;
+    self->queued_p--;
+    free (item);
+}
+
+static void
+s_drop_secondary (colo_compare_t *self, s_item_t *item, colo_compare_counter_t why)
+{
+    self->counters[why]++;
+    self->queued_s--;
+    colo_buf_destroy (&item->buf);
+    free (item);
+}
+
+//  Describe a flow; non-IP flows (family 0) carry their ethertype in port_lo.
+static void
+s_key_str (const colo_flow_key_t *key, char *buf, size_t cap)
+{
+    if (key->family == 0)
+        snprintf (buf, cap, "ethertype 0x%04x vlan %u", key->port_lo, key->vlan);
+    else
+        colo_flow_key_str (key, buf, cap);
+}
+
+static void
+s_raise (colo_compare_t *self, colo_compare_reason_t reason, const colo_flow_key_t *key)
+{
+    if (self->request)
+        return;
+    self->request = 1;
+    self->request_reason = reason;
+    if (key)
+        s_key_str (key, self->request_desc, sizeof self->request_desc);
+    else
+        self->request_desc[0] = 0;
+}
+
+static long
+s_first_diff (const uint8_t *a, const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return (long) i;
+    return -1;
+}
+
+static void
+s_mismatch (colo_compare_t *self, s_conn_t *conn, const s_item_t *p, const s_item_t *s,
+            long offset)
+{
+    static const colo_compare_counter_t counter_of[COLO_REASON_COUNT] = {
+        [COLO_REASON_MISMATCH_TCP] = COLO_CMP_MISMATCH_TCP,
+        [COLO_REASON_MISMATCH_UDP] = COLO_CMP_MISMATCH_UDP,
+        [COLO_REASON_MISMATCH_ICMP] = COLO_CMP_MISMATCH_ICMP,
+        [COLO_REASON_MISMATCH_IP] = COLO_CMP_MISMATCH_IP,
+        [COLO_REASON_MISMATCH_L2] = COLO_CMP_MISMATCH_L2,
+    };
+    colo_compare_reason_t reason = (colo_compare_reason_t) conn->reason;
+    if (!conn->diverged) {
+        conn->diverged = 1;
+        self->diverged_count++;
+    }
+    self->counters[counter_of[reason]]++;
+    const colo_flow_key_t *key = colo_conntable_key (self->table, conn);
+    s_raise (self, reason, key);
+    if (self->on_mismatch)
+        self->on_mismatch (self->on_mismatch_arg, reason, key, p ? p->buf : NULL,
+                           s ? s->buf : NULL, offset);
+}
+
+//  ---------------------------------------------------------------- classification
+
+typedef struct {
+    colo_pkt_result_t rc;
+    colo_packet_t pkt;
+    colo_flow_key_t key;
+    s_kind_t kind;
+    colo_compare_reason_t reason;
+} s_parsed_t;
+
+static int
+s_parse (colo_compare_t *self, colo_buf_t *buf, s_parsed_t *out, s_item_t *item)
+{
+    const uint8_t *frame = buf->data + buf->vnet_hdr_len;
+    size_t len = buf->len - buf->vnet_hdr_len;
+    uint32_t v = buf->vnet_hdr_len;
+    colo_packet_t *pkt = &out->pkt;
+    out->rc = colo_packet_decode (pkt, frame, len, self->pkt_counters);
+    if (out->rc != COLO_PKT_OK)
+        return -1;
+    memset (item, 0, sizeof *item);
+    item->buf = buf;
+    if (pkt->l3 == COLO_L3_IPV4 || pkt->l3 == COLO_L3_IPV6) {
+        colo_flow_key (&out->key, pkt, frame, NULL);
+        if (pkt->l4 == COLO_L4_TCP) {
+            out->kind = S_KIND_TCP;
+            out->reason = COLO_REASON_MISMATCH_TCP;
+            item->seq = pkt->tcp_seq;
+            item->end = pkt->tcp_seq + pkt->payload_len;
+            item->ack = pkt->tcp_ack;
+            item->flags = pkt->tcp_flags;
+            item->tcp_off = v + pkt->l4_off;
+            item->r1_off = v + pkt->payload_off;
+            item->r1_len = pkt->payload_len;
+            //  virtio-net NEEDS_CSUM: the field holds a partial sum the
+            //  device completes over the header, so it must not be patched.
+            item->csum_updatable = !(v > 0 && (buf->data[0] & 1));
+            return 0;
+        }
+        out->kind = S_KIND_DGRAM;
+        if (pkt->l4 == COLO_L4_UDP) {
+            out->reason = COLO_REASON_MISMATCH_UDP;
+            item->r1_off = v + pkt->l4_off;   //  ports
+            item->r1_len = 4;
+            item->r2_off = v + pkt->payload_off;
+            item->r2_len = pkt->payload_len;
+        }
+        else if (pkt->l4 == COLO_L4_ICMP || pkt->l4 == COLO_L4_ICMPV6) {
+            out->reason = COLO_REASON_MISMATCH_ICMP;
+            item->r1_off = v + pkt->l4_off;   //  type, code
+            item->r1_len = 2;
+            item->r2_off = v + pkt->l4_off + 4;   //  everything after the checksum
+            item->r2_len = pkt->l3_end - pkt->l4_off - 4;
+        }
+        else {
+            out->reason = COLO_REASON_MISMATCH_IP;
+            if (pkt->l3 == COLO_L3_IPV4 && pkt->is_fragment) {
+                item->r1_off = v + pkt->l3_off + 6;   //  flags and fragment offset
+                item->r1_len = 2;
+            }
+            item->r2_off = v + pkt->payload_off;
+            item->r2_len = pkt->l3_end - pkt->payload_off;
+        }
+        return 0;
+    }
+    //  ARP and other ethertypes: one flow per ethertype and VLAN.
+    memset (&out->key, 0, sizeof out->key);
+    out->key.port_lo = pkt->ethertype;
+    out->key.vlan = pkt->vlan_count ? (uint16_t) (pkt->vlan_tci[0] & 0x0fff) : 0;
+    out->kind = S_KIND_DGRAM;
+    out->reason = COLO_REASON_MISMATCH_L2;
+    if (pkt->l3 == COLO_L3_ARP) {
+        item->r1_off = v;   //  destination and source MAC
+        item->r1_len = 12;
+        item->r2_off = v + pkt->l3_off;
+        item->r2_len = pkt->l3_end - pkt->l3_off;
+    }
+    else {
+        item->r2_off = v;
+        item->r2_len = (uint32_t) len;
+    }
+    return 0;
+}
+
+static int
+s_dgram_equal (const s_item_t *a, const s_item_t *b)
+{
+    return a->r1_len == b->r1_len && a->r2_len == b->r2_len
+           && memcmp (a->buf->data + a->r1_off, b->buf->data + b->r1_off, a->r1_len) == 0
+           && memcmp (a->buf->data + a->r2_off, b->buf->data + b->r2_off, a->r2_len) == 0;
+}
+
+static long
+s_dgram_diff (const s_item_t *a, const s_item_t *b)
+{
+    if (a->r1_len != b->r1_len || a->r2_len != b->r2_len)
+        return 0;
+    long d = s_first_diff (a->buf->data + a->r1_off, b->buf->data + b->r1_off, a->r1_len);
+    if (d >= 0)
+        return d;
+    d = s_first_diff (a->buf->data + a->r2_off, b->buf->data + b->r2_off, a->r2_len);
+    return d >= 0 ? (long) a->r1_len + d : -1;
+}
+
+//  ---------------------------------------------------------------- TCP
+
+//  Lower the ack of a primary segment to the secondary's, keeping the
+//  checksum right.
+static void
+s_lower_ack (colo_compare_t *self, s_item_t *item, uint32_t ack)
+{
+    uint8_t *tcp = item->buf->data + item->tcp_off;
+    colo_put_be32 (tcp + 8, ack);
+    if (item->csum_updatable)
+        colo_csum_update32 (tcp + 16, item->ack, ack);
+    item->ack = ack;
+    self->counters[COLO_CMP_ACK_LOWERED]++;
+}
+
+//  Advance cmp_seq toward target through the secondary segments, comparing
+//  with the primary head h.  Returns -1 on a mismatch, else 0.
+static int
+s_tcp_compare (colo_compare_t *self, s_conn_t *conn, s_item_t *h, uint32_t target)
+{
+    while (colo_seq_before (conn->cmp_seq, target)) {
+        s_item_t *s = conn->sq.head;
+        while (s && colo_seq_before_eq (s->end, conn->cmp_seq)) {
+            s_pop (&conn->sq);
+            s_drop_secondary (self, s, COLO_CMP_SECONDARY_MATCHED);
+            s = conn->sq.head;
+        }
+        if (!s || colo_seq_after (s->seq, conn->cmp_seq))
+            return 0;   //  the secondary has not produced these bytes yet
+        uint32_t stop = colo_seq_before (s->end, target) ? s->end : target;
+        uint32_t n = stop - conn->cmp_seq;
+        const uint8_t *pb = h->buf->data + h->r1_off + (conn->cmp_seq - h->seq);
+        const uint8_t *sb = s->buf->data + s->r1_off + (conn->cmp_seq - s->seq);
+        if (memcmp (pb, sb, n) != 0) {
+            long off = s_first_diff (pb, sb, n);
+            s_mismatch (self, conn, h, s,
+                        off < 0 ? -1 : (long) (conn->cmp_seq - h->seq) + off);
+            return -1;
+        }
+        conn->cmp_seq = stop;
+        self->counters[COLO_CMP_BYTES_COMPARED] += n;
+        if (colo_seq_before_eq (s->end, conn->cmp_seq)) {
+            s_pop (&conn->sq);
+            s_drop_secondary (self, s, COLO_CMP_SECONDARY_MATCHED);
+        }
+    }
+    return 0;
+}
+
+static void
+s_note_released (s_conn_t *conn, const s_item_t *h)
+{
+    uint32_t end = h->end + ((h->flags & (COLO_TCP_SYN | COLO_TCP_FIN)) ? 1 : 0);
+    if (!conn->released_valid || colo_seq_after (end, conn->released_end)) {
+        conn->released_end = end;
+        conn->released_valid = 1;
+    }
+    if (h->flags & COLO_TCP_ACK) {
+        if (!conn->p_ack_valid || colo_seq_after (h->ack, conn->p_ack_max)) {
+            conn->p_ack_max = h->ack;
+            conn->p_ack_valid = 1;
+        }
+    }
+    if (h->flags & (COLO_TCP_FIN | COLO_TCP_RST))
+        conn->closing = 1;
+}
+
+//  The release rule for the acknowledgement of a verified segment: 1 to
+//  release (possibly after lowering its ack), 0 to hold.
+static int
+s_tcp_ack_ok (colo_compare_t *self, s_conn_t *conn, s_item_t *h, int may_lower)
+{
+    if (!(h->flags & COLO_TCP_ACK))
+        return 1;
+    if (conn->s_ack_valid && colo_seq_after_eq (conn->s_ack, h->ack))
+        return 1;
+    if (may_lower && self->cfg.ack_policy == COLO_ACK_LOWER && conn->s_ack_valid) {
+        s_lower_ack (self, h, conn->s_ack);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+s_tcp_run (colo_compare_t *self, s_conn_t *conn)
+{
+    s_item_t *h;
+    while (!conn->diverged && (h = conn->pq.head)) {
+        colo_compare_counter_t why = COLO_CMP_RELEASED_MATCHED;
+        uint8_t f = h->flags;
+        if (f & COLO_TCP_SYN) {
+            //  The ISNs differ legitimately: judge by flags (and the ack of
+            //  a SYN-ACK, which both guests take from the peer's SYN).
+            if (f & COLO_TCP_ACK) {
+                if (!conn->s_synack)
+                    break;
+                if (conn->s_synack_ack != h->ack) {
+                    s_mismatch (self, conn, h, NULL, -1);
+                    break;
+                }
+            }
+            else if (!conn->s_syn
+                     && !(conn->syn_released && conn->syn_seq == h->seq))
+                break;
+            conn->syn_released = 1;
+            conn->syn_seq = h->seq;
+            //  Data on a SYN (fast open) is not compared: its sequence space
+            //  is the guest's own until the rewriter learns the offset.
+            conn->cmp_seq = h->end + 1;
+            conn->cmp_valid = 1;
+        }
+        else if (f & COLO_TCP_RST) {
+            if (!conn->s_rst) {
+                if (conn->s_fin) {   //  RST here, FIN there
+                    s_mismatch (self, conn, h, NULL, -1);
+                }
+                break;
+            }
+        }
+        else if (h->end == h->seq && !(f & COLO_TCP_FIN)) {
+            //  A pure ACK (or window update): only once the secondary has
+            //  acknowledged as much; never lowered (that would forge a
+            //  duplicate ACK).
+            if (!s_tcp_ack_ok (self, conn, h, 0))
+                break;
+        }
+        else {
+            if (!conn->cmp_valid) {
+                //  First data seen on this connection (compare started mid-way,
+                //  or after aging): tracking starts at this segment.
+                conn->cmp_seq = h->seq;
+                conn->cmp_valid = 1;
+            }
+            if (colo_seq_after (h->seq, conn->cmp_seq))
+                break;   //  a hole in the primary's own stream: wait (timeout)
+            int retransmit = colo_seq_before_eq (h->end, conn->cmp_seq);
+            if (!retransmit && s_tcp_compare (self, conn, h, h->end) != 0)
+                break;
+            if (colo_seq_before (conn->cmp_seq, h->end))
+                break;   //  waiting for the secondary's bytes
+            if (f & COLO_TCP_FIN) {
+                int fin_done = conn->released_valid && (conn->closing)
+                               && colo_seq_after_eq (conn->released_end, h->end + 1);
+                if (!fin_done) {
+                    if (conn->s_rst) {
+                        s_mismatch (self, conn, h, NULL, -1);
+                        break;
+                    }
+                    if (!conn->s_fin)
+                        break;
+                    if (conn->s_fin_seq != h->end) {
+                        s_mismatch (self, conn, h, NULL, -1);
+                        break;
+                    }
+                }
+            }
+            if (!s_tcp_ack_ok (self, conn, h, 1))
+                break;
+            if (retransmit && h->end != h->seq && conn->released_valid
+                && colo_seq_before_eq (h->end, conn->released_end))
+                why = COLO_CMP_RELEASED_RETRANSMIT;
+        }
+        s_pop (&conn->pq);
+        s_note_released (conn, h);
+        s_release (self, h, why);
+    }
+}
+
+static void
+s_tcp_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
+{
+    uint8_t f = item->flags;
+    if (f & COLO_TCP_ACK) {
+        if (!conn->s_ack_valid || colo_seq_after (item->ack, conn->s_ack)) {
+            conn->s_ack = item->ack;
+            conn->s_ack_valid = 1;
+        }
+    }
+    if (f & COLO_TCP_SYN) {
+        if (f & COLO_TCP_ACK) {
+            conn->s_synack = 1;
+            conn->s_synack_ack = item->ack;
+        }
+        else
+            conn->s_syn = 1;
+    }
+    if (f & COLO_TCP_RST)
+        conn->s_rst = 1;
+    if (f & COLO_TCP_FIN) {
+        conn->s_fin = 1;
+        conn->s_fin_seq = item->end;
+    }
+    int has_data = item->end != item->seq && !(f & COLO_TCP_SYN);
+    if (!has_data) {
+        //  Its flags and ack are recorded; nothing to compare.
+        s_drop_secondary (self, item, COLO_CMP_SECONDARY_MATCHED);
+    }
+    else if (conn->cmp_valid && colo_seq_before_eq (item->end, conn->cmp_seq)) {
+        //  Space already verified or released: a retransmission, or stale
+        //  after a checkpoint.
+        s_drop_secondary (self, item, COLO_CMP_SECONDARY_STALE);
+    }
+    else {
+        //  Keep sq sorted by sequence; in-order arrival appends.
+        if (!conn->sq.tail || colo_seq_after_eq (item->seq, conn->sq.tail->seq))
+            s_push (&conn->sq, item);
+        else {
+            s_item_t *prev = NULL, *cur = conn->sq.head;
+            while (cur && colo_seq_before_eq (cur->seq, item->seq)) {
+                prev = cur;
+                cur = cur->next;
+            }
+            item->next = cur;
+            if (prev)
+                prev->next = item;
+            else
+                conn->sq.head = item;
+            conn->sq.count++;
+        }
+    }
+    s_tcp_run (self, conn);
+}
+
+//  ---------------------------------------------------------------- datagrams
+
+static void
+s_dgram_release_head (colo_compare_t *self, s_conn_t *conn)
+{
+    s_item_t *h;
+    while ((h = conn->pq.head) && h->matched) {
+        s_pop (&conn->pq);
+        s_release (self, h, COLO_CMP_RELEASED_MATCHED);
+    }
+}
+
+static void
+s_dgram_check_suspect (colo_compare_t *self, s_conn_t *conn, uint64_t now_ms)
+{
+    if (conn->p_unmatched > 0 && conn->sq.count > 0) {
+        if (!conn->suspect_since) {
+            conn->suspect_since = now_ms ? now_ms : 1;
+            uint64_t deadline = conn->suspect_since + self->cfg.reorder_grace_ms;
+            if (deadline < self->next_deadline)
+                self->next_deadline = deadline;
+        }
+    }
+    else
+        conn->suspect_since = 0;
+}
+
+//  The oldest unmatched primary and the oldest secondary, for a report.
+static void
+s_dgram_mismatch (colo_compare_t *self, s_conn_t *conn)
+{
+    s_item_t *p = conn->pq.head;
+    while (p && p->matched)
+        p = p->next;
+    s_item_t *s = conn->sq.head;
+    s_mismatch (self, conn, p, s, p && s ? s_dgram_diff (p, s) : -1);
+}
+
+static void
+s_dgram_primary (colo_compare_t *self, s_conn_t *conn, s_item_t *item, uint64_t now_ms)
+{
+    if (!conn->diverged) {
+        s_item_t *prev = NULL;
+        for (s_item_t *s = conn->sq.head; s; prev = s, s = s->next)
+            if (s_dgram_equal (item, s)) {
+                s_unlink (&conn->sq, prev, s);
+                s_drop_secondary (self, s, COLO_CMP_SECONDARY_MATCHED);
+                item->matched = 1;
+                break;
+            }
+    }
+    s_push (&conn->pq, item);
+    if (!item->matched)
+        conn->p_unmatched++;
+    if (conn->diverged)
+        return;
+    s_dgram_release_head (self, conn);
+    s_dgram_check_suspect (self, conn, now_ms);
+    if (conn->suspect_since && self->cfg.reorder_grace_ms == 0)
+        s_dgram_mismatch (self, conn);
+}
+
+static void
+s_dgram_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item, uint64_t now_ms)
+{
+    if (!conn->diverged)
+        for (s_item_t *p = conn->pq.head; p; p = p->next)
+            if (!p->matched && s_dgram_equal (p, item)) {
+                p->matched = 1;
+                conn->p_unmatched--;
+                s_drop_secondary (self, item, COLO_CMP_SECONDARY_MATCHED);
+                s_dgram_release_head (self, conn);
+                s_dgram_check_suspect (self, conn, now_ms);
+                return;
+            }
+    s_push (&conn->sq, item);
+    if (conn->diverged)
+        return;
+    s_dgram_check_suspect (self, conn, now_ms);
+    if (conn->suspect_since && self->cfg.reorder_grace_ms == 0)
+        s_dgram_mismatch (self, conn);
+}
+
+//  ---------------------------------------------------------------- input
+
+//  Find or create the connection; NULL when the table is full even after
+//  evicting the least recently active idle connection.
+static s_conn_t *
+s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
+{
+    s_conn_t *conn = (s_conn_t *) colo_conntable_find (self->table, &parsed->key);
+    if (conn)
+        return conn;
+    conn = (s_conn_t *) colo_conntable_insert (self->table, &parsed->key, now_ms);
+    if (!conn) {
+        s_conn_t *old = (s_conn_t *) colo_conntable_oldest (self->table);
+        if (old && !old->busy && !old->diverged) {
+            colo_conntable_remove (self->table, old);
+            self->counters[COLO_CMP_CONNS_EVICTED]++;
+            conn = (s_conn_t *) colo_conntable_insert (self->table, &parsed->key, now_ms);
+        }
+    }
+    if (!conn)
+        return NULL;
+    conn->kind = (uint8_t) parsed->kind;
+    conn->reason = (uint8_t) parsed->reason;
+    self->counters[COLO_CMP_CONNS_CREATED]++;
+    return conn;
+}
+
+static int
+s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
+{
+    colo_buf_t *buf = *buf_p;
+    s_parsed_t parsed;
+    s_item_t *item = (s_item_t *) malloc (sizeof (s_item_t));
+    if (!item)
+        return -1;
+    if (s_parse (self, buf, &parsed, item) != 0) {
+        self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
+        colo_log_limited (&self->rl, COLO_LOG_WARN,
+                          "compare: %s frame of %u bytes not parseable (%s): dropped",
+                          primary ? "primary" : "secondary", buf->len,
+                          colo_packet_result_name (parsed.rc));
+        free (item);
+        colo_buf_destroy (buf_p);
+        return 0;
+    }
+    item->arrival_ms = now_ms;
+    s_conn_t *conn = s_conn_get (self, &parsed, now_ms);
+    if (!conn) {
+        free (item);
+        self->counters[COLO_CMP_TABLE_FULL]++;
+        self->refused = 1;
+        s_raise (self, COLO_REASON_TABLE_FULL, &parsed.key);
+        return -1;
+    }
+    if (!primary && conn->diverged) {
+        //  Only the checkpoint can settle this connection, and it drops
+        //  queued secondary frames: drop now rather than stall the input.
+        free (item);
+        self->counters[COLO_CMP_SECONDARY_FRAMES]++;
+        self->counters[COLO_CMP_SECONDARY_FLUSHED]++;
+        colo_buf_destroy (buf_p);
+        colo_conntable_touch (self->table, conn, now_ms);
+        return 0;
+    }
+    s_queue_t *q = primary ? &conn->pq : &conn->sq;
+    if (q->count >= self->cfg.max_queue_size) {
+        free (item);
+        self->counters[COLO_CMP_QUEUE_FULL]++;
+        self->refused = 1;
+        s_raise (self, COLO_REASON_QUEUE_FULL, &parsed.key);
+        return -1;
+    }
+    *buf_p = NULL;
+    colo_conntable_touch (self->table, conn, now_ms);
+    if (primary) {
+        self->counters[COLO_CMP_PRIMARY_FRAMES]++;
+        self->queued_p++;
+    }
+    else {
+        self->counters[COLO_CMP_SECONDARY_FRAMES]++;
+        self->queued_s++;
+    }
+    if (conn->kind == S_KIND_TCP && parsed.kind == S_KIND_TCP) {
+        if (primary) {
+            s_push (&conn->pq, item);
+            s_tcp_run (self, conn);
+        }
+        else
+            s_tcp_secondary (self, conn, item);
+    }
+    else if (primary)
+        s_dgram_primary (self, conn, item, now_ms);
+    else
+        s_dgram_secondary (self, conn, item, now_ms);
+    s_busy_update (self, conn);
+    return 0;
+}
+
+int
+colo_compare_primary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
+{
+    return s_input (self, buf, now_ms, 1);
+}
+
+int
+colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
+{
+    return s_input (self, buf, now_ms, 0);
+}
+
+int
+colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max)
+{
+    int n = 0;
+    while (n < max && self->out_count > 0) {
+        out[n++] = self->out[self->out_head];
+        self->out_head = (self->out_head + 1) % self->out_cap;
+        self->out_count--;
+    }
+    return n;
+}
+
+size_t
+colo_compare_released_count (colo_compare_t *self)
+{
+    return self->out_count;
+}
+
+//  ---------------------------------------------------------------- time
+
+void
+colo_compare_tick (colo_compare_t *self, uint64_t now_ms)
+{
+    //  Frames waiting too long, and datagram reorder grace that ran out.
+    self->next_deadline = UINT64_MAX;
+    int timed_out = 0;
+    for (s_conn_t *conn = self->busy_head; conn; conn = conn->busy_next) {
+        if (conn->kind == S_KIND_DGRAM && conn->suspect_since && !conn->diverged) {
+            uint64_t deadline = conn->suspect_since + self->cfg.reorder_grace_ms;
+            if (now_ms >= deadline)
+                s_dgram_mismatch (self, conn);
+            else if (deadline < self->next_deadline)
+                self->next_deadline = deadline;
+        }
+        uint64_t oldest = UINT64_MAX;
+        if (conn->pq.head)
+            oldest = conn->pq.head->arrival_ms;
+        if (conn->sq.head && conn->sq.head->arrival_ms < oldest)
+            oldest = conn->sq.head->arrival_ms;
+        if (oldest != UINT64_MAX && now_ms >= oldest + self->cfg.compare_timeout_ms) {
+            if (!timed_out)
+                s_raise (self, COLO_REASON_TIMEOUT, colo_conntable_key (self->table, conn));
+            timed_out = 1;
+        }
+    }
+    if (timed_out)
+        self->counters[COLO_CMP_TIMEOUTS]++;
+
+    //  Age out idle and closed connections, oldest first, a bounded number
+    //  per tick so a tick never stalls the data path.
+    int budget = 4096;
+    uint32_t min_limit = self->cfg.closed_linger_ms;
+    if (self->cfg.tcp_idle_ms < min_limit)
+        min_limit = self->cfg.tcp_idle_ms;
+    if (self->cfg.dgram_idle_ms < min_limit)
+        min_limit = self->cfg.dgram_idle_ms;
+    s_conn_t *conn = (s_conn_t *) colo_conntable_oldest (self->table);
+    while (conn && budget-- > 0) {
+        s_conn_t *next = (s_conn_t *) colo_conntable_younger (self->table, conn);
+        uint64_t idle = now_ms - colo_conntable_last_active (self->table, conn);
+        uint32_t limit = conn->closing                 ? self->cfg.closed_linger_ms
+                         : conn->kind == S_KIND_TCP ? self->cfg.tcp_idle_ms
+                                                    : self->cfg.dgram_idle_ms;
+        if (idle < min_limit)
+            break;   //  everything younger is younger still
+        if (idle >= limit && !conn->busy && !conn->diverged) {
+            self->counters[conn->closing ? COLO_CMP_CONNS_CLOSED : COLO_CMP_CONNS_IDLE]++;
+            colo_conntable_remove (self->table, conn);
+        }
+        conn = next;
+    }
+}
+
+uint64_t
+colo_compare_next_deadline (colo_compare_t *self)
+{
+    return self->next_deadline;
+}
+
+int
+colo_compare_take_request (colo_compare_t *self, colo_compare_reason_t *reason,
+                           char *desc, size_t desc_cap)
+{
+    if (!self->request)
+        return 0;
+    if (reason)
+        *reason = self->request_reason;
+    if (desc && desc_cap) {
+        strncpy (desc, self->request_desc, desc_cap - 1);
+        desc[desc_cap - 1] = 0;
+    }
+    self->request = 0;
+    return 1;
+}
+
+int
+colo_compare_stuck (colo_compare_t *self)
+{
+    return self->diverged_count > 0 || self->refused;
+}
+
+//  ---------------------------------------------------------------- checkpoint
+
+//  Sort a TCP queue by sequence, stably, relative to its lowest sequence.
+static void
+s_sort_by_seq (s_queue_t *q)
+{
+    if (q->count < 2)
+        return;
+    uint32_t base = q->head->seq;
+    for (s_item_t *it = q->head->next; it; it = it->next)
+        if (colo_seq_before (it->seq, base))
+            base = it->seq;
+    s_item_t *sorted = NULL, **tail;
+    s_item_t *item = q->head;
+    while (item) {
+        s_item_t *next = item->next;
+        uint32_t rel = item->seq - base;
+        tail = &sorted;
+        while (*tail && (*tail)->seq - base <= rel)
+            tail = &(*tail)->next;
+        item->next = *tail;
+        *tail = item;
+        item = next;
+    }
+    q->head = sorted;
+    for (q->tail = sorted; q->tail->next; q->tail = q->tail->next)
+        ;
+}
+
+void
+colo_compare_checkpoint_done (colo_compare_t *self, uint64_t now_ms)
+{
+    s_conn_t *conn = self->busy_head;
+    while (conn) {
+        s_conn_t *next = conn->busy_next;
+        if (conn->kind == S_KIND_TCP)
+            s_sort_by_seq (&conn->pq);
+        s_item_t *item;
+        while ((item = s_pop (&conn->pq))) {
+            if (conn->kind == S_KIND_TCP)
+                s_note_released (conn, item);
+            s_release (self, item, COLO_CMP_RELEASED_FLUSH);
+        }
+        while ((item = s_pop (&conn->sq)))
+            s_drop_secondary (self, item, COLO_CMP_SECONDARY_FLUSHED);
+        if (conn->kind == S_KIND_TCP) {
+            //  The secondary now runs the primary's state: its stream and
+            //  acknowledgements start where the primary's released ones end.
+            if (conn->released_valid) {
+                conn->cmp_seq = conn->released_end;
+                conn->cmp_valid = 1;
+            }
+            conn->s_ack = conn->p_ack_max;
+            conn->s_ack_valid = conn->p_ack_valid;
+            conn->s_syn = conn->s_synack = conn->s_fin = conn->s_rst = 0;
+        }
+        conn->p_unmatched = 0;
+        conn->suspect_since = 0;
+        if (conn->diverged) {
+            conn->diverged = 0;
+            self->diverged_count--;
+        }
+        colo_conntable_touch (self->table, conn, now_ms);
+        s_busy_update (self, conn);
+        conn = next;
+    }
+    //  Diverged connections always hold frames, so none is left; be exact.
+    self->diverged_count = 0;
+    self->refused = 0;
+    self->request = 0;
+    self->next_deadline = UINT64_MAX;
+    self->counters[COLO_CMP_CHECKPOINTS]++;
+}
+
+//  ---------------------------------------------------------------- status
+
+const uint64_t *
+colo_compare_counters (colo_compare_t *self)
+{
+    return self->counters;
+}
+
+size_t
+colo_compare_connections (colo_compare_t *self)
+{
+    return colo_conntable_count (self->table);
+}
+
+size_t
+colo_compare_queued_primary (colo_compare_t *self)
+{
+    return self->queued_p;
+}
+
+size_t
+colo_compare_queued_secondary (colo_compare_t *self)
+{
+    return self->queued_s;
+}

@@ -1,0 +1,4 @@
+# service.mk - colo-compare's objects (see the top-level Makefile).
+# SPDX-License-Identifier: MPL-2.0
+COMPARE_SRC = services/compare/colo_compare.c
+SERVICE_LIB_SRC += $(COMPARE_SRC)

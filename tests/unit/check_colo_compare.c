@@ -1,0 +1,745 @@
+/*  check_colo_compare.c - the comparison engine on literal packets.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ */
+#include <string.h>
+
+#include "colo_compare.h"
+#include "colo_csum.h"
+#include "colo_log.h"
+#include "colo_packet.h"
+#include "colo_test.h"
+
+#define GUEST_PORT 80
+#define CLIENT_PORT 40000
+#define ISN_P 1000000u
+#define ISN_S 7777777u
+#define ISN_C 5000u
+
+static colo_compare_t *s_cmp;
+static uint64_t s_now;
+
+static void
+s_setup (void)
+{
+    colo_log_set_level (COLO_LOG_ERROR);
+    colo_compare_config_t cfg;
+    colo_compare_config_defaults (&cfg);
+    cfg.max_connections = 1024;
+    s_cmp = colo_compare_new (&cfg);
+    ck_assert_ptr_nonnull (s_cmp);
+    s_now = 1000;
+}
+
+static void
+s_teardown (void)
+{
+    colo_compare_destroy (&s_cmp);
+}
+
+static colo_compare_t *
+s_new_with (colo_compare_config_t *cfg)
+{
+    colo_compare_destroy (&s_cmp);
+    s_cmp = colo_compare_new (cfg);
+    ck_assert_ptr_nonnull (s_cmp);
+    return s_cmp;
+}
+
+//  A guest -> client TCP segment.
+static colo_buf_t *
+s_tcp (uint32_t seq, uint32_t ack, uint8_t flags, const char *payload, size_t len)
+{
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.proto = 6;
+    spec.sport = GUEST_PORT;
+    spec.dport = CLIENT_PORT;
+    spec.seq = seq;
+    spec.ack = ack;
+    spec.flags = flags;
+    spec.payload = payload;
+    spec.len = len;
+    return colo_test_packet (&spec);
+}
+
+static colo_buf_t *
+s_udp (int v6, const char *payload, size_t len)
+{
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.v6 = v6;
+    spec.from_guest = 1;
+    spec.proto = 17;
+    spec.sport = 53;
+    spec.dport = 33333;
+    spec.payload = payload;
+    spec.len = len;
+    return colo_test_packet (&spec);
+}
+
+static void
+s_pri (colo_buf_t *buf)
+{
+    ck_assert_int_eq (colo_compare_primary (s_cmp, &buf, s_now), 0);
+    ck_assert_ptr_null (buf);
+}
+
+static void
+s_sec (colo_buf_t *buf)
+{
+    ck_assert_int_eq (colo_compare_secondary (s_cmp, &buf, s_now), 0);
+    ck_assert_ptr_null (buf);
+}
+
+//  Take every released frame; return how many, keep the last n in out.
+static int
+s_take (colo_buf_t **out, int max)
+{
+    colo_buf_t *tmp[256];
+    int total = 0, n;
+    while ((n = colo_compare_take (s_cmp, tmp, 256)) > 0) {
+        for (int i = 0; i < n; i++) {
+            if (out && total < max)
+                out[total] = tmp[i];
+            else
+                colo_buf_destroy (&tmp[i]);
+            total++;
+        }
+    }
+    return total;
+}
+
+static int
+s_released (void)
+{
+    return s_take (NULL, 0);
+}
+
+static int
+s_requests (colo_compare_reason_t *reason)
+{
+    return colo_compare_take_request (s_cmp, reason, NULL, 0);
+}
+
+static uint64_t
+s_counter (colo_compare_counter_t c)
+{
+    return colo_compare_counters (s_cmp)[c];
+}
+
+static uint32_t
+s_released_seq (colo_buf_t *buf)
+{
+    colo_packet_t pkt;
+    ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (buf), colo_buf_frame_len (buf), NULL),
+                      COLO_PKT_OK);
+    return pkt.tcp_seq;
+}
+
+//  The guest accepts a connection: both guests answer the client's SYN with
+//  their own ISN; the rewriter has translated the secondary's later
+//  segments into the primary's space.
+static void
+s_handshake (void)
+{
+    s_pri (s_tcp (ISN_P, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 0);   //  waits for the secondary's SYN-ACK
+    s_sec (s_tcp (ISN_S, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+}
+
+START_TEST (test_identical_streams)
+{
+    s_handshake ();
+    char data[1000];
+    for (int i = 0; i < 1000; i++)
+        data[i] = (char) i;
+    uint32_t seq = ISN_P + 1;
+    for (int i = 0; i < 20; i++) {
+        s_pri (s_tcp (seq, ISN_C + 1 + (uint32_t) i, COLO_TCP_ACK | COLO_TCP_PSH, data, 1000));
+        s_sec (s_tcp (seq, ISN_C + 1 + (uint32_t) i, COLO_TCP_ACK | COLO_TCP_PSH, data, 1000));
+        ck_assert_int_eq (s_released (), 1);
+        seq += 1000;
+    }
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_BYTES_COMPARED), 20000);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+    //  Matched secondary data leaves the queue at once.
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    //  Nothing times out afterwards.
+    s_now += 100000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+START_TEST (test_one_byte_difference)
+{
+    s_handshake ();
+    char a[100], b[100];
+    memset (a, 'x', sizeof a);
+    memcpy (b, a, sizeof b);
+    b[57] = 'y';
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, a, 100));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, b, 100));
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_TCP);
+    ck_assert_uint_eq (s_counter (COLO_CMP_MISMATCH_TCP), 1);
+    ck_assert (colo_compare_stuck (s_cmp));
+    //  Later segments on that connection stay queued; no request storm.
+    s_pri (s_tcp (ISN_P + 101, ISN_C + 1, COLO_TCP_ACK, a, 100));
+    s_sec (s_tcp (ISN_P + 101, ISN_C + 1, COLO_TCP_ACK, a, 100));
+    ck_assert_int_eq (s_released (), 0);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    //  The checkpoint releases the primary's frames in order.
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    colo_buf_t *out[4];
+    ck_assert_int_eq (s_take (out, 4), 2);
+    ck_assert_uint_eq (s_released_seq (out[0]), ISN_P + 1);
+    ck_assert_uint_eq (s_released_seq (out[1]), ISN_P + 101);
+    colo_buf_destroy_array (out, 2);
+    ck_assert (!colo_compare_stuck (s_cmp));
+    //  Both guests now continue equal; stale secondary data is dropped.
+    s_sec (s_tcp (ISN_P + 101, ISN_C + 1, COLO_TCP_ACK, a, 100));
+    ck_assert_uint_eq (s_counter (COLO_CMP_SECONDARY_STALE), 1);
+    s_pri (s_tcp (ISN_P + 201, ISN_C + 1, COLO_TCP_ACK, a, 10));
+    s_sec (s_tcp (ISN_P + 201, ISN_C + 1, COLO_TCP_ACK, a, 10));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+//  1 x 1000 bytes against 2 x 500, in both directions and both arrival orders.
+START_TEST (test_segmentation_independent)
+{
+    char data[1000];
+    for (int i = 0; i < 1000; i++)
+        data[i] = (char) (i * 7);
+    for (int variant = 0; variant < 4; variant++) {
+        s_setup ();
+        s_handshake ();
+        int primary_big = variant & 1;
+        int primary_first = variant & 2;
+        uint32_t seq = ISN_P + 1;
+        colo_buf_t *big = s_tcp (seq, ISN_C + 1, COLO_TCP_ACK, data, 1000);
+        colo_buf_t *h1 = s_tcp (seq, ISN_C + 1, COLO_TCP_ACK, data, 500);
+        colo_buf_t *h2 = s_tcp (seq + 500, ISN_C + 1, COLO_TCP_ACK, data + 500, 500);
+        if (primary_first) {
+            if (primary_big)
+                s_pri (big);
+            else {
+                s_pri (h1);
+                s_pri (h2);
+            }
+            ck_assert_int_eq (s_released (), 0);
+        }
+        if (primary_big) {
+            s_sec (h1);
+            s_sec (h2);
+        }
+        else
+            s_sec (big);
+        if (!primary_first) {
+            if (primary_big)
+                s_pri (big);
+            else {
+                s_pri (h1);
+                s_pri (h2);
+            }
+        }
+        ck_assert_int_eq (s_released (), primary_big ? 1 : 2);
+        ck_assert_int_eq (s_requests (NULL), 0);
+        ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+        ck_assert_uint_eq (s_counter (COLO_CMP_BYTES_COMPARED), 1000);
+        s_teardown ();
+    }
+}
+END_TEST
+
+START_TEST (test_retransmissions)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    ck_assert_int_eq (s_released (), 1);
+    //  The primary retransmits verified bytes: out at once.
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_RETRANSMIT), 1);
+    //  The secondary retransmits: dropped, not queued.
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    ck_assert_uint_eq (s_counter (COLO_CMP_SECONDARY_STALE), 1);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+START_TEST (test_secondary_reordered)
+{
+    s_handshake ();
+    s_sec (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK, " world", 6));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    s_sec (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, ", the", 5));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello, the world", 16));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+}
+END_TEST
+
+START_TEST (test_sequence_wrap)
+{
+    uint32_t isn = 0xffffff00u;
+    s_pri (s_tcp (isn, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, NULL, 0));
+    s_sec (s_tcp (ISN_S, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    char data[400];
+    memset (data, 'w', sizeof data);
+    //  Crosses 2^32: [0xffffff01, 0x91)
+    s_pri (s_tcp (isn + 1, ISN_C + 1, COLO_TCP_ACK, data, 200));
+    s_pri (s_tcp (isn + 201, ISN_C + 1, COLO_TCP_ACK, data, 200));
+    s_sec (s_tcp (isn + 1, ISN_C + 1, COLO_TCP_ACK, data, 400));
+    ck_assert_int_eq (s_released (), 2);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    data[399] = 'x';
+    s_pri (s_tcp (isn + 401, ISN_C + 1, COLO_TCP_ACK, data + 300, 100));
+    s_sec (s_tcp (isn + 401, ISN_C + 1, COLO_TCP_ACK, data + 200, 100));
+    ck_assert_int_eq (s_released (), 0);
+    ck_assert_int_eq (s_requests (NULL), 1);
+}
+END_TEST
+
+START_TEST (test_ack_lowered_with_checksum)
+{
+    s_handshake ();
+    //  The secondary has acknowledged less client data than the primary.
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "abc", 3));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 501, COLO_TCP_ACK, "abc", 3));
+    colo_buf_t *out[1];
+    ck_assert_int_eq (s_take (out, 1), 1);
+    colo_packet_t pkt;
+    ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (out[0]),
+                                          colo_buf_frame_len (out[0]), NULL),
+                      COLO_PKT_OK);
+    ck_assert_uint_eq (pkt.tcp_ack, ISN_C + 1);
+    uint16_t stored = colo_get_be16 (colo_buf_frame (out[0]) + pkt.l4_off + 16);
+    ck_assert_int_eq (colo_csum_l4_expected (&pkt, colo_buf_frame (out[0])), stored);
+    ck_assert_uint_eq (s_counter (COLO_CMP_ACK_LOWERED), 1);
+    colo_buf_destroy (&out[0]);
+}
+END_TEST
+
+START_TEST (test_ack_hold_policy)
+{
+    colo_compare_config_t cfg;
+    colo_compare_config_defaults (&cfg);
+    cfg.ack_policy = COLO_ACK_HOLD;
+    s_new_with (&cfg);
+    s_handshake ();
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "abc", 3));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 501, COLO_TCP_ACK, "abc", 3));
+    ck_assert_int_eq (s_released (), 0);
+    //  The secondary's ACK catches up: released unchanged.
+    s_sec (s_tcp (ISN_P + 4, ISN_C + 501, COLO_TCP_ACK, NULL, 0));
+    colo_buf_t *out[1];
+    ck_assert_int_eq (s_take (out, 1), 1);
+    colo_packet_t pkt;
+    colo_packet_decode (&pkt, colo_buf_frame (out[0]), colo_buf_frame_len (out[0]), NULL);
+    ck_assert_uint_eq (pkt.tcp_ack, ISN_C + 501);
+    colo_buf_destroy (&out[0]);
+}
+END_TEST
+
+START_TEST (test_pure_ack_judged_by_ack)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 101, COLO_TCP_ACK, NULL, 0));
+    //  An unrelated secondary packet (a lower ack) does not release it.
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 51, COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 101, COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    //  Ethernet padding is not payload: a padded pure ACK is still pure.
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.proto = 6;
+    spec.sport = GUEST_PORT;
+    spec.dport = CLIENT_PORT;
+    spec.seq = ISN_P + 1;
+    spec.ack = ISN_C + 101;
+    spec.flags = COLO_TCP_ACK;
+    spec.pad_to = 60;
+    s_pri (colo_test_packet (&spec));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+START_TEST (test_fin_versus_rst)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, NULL, 0));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_RST, NULL, 0));
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_TCP);
+}
+END_TEST
+
+START_TEST (test_fin_both_and_close)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    ck_assert_int_eq (s_released (), 1);
+    //  The last ACK of the client's FIN.
+    s_sec (s_tcp (ISN_P + 5, ISN_C + 2, COLO_TCP_ACK, NULL, 0));
+    s_pri (s_tcp (ISN_P + 5, ISN_C + 2, COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_uint_eq (colo_compare_connections (s_cmp), 1);
+    s_now += 10000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_uint_eq (colo_compare_connections (s_cmp), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_CONNS_CLOSED), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+START_TEST (test_guest_opened_syn)
+{
+    //  The guest opens a connection: each SYN has its own ISN.
+    s_pri (s_tcp (ISN_P, 0, COLO_TCP_SYN, NULL, 0));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_S, 0, COLO_TCP_SYN, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    //  A retransmitted SYN leaves at once.
+    s_pri (s_tcp (ISN_P, 0, COLO_TCP_SYN, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+START_TEST (test_udp_orders)
+{
+    //  Primary first, secondary first, and a different secondary order:
+    //  no checkpoint, output in the primary's order.
+    const char *msgs[3] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++)
+        s_pri (s_udp (0, msgs[i], strlen (msgs[i])));
+    ck_assert_int_eq (s_released (), 0);
+    for (int i = 0; i < 3; i++)
+        s_sec (s_udp (0, msgs[i], strlen (msgs[i])));
+    ck_assert_int_eq (s_released (), 3);
+    for (int i = 0; i < 3; i++)
+        s_sec (s_udp (0, msgs[i], strlen (msgs[i])));
+    for (int i = 0; i < 3; i++)
+        s_pri (s_udp (0, msgs[i], strlen (msgs[i])));
+    ck_assert_int_eq (s_released (), 3);
+    //  Interleaved and reordered: P1 S3 P2 S2 P3 S1.
+    s_pri (s_udp (0, msgs[0], 3));
+    s_sec (s_udp (0, msgs[2], 5));
+    s_pri (s_udp (0, msgs[1], 3));
+    s_sec (s_udp (0, msgs[1], 3));
+    ck_assert_int_eq (s_released (), 0);   //  P2 matched, waits behind P1
+    s_pri (s_udp (0, msgs[2], 5));
+    s_sec (s_udp (0, msgs[0], 3));
+    colo_buf_t *out[3];
+    ck_assert_int_eq (s_take (out, 3), 3);
+    for (int i = 0; i < 3; i++) {
+        colo_packet_t pkt;
+        colo_packet_decode (&pkt, colo_buf_frame (out[i]), colo_buf_frame_len (out[i]), NULL);
+        ck_assert_uint_eq (pkt.payload_len, strlen (msgs[i]));
+        ck_assert_int_eq (memcmp (colo_buf_frame (out[i]) + pkt.payload_off, msgs[i],
+                                  pkt.payload_len), 0);
+        colo_buf_destroy (&out[i]);
+    }
+    s_now += 1000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_MISMATCH_UDP), 0);
+}
+END_TEST
+
+START_TEST (test_udp_mismatch_after_grace)
+{
+    s_pri (s_udp (0, "answer-A", 8));
+    s_sec (s_udp (0, "answer-B", 8));
+    ck_assert_int_eq (s_released (), 0);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    uint64_t deadline = colo_compare_next_deadline (s_cmp);
+    ck_assert_uint_eq (deadline, s_now + 20);
+    colo_compare_tick (s_cmp, deadline);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_UDP);
+    colo_compare_checkpoint_done (s_cmp, deadline);
+    ck_assert_int_eq (s_released (), 1);
+}
+END_TEST
+
+START_TEST (test_ipv6_compared)
+{
+    s_pri (s_udp (1, "v6 data", 7));
+    s_sec (s_udp (1, "v6 data", 7));
+    ck_assert_int_eq (s_released (), 1);
+    //  IPv6 TCP too: a difference is caught.
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.v6 = 1;
+    spec.from_guest = 1;
+    spec.proto = 6;
+    spec.sport = 443;
+    spec.dport = 50000;
+    spec.seq = 10;
+    spec.ack = 20;
+    spec.flags = COLO_TCP_ACK;
+    spec.payload = "abcd";
+    spec.len = 4;
+    s_pri (colo_test_packet (&spec));
+    spec.payload = "abce";
+    s_sec (colo_test_packet (&spec));
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_TCP);
+    //  ICMPv6 echo is compared as well.
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    s_released ();
+    memset (&spec, 0, sizeof spec);
+    spec.v6 = 1;
+    spec.from_guest = 1;
+    spec.proto = 58;
+    spec.icmp_type = 129;
+    spec.icmp_id = 7;
+    spec.icmp_seq = 1;
+    spec.payload = "ping";
+    spec.len = 4;
+    s_pri (colo_test_packet (&spec));
+    spec.payload = "pong";
+    s_sec (colo_test_packet (&spec));
+    colo_compare_tick (s_cmp, s_now + 1000);
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_ICMP);
+}
+END_TEST
+
+START_TEST (test_vlan_and_arp_compared)
+{
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.proto = 17;
+    spec.sport = 1;
+    spec.dport = 2;
+    spec.vlan = 100;
+    spec.payload = "tagged";
+    spec.len = 6;
+    s_pri (colo_test_packet (&spec));
+    //  The same datagram on another VLAN is another flow: no match.
+    spec.vlan = 200;
+    s_sec (colo_test_packet (&spec));
+    ck_assert_int_eq (s_released (), 0);
+    spec.vlan = 100;
+    s_sec (colo_test_packet (&spec));
+    ck_assert_int_eq (s_released (), 1);
+
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.arp_op = 1;
+    spec.pad_to = 60;
+    s_pri (colo_test_packet (&spec));
+    spec.pad_to = 0;   //  padding differs: not compared
+    s_sec (colo_test_packet (&spec));
+    ck_assert_int_eq (s_released (), 1);
+    spec.arp_op = 2;
+    s_pri (colo_test_packet (&spec));
+    spec.arp_op = 1;
+    s_sec (colo_test_packet (&spec));
+    colo_compare_tick (s_cmp, s_now + 1000);
+    colo_compare_reason_t reason;
+    char desc[160];
+    ck_assert_int_eq (colo_compare_take_request (s_cmp, &reason, desc, sizeof desc), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_L2);
+    ck_assert_str_eq (desc, "ethertype 0x0806 vlan 0");
+}
+END_TEST
+
+START_TEST (test_timeout)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "lonely", 6));
+    colo_compare_tick (s_cmp, s_now + 2999);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    colo_compare_tick (s_cmp, s_now + 3000);
+    colo_compare_reason_t reason;
+    char desc[160];
+    ck_assert_int_eq (colo_compare_take_request (s_cmp, &reason, desc, sizeof desc), 1);
+    ck_assert_int_eq (reason, COLO_REASON_TIMEOUT);
+    ck_assert_ptr_nonnull (strstr (desc, "10.0.0.2"));
+    ck_assert_uint_eq (s_counter (COLO_CMP_TIMEOUTS), 1);
+    colo_compare_checkpoint_done (s_cmp, s_now + 3000);
+    ck_assert_int_eq (s_released (), 1);
+}
+END_TEST
+
+START_TEST (test_queue_full_backpressure)
+{
+    colo_compare_config_t cfg;
+    colo_compare_config_defaults (&cfg);
+    cfg.max_queue_size = 4;
+    s_new_with (&cfg);
+    s_handshake ();
+    uint32_t seq = ISN_P + 1;
+    for (int i = 0; i < 4; i++, seq += 2)
+        s_pri (s_tcp (seq, ISN_C + 1, COLO_TCP_ACK, "ab", 2));
+    colo_buf_t *extra = s_tcp (seq, ISN_C + 1, COLO_TCP_ACK, "ab", 2);
+    ck_assert_int_eq (colo_compare_primary (s_cmp, &extra, s_now), -1);
+    ck_assert_ptr_nonnull (extra);   //  still ours: nothing lost
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_QUEUE_FULL);
+    ck_assert (colo_compare_stuck (s_cmp));
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    ck_assert_int_eq (s_released (), 4);
+    ck_assert_int_eq (colo_compare_primary (s_cmp, &extra, s_now), 0);
+    ck_assert (!colo_compare_stuck (s_cmp));
+}
+END_TEST
+
+START_TEST (test_flush_order)
+{
+    s_handshake ();
+    //  Out-of-order primary segments (a hole): flushed by sequence.
+    s_pri (s_tcp (ISN_P + 21, ISN_C + 1, COLO_TCP_ACK, "cccccccccc", 10));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "aaaaaaaaaa", 10));
+    s_pri (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK, "bbbbbbbbbb", 10));
+    //  Datagrams by arrival.
+    s_pri (s_udp (0, "first", 5));
+    s_pri (s_udp (0, "second", 6));
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    colo_buf_t *out[8];
+    int n = s_take (out, 8);
+    ck_assert_int_eq (n, 5);
+    uint32_t last = 0;
+    int tcp_seen = 0, udp_seen = 0;
+    for (int i = 0; i < n; i++) {
+        colo_packet_t pkt;
+        colo_packet_decode (&pkt, colo_buf_frame (out[i]), colo_buf_frame_len (out[i]), NULL);
+        if (pkt.l4 == COLO_L4_TCP) {
+            if (tcp_seen)
+                ck_assert_uint_gt (pkt.tcp_seq, last);
+            last = pkt.tcp_seq;
+            tcp_seen++;
+        }
+        else {
+            ck_assert_uint_eq (pkt.payload_len, udp_seen == 0 ? 5 : 6);
+            udp_seen++;
+        }
+        colo_buf_destroy (&out[i]);
+    }
+    ck_assert_int_eq (tcp_seen, 3);
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_FLUSH), 5);
+}
+END_TEST
+
+START_TEST (test_malformed_never_forwarded)
+{
+    colo_buf_t *runt = colo_buf_new_copy ("\x01\x02\x03", 3);
+    s_pri (runt);
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.proto = 17;
+    spec.payload = "x";
+    spec.len = 1;
+    colo_buf_t *bad = colo_test_packet (&spec);
+    bad->data[14] = 0x43;   //  IHL 3
+    s_sec (bad);
+    ck_assert_int_eq (s_released (), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_MALFORMED_PRIMARY), 1);
+    ck_assert_uint_eq (s_counter (COLO_CMP_MALFORMED_SECONDARY), 1);
+    ck_assert_uint_eq (colo_compare_connections (s_cmp), 0);
+}
+END_TEST
+
+START_TEST (test_table_bounded)
+{
+    colo_compare_config_t cfg;
+    colo_compare_config_defaults (&cfg);
+    cfg.max_connections = 8;
+    s_new_with (&cfg);
+    //  Eight matched flows fill the table; a ninth evicts the oldest idle one.
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.proto = 17;
+    spec.payload = "q";
+    spec.len = 1;
+    for (uint16_t port = 1; port <= 9; port++) {
+        spec.sport = port;
+        s_pri (colo_test_packet (&spec));
+        s_sec (colo_test_packet (&spec));
+        s_now++;
+    }
+    ck_assert_int_eq (s_released (), 9);
+    ck_assert_uint_eq (colo_compare_connections (s_cmp), 8);
+    ck_assert_uint_eq (s_counter (COLO_CMP_CONNS_EVICTED), 1);
+    //  Busy flows are never evicted: the table refuses and asks for a checkpoint.
+    for (uint16_t port = 20; port < 28; port++) {
+        spec.sport = port;
+        s_pri (colo_test_packet (&spec));
+    }
+    spec.sport = 99;
+    colo_buf_t *extra = colo_test_packet (&spec);
+    ck_assert_int_eq (colo_compare_primary (s_cmp, &extra, s_now), -1);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_TABLE_FULL);
+    colo_buf_destroy (&extra);
+    //  Idle flows age out, one by one.
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    s_released ();
+    colo_compare_tick (s_cmp, s_now + 60000);
+    ck_assert_uint_eq (colo_compare_connections (s_cmp), 0);
+}
+END_TEST
+
+Suite *
+colo_compare_suite (void)
+{
+    Suite *s = suite_create ("colo_compare");
+    TCase *tc = tcase_create ("engine");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_add_test (tc, test_identical_streams);
+    tcase_add_test (tc, test_one_byte_difference);
+    tcase_add_test (tc, test_retransmissions);
+    tcase_add_test (tc, test_secondary_reordered);
+    tcase_add_test (tc, test_sequence_wrap);
+    tcase_add_test (tc, test_ack_lowered_with_checksum);
+    tcase_add_test (tc, test_ack_hold_policy);
+    tcase_add_test (tc, test_pure_ack_judged_by_ack);
+    tcase_add_test (tc, test_fin_versus_rst);
+    tcase_add_test (tc, test_fin_both_and_close);
+    tcase_add_test (tc, test_guest_opened_syn);
+    tcase_add_test (tc, test_udp_orders);
+    tcase_add_test (tc, test_udp_mismatch_after_grace);
+    tcase_add_test (tc, test_ipv6_compared);
+    tcase_add_test (tc, test_vlan_and_arp_compared);
+    tcase_add_test (tc, test_timeout);
+    tcase_add_test (tc, test_queue_full_backpressure);
+    tcase_add_test (tc, test_flush_order);
+    tcase_add_test (tc, test_malformed_never_forwarded);
+    tcase_add_test (tc, test_table_bounded);
+    suite_add_tcase (s, tc);
+    TCase *tc2 = tcase_create ("segmentation");
+    tcase_add_test (tc2, test_segmentation_independent);
+    suite_add_tcase (s, tc2);
+    return s;
+}
