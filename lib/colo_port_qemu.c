@@ -1,4 +1,4 @@
-/*  colo_port_qemu.c - qemu+unix / qemu+tcp ports: QEMU chardev framing on a stream socket.
+/*  colo_port_qemu.c - qemu+unix and qemu+tcp ports: QEMU chardev framing on a socket.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
@@ -808,13 +808,15 @@ s_unix_clear_stale (s_qemu_t *q)
         colo_error ("port %s: %s exists and is not a socket", q->port->uri, path);
         return -1;
     }
-    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    //  Non-blocking, so a live server with a full backlog (EAGAIN) cannot
+    //  hold us up.
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
     int rc = connect (fd, (const struct sockaddr *) &q->sun, q->sun_len);
     int err = errno;
     close (fd);
-    if (rc == 0) {
+    if (rc == 0 || err == EAGAIN) {
         colo_error ("port %s: another process is listening on %s", q->port->uri,
                     path);
         return -1;

@@ -708,15 +708,19 @@ START_TEST (test_open_errors)
     ck_assert_ptr_null (colo_port_new ("qemu+tcp::4444", COLO_PORT_RX));
     ck_assert_ptr_null (colo_port_new ("qemu+tcp:127.0.0.1:", COLO_PORT_RX));
     ck_assert_ptr_null (colo_port_new ("qemu+tcp:127.0.0.1:1,bogus", COLO_PORT_RX));
-    ck_assert_ptr_null (colo_port_new ("qemu+unix:/tmp/x,server,frobnicate", COLO_PORT_RX));
     char long_path[200];
     memset (long_path, 'a', sizeof long_path);
     memcpy (long_path, "qemu+unix:/", 11);
     long_path[sizeof long_path - 1] = 0;
     ck_assert_ptr_null (colo_port_new (long_path, COLO_PORT_RX));
 
-    //  A regular file in the way is not removed.
+    //  An unknown option closes the port again (and removes its socket).
     s_addr_t addr;
+    s_make_addr (&addr, 0, ",frobnicate");
+    ck_assert_ptr_null (colo_port_new (addr.server, COLO_PORT_RX));
+    ck_assert_int_ne (access (addr.path, F_OK), 0);
+
+    //  A regular file in the way is not removed.
     s_make_addr (&addr, 0, "");
     FILE *f = fopen (addr.path, "w");
     ck_assert_ptr_nonnull (f);
@@ -800,6 +804,27 @@ START_TEST (test_tcp_names)
 }
 END_TEST
 
+//  "@NAME" is a Linux abstract socket: no file to create or remove.
+START_TEST (test_abstract_unix)
+{
+    char name[64], server_uri[100], client_uri[100];
+    colo_test_name (name, sizeof name);
+    snprintf (server_uri, sizeof server_uri, "qemu+unix:@%s,server", name);
+    snprintf (client_uri, sizeof client_uri, "qemu+unix:@%s", name);
+    colo_port_t *server = colo_port_new (server_uri, COLO_PORT_RXTX);
+    colo_port_t *client = colo_port_new (client_uri, COLO_PORT_RXTX);
+    ck_assert_ptr_nonnull (server);
+    ck_assert_ptr_nonnull (client);
+    colo_port_t *both[2] = {server, client};
+    ck_assert (s_wait_connected (both, 2, 1));
+    s_transfer (client, server, 0, 3, 0);
+    s_transfer (server, client, 3, 3, 0);
+    colo_port_destroy (&client);
+    colo_port_destroy (&server);
+    ck_assert_ptr_null (colo_port_new ("qemu+unix:@", COLO_PORT_RX));
+}
+END_TEST
+
 Suite *
 colo_port_qemu_suite (void)
 {
@@ -818,6 +843,7 @@ colo_port_qemu_suite (void)
     tcase_add_test (tc, test_requeue_after_break);
     tcase_add_test (tc, test_open_errors);
     tcase_add_test (tc, test_tcp_names);
+    tcase_add_test (tc, test_abstract_unix);
     suite_add_tcase (s, tc);
     return s;
 }
