@@ -1,0 +1,54 @@
+/*  colo_loop.h - a small poll(2) event loop for one service thread.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  A loop watches file descriptors (port fds, sockets) for POLLIN and runs
+ *  periodic timers and one-shot deadlines.  Handlers may ask for another
+ *  turn without waiting (colo_loop_again), which is how edge-triggered fds
+ *  such as ZeroMQ's are drained under backpressure.  colo_loop_stop may be
+ *  called from any thread or a signal handler.
+ */
+#ifndef COLO_LOOP_H_INCLUDED
+#define COLO_LOOP_H_INCLUDED
+
+#include <stdint.h>
+
+typedef struct colo_loop colo_loop_t;
+
+//  Called when fd is readable (or has an error/hangup), or on every turn
+//  while the loop is in "again" mode.
+typedef void (colo_loop_fd_fn) (colo_loop_t *loop, int fd, void *arg);
+//  Called when a timer fires; now_ms is the monotonic time.
+typedef void (colo_loop_timer_fn) (colo_loop_t *loop, int timer_id, uint64_t now_ms,
+                                   void *arg);
+
+colo_loop_t *colo_loop_new (void);
+void colo_loop_destroy (colo_loop_t **self_p);
+
+//  Watch fd for input.  Returns 0, -1 if the loop is full (64 fds) or fd is
+//  already watched.
+int colo_loop_add_fd (colo_loop_t *self, int fd, colo_loop_fd_fn *fn, void *arg);
+int colo_loop_remove_fd (colo_loop_t *self, int fd);
+
+//  Stop or resume watching fd without forgetting it (backpressure).
+void colo_loop_enable_fd (colo_loop_t *self, int fd, int enabled);
+
+//  A timer firing every interval_ms (> 0) from now.  Returns its id (>= 0)
+//  or -1.  colo_loop_timer_set_next moves its next firing to at_ms (e.g. an
+//  earlier deadline); it returns to its period afterwards.
+int colo_loop_add_timer (colo_loop_t *self, uint64_t interval_ms,
+                         colo_loop_timer_fn *fn, void *arg);
+void colo_loop_timer_set_next (colo_loop_t *self, int timer_id, uint64_t at_ms);
+void colo_loop_timer_set_interval (colo_loop_t *self, int timer_id, uint64_t interval_ms);
+
+//  Ask for another turn right away: every enabled fd handler is called on
+//  the next turn whether or not its fd is readable.
+void colo_loop_again (colo_loop_t *self);
+
+//  Run until colo_loop_stop.  Returns 0.
+int colo_loop_run (colo_loop_t *self);
+
+//  Make colo_loop_run return after the current turn.  Async-signal-safe.
+void colo_loop_stop (colo_loop_t *self);
+
+#endif
