@@ -8,7 +8,8 @@ set -eu
 
 PKGS="make gcc pkg-config libc6-dev
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
-check clang libclang-rt-dev iproute2 ethtool procps"
+check clang libclang-rt-dev iproute2 ethtool procps
+qemu-system-x86 libmicrohttpd-dev"
 
 missing=""
 for p in $PKGS; do
