@@ -34,7 +34,7 @@ SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 
 SERVICE_INC = $(addprefix -I,$(wildcard services/*))
-CFLAGS_ALL  = $(STD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP -Ilib $(SERVICE_INC) \
+CFLAGS_ALL  = $(STD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP -Ilib -I$(BUILD)/proto $(SERVICE_INC) \
               $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS_ALL    = $(PKG_LIBS) -lpthread -lrt -lm
@@ -46,6 +46,12 @@ Q = @
 endif
 
 # ---------------------------------------------------------------- library
+# Protobuf C code is generated at build time from proto/*.proto into
+# $(BUILD)/proto/ and linked into the library; nothing generated is committed.
+PROTO_SRC = $(sort $(wildcard proto/*.proto))
+PROTO_C   = $(PROTO_SRC:proto/%.proto=$(BUILD)/proto/%.pb-c.c)
+PROTO_H   = $(PROTO_C:%.c=%.h)
+PROTO_OBJ = $(PROTO_C:%.c=%.o)
 LIB_SRC = $(sort $(wildcard lib/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A   = $(BUILD)/libcolonet.a
@@ -94,7 +100,23 @@ ifneq ($(V),1)
 endif
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(LIB_A): $(LIB_OBJ)
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(dir $@)
+ifneq ($(V),1)
+	@echo "  PROTO $<"
+endif
+	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+# Generated code gets the same flags minus the prototype warnings it trips.
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	$(Q)$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS_ALL)) -c $< -o $@
+
+# Every C object may include a generated header: generate them first.
+ALL_BIN_OBJ = $(foreach b,$(BINS),$($(b)_SRC:%.c=$(BUILD)/%.o))
+$(LIB_OBJ) $(ALL_BIN_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ) \
+    $(TEST_HELPER_OBJ) $(BENCH_BINS) $(FUZZ_LIB_OBJ): | $(PROTO_H)
+
+$(LIB_A): $(LIB_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
