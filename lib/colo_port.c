@@ -3,6 +3,7 @@
  *  This file is part of colonet; see LICENSE.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,87 @@ colo_uri_opt_u64 (colo_uri_t *uri, const char *key, uint64_t def, uint64_t min,
     }
     *out = value;
     return 0;
+}
+
+//  The options each transport understands, for colo_port_check.  A name
+//  ending in '=' takes a number.
+typedef struct {
+    const char *scheme;
+    colo_port_dir_t dirs;
+    const char *options[12];
+} s_scheme_info_t;
+
+static const s_scheme_info_t s_schemes[] = {
+    {"qemu+unix", COLO_PORT_RXTX, {"server", "vnet"}},
+    {"qemu+tcp", COLO_PORT_RXTX, {"server", "vnet"}},
+    {"zmq+tcp", COLO_PORT_RXTX,
+     {"bind", "server", "hwm=", "batch=", "linger=", "curve-secret", "curve-server",
+      "curve-clients"}},
+    {"zmq+ipc", COLO_PORT_RXTX, {"bind", "server", "hwm=", "batch=", "linger="}},
+    {"shm", COLO_PORT_RXTX, {"size="}},
+    {"packet", COLO_PORT_RXTX, {"nopromisc"}},
+};
+
+int
+colo_port_check (const char *uri_text, colo_port_dir_t dir, char *err, size_t err_cap)
+{
+    colo_uri_t uri;
+    memset (&uri, 0, sizeof uri);
+    const s_scheme_info_t *info = NULL;
+    int rc = -1;
+    if (err && err_cap)
+        err[0] = 0;
+    if (!uri_text || s_uri_parse (uri_text, &uri) != 0) {
+        snprintf (err, err_cap, "'%s': malformed URI (expected SCHEME:ADDRESS[,option...])",
+                  uri_text ? uri_text : "");
+        s_uri_free (&uri);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof s_schemes / sizeof s_schemes[0]; i++)
+        if (strcmp (s_schemes[i].scheme, uri.scheme) == 0)
+            info = &s_schemes[i];
+    if (!info) {
+        snprintf (err, err_cap, "'%s': unknown scheme '%s'", uri_text, uri.scheme);
+        goto done;
+    }
+    //  Stream and packet transports go both ways; zmq and shm are one-way.
+    if (dir == COLO_PORT_RXTX
+        && (strncmp (uri.scheme, "zmq+", 4) == 0 || strcmp (uri.scheme, "shm") == 0)) {
+        snprintf (err, err_cap, "'%s': %s ports carry one direction only", uri_text,
+                  uri.scheme);
+        goto done;
+    }
+    for (int i = 0; i < uri.opt_count; i++) {
+        const char *key = uri.opt_key[i];
+        int known = 0, numeric = strcmp (key, "queue") == 0
+                                 || strcmp (key, "backoff-max") == 0;
+        known = numeric;
+        for (int k = 0; !known && k < 12 && info->options[k]; k++) {
+            size_t n = strlen (info->options[k]);
+            int takes_number = info->options[k][n - 1] == '=';
+            if (strncmp (info->options[k], key, takes_number ? n - 1 : n) == 0
+                && key[takes_number ? n - 1 : n] == 0) {
+                known = 1;
+                numeric = takes_number;
+            }
+        }
+        if (!known) {
+            snprintf (err, err_cap, "'%s': unknown option '%s'", uri_text, key);
+            goto done;
+        }
+        const char *val = uri.opt_val[i];
+        if (numeric) {
+            size_t digits = strspn (val, "0123456789");
+            if (digits == 0 || (val[digits] && (val[digits + 1] || !strchr ("KkMmGg", val[digits])))) {
+                snprintf (err, err_cap, "'%s': option '%s' needs a number", uri_text, key);
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+done:
+    s_uri_free (&uri);
+    return rc;
 }
 
 colo_port_t *

@@ -59,6 +59,11 @@ typedef struct colo_port colo_port_t;
 //  with backoff.
 colo_port_t *colo_port_new (const char *uri, colo_port_dir_t dir);
 
+//  Check a URI without opening anything (for --check-config): grammar,
+//  scheme, option names, numeric option values, and that the transport can
+//  work in direction dir.  Returns 0, or -1 with a one-line reason in err.
+int colo_port_check (const char *uri, colo_port_dir_t dir, char *err, size_t err_cap);
+
 //  Close the port and free it; frames still queued are freed and counted.
 void colo_port_destroy (colo_port_t **self_p);
 

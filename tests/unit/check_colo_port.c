@@ -58,6 +58,28 @@ START_TEST (test_port_options_and_direction)
 }
 END_TEST
 
+START_TEST (test_port_check)
+{
+    char err[256];
+    static const char *const good[] = {
+        "qemu+unix:/run/x.sock,server,vnet", "qemu+tcp:127.0.0.1:9000,queue=64",
+        "zmq+tcp://*:7001,bind,hwm=100",     "zmq+ipc:///tmp/a,bind",
+        "shm:vm1-pri,size=16M",              "packet:eth0,nopromisc",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg (colo_port_check (good[i], COLO_PORT_RX, err, sizeof err) == 0,
+                       "%s: %s", good[i], err);
+    ck_assert_int_eq (colo_port_check ("shm:x", COLO_PORT_RXTX, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "one direction"));
+    ck_assert_int_eq (colo_port_check ("qemu+unix:/x,sever", COLO_PORT_RX, err, sizeof err), -1);
+    ck_assert_str_eq (err, "'qemu+unix:/x,sever': unknown option 'sever'");
+    ck_assert_int_eq (colo_port_check ("shm:x,size=big", COLO_PORT_RX, err, sizeof err), -1);
+    ck_assert_int_eq (colo_port_check ("tcp:x", COLO_PORT_RX, err, sizeof err), -1);
+    ck_assert_int_eq (colo_port_check ("nothing", COLO_PORT_RX, err, sizeof err), -1);
+    ck_assert_int_eq (colo_port_check (NULL, COLO_PORT_RX, err, sizeof err), -1);
+}
+END_TEST
+
 Suite *
 colo_port_suite (void)
 {
@@ -65,6 +87,7 @@ colo_port_suite (void)
     TCase *tc = tcase_create ("uri");
     tcase_add_test (tc, test_port_rejects_bad_uris);
     tcase_add_test (tc, test_port_options_and_direction);
+    tcase_add_test (tc, test_port_check);
     suite_add_tcase (s, tc);
     return s;
 }
