@@ -63,7 +63,10 @@ LIB_A   = $(BUILD)/libcolonet.a
 #   SERVICE_LIB_SRC += $(XYZ_SRC)              (also linked into the unit tests)
 #   BINS += colo-xyz
 #   colo-xyz_SRC = services/<dir>/main.c $(XYZ_SRC)
+#   colo-xyz_LIBS = -lextra                   (optional, this binary only)
+# Libraries the unit runner needs for service objects go in SERVICE_TEST_LIBS.
 BINS :=
+SERVICE_TEST_LIBS :=
 SERVICE_LIB_SRC :=
 -include $(wildcard services/*/service.mk)
 BIN_PATHS = $(BINS:%=$(BUILD)/bin/%)
@@ -123,7 +126,7 @@ $(LIB_A): $(LIB_OBJ) $(PROTO_OBJ)
 define BIN_RULE
 $(BUILD)/bin/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $$(dir $$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LIBS_ALL) $$($(1)_LIBS)
 endef
 $(foreach b,$(BINS),$(eval $(call BIN_RULE,$(b))))
 
@@ -143,7 +146,7 @@ $(UNIT_OBJ) $(TEST_HELPER_OBJ): $(BUILD)/tests/unit/suites.h
 
 $(UNIT_BIN): $(UNIT_OBJ) $(TEST_HELPER_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL) $(SERVICE_TEST_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
