@@ -888,6 +888,28 @@ colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max)
     return n;
 }
 
+int
+colo_compare_peek (colo_compare_t *self, colo_buf_t **out, int max)
+{
+    int n = 0;
+    while (n < max && (size_t) n < self->out_count) {
+        out[n] = self->out[(self->out_head + (size_t) n) % self->out_cap];
+        n++;
+    }
+    return n;
+}
+
+void
+colo_compare_advance (colo_compare_t *self, int n)
+{
+    if (n <= 0)
+        return;
+    if ((size_t) n > self->out_count)
+        n = (int) self->out_count;
+    self->out_head = (self->out_head + (size_t) n) % self->out_cap;
+    self->out_count -= (size_t) n;
+}
+
 size_t
 colo_compare_released_count (colo_compare_t *self)
 {

@@ -116,6 +116,13 @@ int colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now
 //  Take up to max released primary frames, in release order (caller owns).
 int colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max);
 
+//  Look at up to max released frames without taking them (still owned by
+//  the engine), then drop the first n from the engine after an output took
+//  ownership of them: lets a caller offer frames to a port that may accept
+//  only some.
+int colo_compare_peek (colo_compare_t *self, colo_buf_t **out, int max);
+void colo_compare_advance (colo_compare_t *self, int n);
+
 //  Frames waiting in colo_compare_take.
 size_t colo_compare_released_count (colo_compare_t *self);
 

@@ -1,0 +1,612 @@
+/*  colo_compare_svc.c - one colo-compare instance: ports, timers, notify-dev, around the engine.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "colo_compare_svc.h"
+#include "colo_log.h"
+#include "colo_loop.h"
+#include "colo_notify.h"
+#include "colo_packet.h"
+#include "colo_pcap.h"
+#include "colo_port.h"
+
+#define S_BURST 64
+//  Released frames the engine may hold for outdev before inputs pause.
+#define S_OUT_HIGH 4096
+
+const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
+    "checkpoint_requests", "checkpoint_episodes", "notify_init",      "notify_unknown",
+    "input_pauses",        "out_queued",          "connections",      "queued_primary",
+    "queued_secondary",
+};
+
+struct colo_compare_svc {
+    colo_compare_svc_config_t cfg;
+    char *id;
+    char *pcap_dir;
+    colo_compare_t *engine;
+    colo_port_t *pri, *sec, *out, *notify;
+    colo_loop_t *loop;
+    pthread_t thread;
+    int thread_started;
+    int cmd_fd;                   //  eventfd: commands from other threads
+    atomic_int checkpoint_done_cmd;
+    atomic_int counters_cmd;
+    //  frames refused by the engine (backpressure), in order, per input
+    //  ([0] primary, [1] secondary); re-offered after a checkpoint
+    struct {
+        colo_buf_t *bufs[S_BURST];
+        int count;
+    } held[2];
+    int inputs_paused;
+    int out_blocked;              //  outdev refused frames: wait for its fd
+    //  checkpoint request state: at most one outstanding
+    int outstanding;
+    uint64_t last_request_ms;
+    colo_compare_reason_t last_reason;
+    char last_desc[160];
+    int scan_timer, deadline_timer;
+    uint64_t pcap_seq;
+    uint64_t counters[COLO_SVC_COUNTER_COUNT];
+    //  counters snapshot handed to other threads
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t snapshot[COLO_COMPARE_ALL_COUNTERS];
+    uint64_t snapshot_gen;
+    colo_ratelimit_t rl;
+};
+
+void
+colo_compare_svc_config_defaults (colo_compare_svc_config_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    colo_compare_config_defaults (&cfg->engine);
+    cfg->expired_scan_cycle_ms = 1000;
+    cfg->pcap_keep = 16;
+}
+
+const char *
+colo_compare_svc_counter_name (int i)
+{
+    if (i < 0 || i >= COLO_COMPARE_ALL_COUNTERS)
+        return "";
+    return i < COLO_CMP_COUNTER_COUNT ? colo_compare_counter_names[i]
+                                      : colo_compare_svc_counter_names[i - COLO_CMP_COUNTER_COUNT];
+}
+
+//  The URI with ",vnet" added for qemu+ ports when vnet is on.
+static char *
+s_data_uri (const char *uri, int vnet)
+{
+    size_t len = strlen (uri);
+    char *out = (char *) malloc (len + 6);
+    if (!out)
+        return NULL;
+    memcpy (out, uri, len + 1);
+    if (vnet && strncmp (uri, "qemu+", 5) == 0 && !strstr (uri, ",vnet"))
+        memcpy (out + len, ",vnet", 6);
+    return out;
+}
+
+int
+colo_compare_svc_check (const colo_compare_svc_config_t *cfg, char *err, size_t cap)
+{
+    struct {
+        const char *name;
+        const char *uri;
+        colo_port_dir_t dir;
+    } ports[] = {
+        {"primary-in", cfg->primary_in, COLO_PORT_RX},
+        {"secondary-in", cfg->secondary_in, COLO_PORT_RX},
+        {"outdev", cfg->outdev, COLO_PORT_TX},
+        {"notify-dev", cfg->notify_dev, COLO_PORT_RXTX},
+    };
+    for (int i = 0; i < 4; i++) {
+        if (!ports[i].uri) {
+            if (i < 3) {
+                snprintf (err, cap, "'%s' is required", ports[i].name);
+                return -1;
+            }
+            continue;
+        }
+        char why[300];
+        if (colo_port_check (ports[i].uri, ports[i].dir, why, sizeof why) != 0) {
+            snprintf (err, cap, "'%s': %s", ports[i].name, why);
+            return -1;
+        }
+        if (i == 3 && strncmp (ports[i].uri, "qemu+", 5) != 0) {
+            snprintf (err, cap, "'notify-dev': must be a qemu+unix or qemu+tcp port");
+            return -1;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (strcmp (ports[i].uri, ports[j].uri) == 0) {
+                snprintf (err, cap, "'%s' and '%s' must differ", ports[i].name, ports[j].name);
+                return -1;
+            }
+    if (cfg->engine.compare_timeout_ms == 0 || cfg->expired_scan_cycle_ms == 0
+        || cfg->engine.max_queue_size == 0 || cfg->engine.max_connections == 0) {
+        snprintf (err, cap, "compare-timeout, expired-scan-cycle, max-queue-size and "
+                            "max-connections must be > 0");
+        return -1;
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------- output
+
+static void s_update_inputs (colo_compare_svc_t *self);
+
+//  Offer released frames to outdev, in order; what it refuses stays first in
+//  line in the engine.
+static void
+s_flush_out (colo_compare_svc_t *self)
+{
+    colo_buf_t *bufs[S_BURST];
+    self->out_blocked = 0;
+    int n;
+    while ((n = colo_compare_peek (self->engine, bufs, S_BURST)) > 0) {
+        int sent = colo_port_send (self->out, bufs, n);
+        if (sent < 0)
+            sent = 0;
+        colo_compare_advance (self->engine, sent);
+        if (sent < n) {
+            self->out_blocked = 1;
+            break;
+        }
+    }
+    s_update_inputs (self);
+}
+
+//  Read the inputs only while the engine and outdev keep up.
+static void
+s_update_inputs (colo_compare_svc_t *self)
+{
+    int pause = self->held[0].count || self->held[1].count
+                || colo_compare_released_count (self->engine) >= S_OUT_HIGH;
+    if (pause == self->inputs_paused)
+        return;
+    self->inputs_paused = pause;
+    if (pause)
+        self->counters[COLO_SVC_INPUT_PAUSES]++;
+    //  A held frame pauses only its own input; a full outdev pauses both.
+    int out_full = colo_compare_released_count (self->engine) >= S_OUT_HIGH;
+    colo_loop_enable_fd (self->loop, colo_port_fd (self->pri), !(out_full || self->held[0].count));
+    colo_loop_enable_fd (self->loop, colo_port_fd (self->sec), !(out_full || self->held[1].count));
+    if (!pause)
+        colo_loop_again (self->loop);   //  edge-triggered inputs may hold data
+}
+
+//  ---------------------------------------------------------------- checkpoints
+
+static void
+s_send_notify (colo_compare_svc_t *self, colo_notify_msg_t msg)
+{
+    if (!self->notify)
+        return;
+    colo_buf_t *frame = colo_notify_frame (msg);
+    if (frame && colo_port_send (self->notify, &frame, 1) != 1) {
+        colo_log_limited (&self->rl, COLO_LOG_WARN,
+                          "compare %s: notify-dev full, %s not sent now (will repeat)",
+                          self->id, colo_notify_string (msg));
+        colo_buf_destroy (&frame);
+    }
+}
+
+static void
+s_request_checkpoint (colo_compare_svc_t *self, uint64_t now_ms, int repeat)
+{
+    self->counters[COLO_SVC_CHECKPOINT_REQUESTS]++;
+    self->last_request_ms = now_ms;
+    if (!repeat)
+        self->counters[COLO_SVC_CHECKPOINT_EPISODES]++;
+    if (self->notify)
+        s_send_notify (self, COLO_NOTIFY_DO_CHECKPOINT);
+    if (!repeat)
+        colo_warn ("compare %s: checkpoint requested: %s %s%s", self->id,
+                   colo_compare_reason_names[self->last_reason], self->last_desc,
+                   self->notify || self->cfg.control
+                       ? ""
+                       : " (no notify-dev or control: nobody will answer; frames stay held)");
+    else
+        colo_debug ("compare %s: checkpoint request repeated (%s)", self->id,
+                    colo_compare_reason_names[self->last_reason]);
+}
+
+//  New checkpoint-worthy events from the engine become one request.
+static void
+s_check_requests (colo_compare_svc_t *self, uint64_t now_ms)
+{
+    colo_compare_reason_t reason;
+    char desc[160];
+    if (!colo_compare_take_request (self->engine, &reason, desc, sizeof desc))
+        return;
+    if (self->outstanding)
+        return;   //  one outstanding request; the scan repeats it
+    self->outstanding = 1;
+    self->last_reason = reason;
+    snprintf (self->last_desc, sizeof self->last_desc, "%s", desc);
+    s_request_checkpoint (self, now_ms, 0);
+}
+
+static void s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary,
+                           int budget);
+
+static void
+s_checkpoint_done (colo_compare_svc_t *self)
+{
+    uint64_t now = colo_clock_mono_ms ();
+    //  Frames the guests emitted before the checkpoint are waiting on the
+    //  inputs: take them in first so they are flushed with the rest.
+    s_drain_input (self, self->pri, 1, 1 << 20);
+    s_drain_input (self, self->sec, 0, 1 << 20);
+    colo_compare_checkpoint_done (self->engine, now);
+    self->outstanding = 0;
+    //  Re-offer frames the engine refused before, in order.
+    for (int side = 0; side < 2; side++) {
+        int done = 0;
+        while (done < self->held[side].count
+               && (side == 0 ? colo_compare_primary (self->engine,
+                                                     &self->held[side].bufs[done], now)
+                             : colo_compare_secondary (self->engine,
+                                                       &self->held[side].bufs[done], now))
+                      == 0)
+            done++;
+        memmove (self->held[side].bufs, self->held[side].bufs + done,
+                 sizeof (colo_buf_t *) * (size_t) (self->held[side].count - done));
+        self->held[side].count -= done;
+    }
+    colo_info ("compare %s: checkpoint done, queues flushed", self->id);
+    s_flush_out (self);
+    s_check_requests (self, now);
+}
+
+//  ---------------------------------------------------------------- mismatch report
+
+static void
+s_on_mismatch (void *arg, colo_compare_reason_t reason, const colo_flow_key_t *key,
+               const colo_buf_t *primary, const colo_buf_t *secondary, long offset)
+{
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    char flow[160];
+    if (key->family)
+        colo_flow_key_str (key, flow, sizeof flow);
+    else
+        snprintf (flow, sizeof flow, "ethertype 0x%04x vlan %u", key->port_lo, key->vlan);
+    char file[512] = "";
+    if (self->pcap_dir) {
+        snprintf (file, sizeof file, "%s/%s-mismatch-%02u.pcap", self->pcap_dir, self->id,
+                  (unsigned) (self->pcap_seq++ % (self->cfg.pcap_keep ? self->cfg.pcap_keep : 16)));
+        const colo_buf_t *frames[2] = {primary, secondary};
+        if (colo_pcap_write (file, frames, 2) != 0) {
+            colo_log_limited (&self->rl, COLO_LOG_WARN, "compare %s: cannot write %s: %s",
+                              self->id, file, strerror (errno));
+            file[0] = 0;
+        }
+    }
+    colo_log_limited (&self->rl, COLO_LOG_WARN,
+                      "compare %s: %s on %s: first difference at byte %ld of the compared "
+                      "data (primary %u bytes, secondary %u bytes)%s%s",
+                      self->id, colo_compare_reason_names[reason], flow, offset,
+                      primary ? primary->len : 0, secondary ? secondary->len : 0,
+                      file[0] ? "; frames in " : "", file);
+}
+
+//  ---------------------------------------------------------------- loop handlers
+
+//  Feed up to budget frames from an input into the engine.  Returns when
+//  the input is empty, the budget is spent, or the engine refuses a frame
+//  (kept as held until a checkpoint).
+static void
+s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int budget)
+{
+    colo_buf_t *bufs[S_BURST];
+    int side = primary ? 0 : 1;
+    while (budget > 0 && self->held[side].count == 0) {
+        int n = colo_port_recv (port, bufs, S_BURST);
+        if (n <= 0)
+            break;
+        budget -= n;
+        uint64_t now = colo_clock_mono_ms ();
+        for (int i = 0; i < n; i++) {
+            int rc = primary ? colo_compare_primary (self->engine, &bufs[i], now)
+                             : colo_compare_secondary (self->engine, &bufs[i], now);
+            if (rc != 0) {
+                //  The engine is full for this frame: it and the rest of
+                //  the burst wait, in order, until a checkpoint; the input
+                //  is not read meanwhile (backpressure, nothing dropped).
+                for (int k = i; k < n; k++)
+                    self->held[side].bufs[self->held[side].count++] = bufs[k];
+                break;
+            }
+        }
+        if (n < S_BURST)
+            break;
+    }
+    if (budget <= 0)
+        colo_loop_again (self->loop);   //  more may wait: come back next turn
+}
+
+static void
+s_on_primary (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    s_drain_input (self, self->pri, 1, 1024);
+    s_flush_out (self);
+    s_check_requests (self, colo_clock_mono_ms ());
+    uint64_t deadline = colo_compare_next_deadline (self->engine);
+    if (deadline != UINT64_MAX)
+        colo_loop_timer_set_next (self->loop, self->deadline_timer, deadline);
+}
+
+static void
+s_on_secondary (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    s_drain_input (self, self->sec, 0, 1024);
+    s_flush_out (self);
+    s_check_requests (self, colo_clock_mono_ms ());
+    uint64_t deadline = colo_compare_next_deadline (self->engine);
+    if (deadline != UINT64_MAX)
+        colo_loop_timer_set_next (self->loop, self->deadline_timer, deadline);
+}
+
+static void
+s_on_outdev (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    colo_port_recv (self->out, NULL, 0);   //  housekeeping: accept, reconnect, flush
+    s_flush_out (self);
+}
+
+static void
+s_on_notify (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    colo_buf_t *bufs[8];
+    int n;
+    while ((n = colo_port_recv (self->notify, bufs, 8)) > 0) {
+        for (int i = 0; i < n; i++) {
+            colo_notify_msg_t msg = colo_notify_parse (colo_buf_frame (bufs[i]),
+                                                       colo_buf_frame_len (bufs[i]));
+            if (msg == COLO_NOTIFY_PROXY_INIT) {
+                self->counters[COLO_SVC_NOTIFY_INIT]++;
+                s_send_notify (self, COLO_NOTIFY_GET_XEN_INIT);
+            }
+            else if (msg == COLO_NOTIFY_CHECKPOINT)
+                s_checkpoint_done (self);
+            else {
+                self->counters[COLO_SVC_NOTIFY_UNKNOWN]++;
+                colo_log_limited (&self->rl, COLO_LOG_WARN,
+                                  "compare %s: notify-dev sent an unsupported message "
+                                  "(%u bytes): ignored",
+                                  self->id, bufs[i]->len);
+            }
+            colo_buf_destroy (&bufs[i]);
+        }
+        if (n < 8)
+            break;
+    }
+}
+
+static void
+s_fill_snapshot (colo_compare_svc_t *self)
+{
+    self->counters[COLO_SVC_OUT_QUEUED] = colo_compare_released_count (self->engine);
+    self->counters[COLO_SVC_CONNECTIONS] = colo_compare_connections (self->engine);
+    self->counters[COLO_SVC_QUEUED_PRIMARY] = colo_compare_queued_primary (self->engine);
+    self->counters[COLO_SVC_QUEUED_SECONDARY] = colo_compare_queued_secondary (self->engine);
+    pthread_mutex_lock (&self->lock);
+    memcpy (self->snapshot, colo_compare_counters (self->engine),
+            sizeof (uint64_t) * COLO_CMP_COUNTER_COUNT);
+    memcpy (self->snapshot + COLO_CMP_COUNTER_COUNT, self->counters, sizeof self->counters);
+    self->snapshot_gen++;
+    pthread_cond_broadcast (&self->cond);
+    pthread_mutex_unlock (&self->lock);
+}
+
+static void
+s_on_command (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    uint64_t value;
+    ssize_t rc = read (fd, &value, sizeof value);
+    (void) rc;
+    if (atomic_exchange (&self->checkpoint_done_cmd, 0))
+        s_checkpoint_done (self);
+    if (atomic_exchange (&self->counters_cmd, 0))
+        s_fill_snapshot (self);
+}
+
+static void
+s_on_scan (colo_loop_t *loop, int id, uint64_t now_ms, void *arg)
+{
+    (void) loop;
+    (void) id;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    colo_compare_tick (self->engine, now_ms);
+    s_flush_out (self);
+    s_check_requests (self, now_ms);
+    //  An unanswered request is repeated once per cycle, never per packet.
+    if (self->outstanding && now_ms - self->last_request_ms >= self->cfg.expired_scan_cycle_ms)
+        s_request_checkpoint (self, now_ms, 1);
+}
+
+static void
+s_on_deadline (colo_loop_t *loop, int id, uint64_t now_ms, void *arg)
+{
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    (void) loop;
+    colo_compare_tick (self->engine, now_ms);
+    s_flush_out (self);
+    s_check_requests (self, now_ms);
+    uint64_t deadline = colo_compare_next_deadline (self->engine);
+    //  Park the timer far away unless the engine has a deadline.
+    colo_loop_timer_set_next (self->loop, id,
+                              deadline != UINT64_MAX ? deadline : now_ms + 3600000);
+}
+
+static void *
+s_thread (void *arg)
+{
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    colo_loop_run (self->loop);
+    return NULL;
+}
+
+//  ---------------------------------------------------------------- life cycle
+
+colo_compare_svc_t *
+colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
+{
+    char err[400];
+    if (colo_compare_svc_check (cfg, err, sizeof err) != 0) {
+        colo_error ("compare %s: %s", cfg->id ? cfg->id : "", err);
+        return NULL;
+    }
+    colo_compare_svc_t *self = (colo_compare_svc_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->id = strdup (cfg->id ? cfg->id : "compare");
+    self->pcap_dir = cfg->pcap_dir ? strdup (cfg->pcap_dir) : NULL;
+    self->cfg.id = self->id;
+    self->cfg.pcap_dir = self->pcap_dir;
+    self->cfg.primary_in = self->cfg.secondary_in = self->cfg.outdev = NULL;
+    self->cfg.notify_dev = self->cfg.control = NULL;
+    self->cfg.control = cfg->control ? "configured" : NULL;
+    self->cmd_fd = -1;
+    self->rl = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 10);
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->cond, NULL);
+    char *pri = s_data_uri (cfg->primary_in, cfg->vnet_hdr_support);
+    char *sec = s_data_uri (cfg->secondary_in, cfg->vnet_hdr_support);
+    char *out = s_data_uri (cfg->outdev, cfg->vnet_hdr_support);
+    self->engine = colo_compare_new (&cfg->engine);
+    self->loop = colo_loop_new ();
+    self->cmd_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->engine && self->loop && pri && sec && out && self->cmd_fd >= 0) {
+        self->pri = colo_port_new (pri, COLO_PORT_RX);
+        self->sec = self->pri ? colo_port_new (sec, COLO_PORT_RX) : NULL;
+        self->out = self->sec ? colo_port_new (out, COLO_PORT_TX) : NULL;
+        if (self->out && cfg->notify_dev)
+            self->notify = colo_port_new (cfg->notify_dev, COLO_PORT_RXTX);
+    }
+    free (pri);
+    free (sec);
+    free (out);
+    if (!self->out || (cfg->notify_dev && !self->notify)) {
+        colo_error ("compare %s: cannot start", self->id);
+        colo_compare_svc_stop (&self);
+        return NULL;
+    }
+    colo_compare_set_mismatch_handler (self->engine, s_on_mismatch, self);
+    colo_loop_add_fd (self->loop, colo_port_fd (self->pri), s_on_primary, self);
+    colo_loop_add_fd (self->loop, colo_port_fd (self->sec), s_on_secondary, self);
+    colo_loop_add_fd (self->loop, colo_port_fd (self->out), s_on_outdev, self);
+    if (self->notify)
+        colo_loop_add_fd (self->loop, colo_port_fd (self->notify), s_on_notify, self);
+    colo_loop_add_fd (self->loop, self->cmd_fd, s_on_command, self);
+    self->scan_timer = colo_loop_add_timer (self->loop, cfg->expired_scan_cycle_ms, s_on_scan,
+                                            self);
+    self->deadline_timer = colo_loop_add_timer (self->loop, 3600000, s_on_deadline, self);
+    if (pthread_create (&self->thread, NULL, s_thread, self) != 0) {
+        colo_compare_svc_stop (&self);
+        return NULL;
+    }
+    self->thread_started = 1;
+    colo_info ("compare %s: running (primary-in %s, secondary-in %s, outdev %s%s%s)", self->id,
+               cfg->primary_in, cfg->secondary_in, cfg->outdev,
+               cfg->notify_dev ? ", notify-dev " : "", cfg->notify_dev ? cfg->notify_dev : "");
+    return self;
+}
+
+void
+colo_compare_svc_stop (colo_compare_svc_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    colo_compare_svc_t *self = *self_p;
+    if (self->thread_started) {
+        colo_loop_stop (self->loop);
+        pthread_join (self->thread, NULL);
+    }
+    if (self->engine) {
+        size_t queued = colo_compare_queued_primary (self->engine)
+                        + colo_compare_released_count (self->engine);
+        if (queued)
+            colo_warn ("compare %s: stopping with %zu primary frames not released", self->id,
+                       queued);
+    }
+    for (int side = 0; side < 2; side++)
+        colo_buf_destroy_array (self->held[side].bufs, self->held[side].count);
+    colo_port_destroy (&self->notify);
+    colo_port_destroy (&self->out);
+    colo_port_destroy (&self->sec);
+    colo_port_destroy (&self->pri);
+    colo_compare_destroy (&self->engine);
+    colo_loop_destroy (&self->loop);
+    if (self->cmd_fd >= 0)
+        close (self->cmd_fd);
+    pthread_mutex_destroy (&self->lock);
+    pthread_cond_destroy (&self->cond);
+    free (self->id);
+    free (self->pcap_dir);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_command (colo_compare_svc_t *self)
+{
+    uint64_t one = 1;
+    ssize_t rc = write (self->cmd_fd, &one, sizeof one);
+    (void) rc;
+}
+
+void
+colo_compare_svc_checkpoint_done (colo_compare_svc_t *self)
+{
+    atomic_store (&self->checkpoint_done_cmd, 1);
+    s_command (self);
+}
+
+int
+colo_compare_svc_counters (colo_compare_svc_t *self, uint64_t out[COLO_COMPARE_ALL_COUNTERS])
+{
+    pthread_mutex_lock (&self->lock);
+    uint64_t gen = self->snapshot_gen;
+    atomic_store (&self->counters_cmd, 1);
+    s_command (self);
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    int rc = 0;
+    while (self->snapshot_gen == gen && rc == 0)
+        rc = pthread_cond_timedwait (&self->cond, &self->lock, &deadline);
+    int ok = self->snapshot_gen != gen;
+    if (ok)
+        memcpy (out, self->snapshot, sizeof self->snapshot);
+    pthread_mutex_unlock (&self->lock);
+    return ok ? 0 : -1;
+}
