@@ -245,6 +245,16 @@ s_decode_icmp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
     return COLO_PKT_OK;
 }
 
+//  Everything from off to the end of the IP packet is payload (L4 not
+//  decoded, or not yet).
+static inline void
+s_rest_is_payload (colo_packet_t *pkt, uint32_t off)
+{
+    pkt->l4_off = off;
+    pkt->payload_off = off;
+    pkt->payload_len = pkt->l3_end - off;
+}
+
 //  L4 starts at off (ip_proto, l3_end and the fragment flags are set).  The
 //  payload defaults to the rest of the IP packet, which is also what stays
 //  when L4 is not decoded or fails.
@@ -252,9 +262,7 @@ static colo_pkt_result_t
 s_decode_l4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t off)
 {
     uint32_t avail = pkt->l3_end - off;
-    pkt->l4_off = off;
-    pkt->payload_off = off;
-    pkt->payload_len = avail;
+    s_rest_is_payload (pkt, off);
     if (!pkt->is_first_fragment)
         return COLO_PKT_OK;
     switch (pkt->ip_proto) {
@@ -364,9 +372,7 @@ s_decode_ipv6 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
                 //  Nothing we can read follows.
                 pkt->ip_proto = nh;
                 pkt->l3_hdr_len = off - l3;
-                pkt->l4_off = off;
-                pkt->payload_off = off;
-                pkt->payload_len = pkt->l3_end - off;
+                s_rest_is_payload (pkt, off);
                 return COLO_PKT_OK;
             default:
                 pkt->ip_proto = nh;
@@ -375,6 +381,7 @@ s_decode_ipv6 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
         }
         pkt->ip_proto = nh;
         pkt->l3_hdr_len = off - l3;
+        s_rest_is_payload (pkt, off);   //  what stays if this header is bad
         if (count == COLO_IPV6_EXT_MAX)
             return COLO_PKT_ERR_IPV6_EXT_TOO_MANY;
         uint32_t left = pkt->l3_end - off;

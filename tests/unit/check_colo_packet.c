@@ -281,6 +281,8 @@ s_check_invariants (const colo_packet_t *pkt, colo_pkt_result_t rc, size_t len)
         ck_assert_uint_le (pkt->l3_end, len);
         ck_assert_uint_le (pkt->l3_off + pkt->l3_hdr_len, pkt->l3_end);
         ck_assert_uint_eq (pkt->trailer_len, len - pkt->l3_end);
+        ck_assert_uint_ge (pkt->payload_off, pkt->l3_off);
+        ck_assert_uint_le (pkt->payload_off + pkt->payload_len, pkt->l3_end);
     }
     if (rc != COLO_PKT_OK) {
         ck_assert (pkt->l4 == COLO_L4_NONE);
@@ -1047,6 +1049,9 @@ START_TEST (test_ipv6_malformed)
                       COLO_PKT_ERR_IPV6_EXT_TRUNCATED);
     ck_assert_uint_eq (pkt.ip_proto, 43);
     ck_assert_uint_eq (pkt.l3_hdr_len, 48);
+    ck_assert_uint_eq (pkt.l4_off, 62);
+    ck_assert_uint_eq (pkt.payload_off, 62);
+    ck_assert_uint_eq (pkt.payload_len, 142 - 62);
     //  AH length overruns.
     ck_assert_int_eq (s_patched (&pkt, s_v6_ah_icmp, sizeof s_v6_ah_icmp, 55,
                                  7),
