@@ -581,6 +581,7 @@ START_TEST (test_malformed_messages)
                       0);
     void *raw = zsock_resolve (push);
     uint8_t msg[512];
+    memset (msg, 0xEE, sizeof msg);
     //  1. not an envelope at all
     ck_assert_int_eq (zmq_send (raw, "hello", 5, 0), 5);
     //  2. wrong version
