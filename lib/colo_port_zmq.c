@@ -207,6 +207,13 @@ s_handshake_reason (int event, uint32_t value)
     return "protocol error";
 }
 
+static uint64_t
+s_redial_first (colo_port_t *self)
+{
+    return self->backoff_max_ms < S_REDIAL_FIRST_MS ? self->backoff_max_ms
+                                                    : S_REDIAL_FIRST_MS;
+}
+
 //  Arm the timer to dial again (connecting ports; ZeroMQ does not retry
 //  after the peer refused the handshake).
 static void
@@ -302,7 +309,7 @@ s_monitor_drain (colo_port_t *self)
                 if (!z->verified)
                     colo_debug ("port %s: handshake succeeded", self->uri);
                 z->verified = 1;
-                z->redial_ms = S_REDIAL_FIRST_MS;
+                z->redial_ms = s_redial_first (self);
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -464,8 +471,7 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     z->epoll_fd = -1;
     z->kick_fd = -1;
     z->timer_fd = -1;
-    z->redial_ms = self->backoff_max_ms < S_REDIAL_FIRST_MS ? self->backoff_max_ms
-                                                            : S_REDIAL_FIRST_MS;
+    z->redial_ms = s_redial_first (self);
     z->batch = (size_t) batch;
     z->linger = self->dir == COLO_PORT_TX ? (int) linger : 0;
     z->bound = bind;
@@ -651,6 +657,8 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
 {
     s_zmq_t *z = (s_zmq_t *) self->impl;
     s_unkick (z);
+    if (!z->verified)
+        s_service (self);
     if (!z->verified) {
         z->blocked = 1;
         return 0;
