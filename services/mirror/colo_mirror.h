@@ -1,0 +1,96 @@
+/*  colo_mirror.h - colo-mirror: every client frame to the primary and, in order, to the secondary.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  An actor (one thread running a colo_loop_t) that reads frames from the
+ *  input port and hands each one to the primary port and a copy of it to
+ *  the secondary port, both in input order.
+ *
+ *  The primary path is lossless: while the primary port takes no more
+ *  frames, the input is not read (the sender feels the backpressure).
+ *  The secondary path never holds up the primary: copies wait in a bounded
+ *  backlog (in addition to the port's own queue=); a copy that finds the
+ *  backlog full is not sent, but counted (secondary_overflow), logged
+ *  (rate-limited) and turned into a divergence: the secondary has missed
+ *  input and needs a checkpoint.  A secondary connection that breaks after
+ *  frames were written on it is a divergence too (bytes in flight may be
+ *  lost).  The divergence stays set, across reconnects, until
+ *  colo_mirror_checkpoint_done.
+ *
+ *  Either output may be omitted (NULL URI), not both: without a primary the
+ *  actor only feeds the secondary and never stops reading its input (for a
+ *  QEMU filter-mirror, which already delivers the original to the guest);
+ *  without a secondary it is a plain lossless relay (what colo-redirector
+ *  runs).
+ */
+#ifndef COLO_MIRROR_H_INCLUDED
+#define COLO_MIRROR_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *id;                //  instance name for logs (default "mirror")
+    const char *in;                //  URI of the input (client -> guest frames)
+    const char *to_primary;        //  URI toward the primary guest, or NULL
+    const char *to_secondary;      //  URI toward the secondary, or NULL
+    const char *control;           //  colo-control URI (kept; used later), or NULL
+    uint32_t backlog;              //  secondary copies waiting beyond the port's queue
+    //  Called on the actor thread when a divergence episode starts (the flag
+    //  goes from clear to set); reason is a short static string.  Optional.
+    void (*on_divergence) (void *arg, const char *reason);
+    void *on_divergence_arg;
+} colo_mirror_config_t;
+
+#define COLO_MIRROR_BACKLOG_DEFAULT 1024
+#define COLO_MIRROR_BACKLOG_MAX (1u << 24)
+
+typedef enum {
+    COLO_MIRROR_IN_FRAMES,           //  frames read from the input
+    COLO_MIRROR_IN_BYTES,
+    COLO_MIRROR_PRIMARY_FRAMES,      //  frames the primary port accepted
+    COLO_MIRROR_SECONDARY_FRAMES,    //  copies the secondary port accepted
+    COLO_MIRROR_SECONDARY_OVERFLOW,  //  copies not sent: backlog full (or no memory)
+    COLO_MIRROR_SECONDARY_BROKEN,    //  secondary connections lost after frames were written
+    COLO_MIRROR_DIVERGENCES,         //  divergence episodes (each needs a checkpoint)
+    COLO_MIRROR_CHECKPOINTS,         //  checkpoint-done calls
+    COLO_MIRROR_INPUT_PAUSED,        //  times the input stopped for primary backpressure
+    COLO_MIRROR_COUNTER_COUNT
+} colo_mirror_counter_t;
+
+extern const char *const colo_mirror_counter_names[COLO_MIRROR_COUNTER_COUNT];
+
+typedef struct colo_mirror colo_mirror_t;
+
+//  Fill cfg with defaults: every URI NULL, backlog COLO_MIRROR_BACKLOG_DEFAULT.
+void colo_mirror_config_defaults (colo_mirror_config_t *cfg);
+
+//  Check cfg without opening anything: URIs (colo_port_check) and numbers.
+//  Returns 0, or -1 with a one-line reason in err.
+int colo_mirror_config_check (const colo_mirror_config_t *cfg, char *err, size_t err_cap);
+
+//  Open the ports and start the actor thread; returns once it runs, or NULL
+//  (after logging why) if a port cannot be opened.  cfg's strings are copied.
+colo_mirror_t *colo_mirror_start (const colo_mirror_config_t *cfg);
+
+//  Stop the thread, close the ports in reverse order, free; NULL-safe.
+//  Frames still queued toward an output are freed (and logged by the port).
+void colo_mirror_stop (colo_mirror_t **self_p);
+
+//  A checkpoint completed: the secondary runs the primary's state, so a
+//  divergence is cleared.  Thread-safe; takes effect before it returns.
+void colo_mirror_checkpoint_done (colo_mirror_t *self);
+
+//  1 while the secondary has missed input since the last checkpoint.
+//  Thread-safe.  reason_out (may be NULL) gets the first cause of the
+//  episode ("overflow", "disconnected") or NULL.
+int colo_mirror_diverged (colo_mirror_t *self, const char **reason_out);
+
+//  Copy the counters (COLO_MIRROR_COUNTER_COUNT values) into out.
+//  Thread-safe; values are at most one loop turn old.
+void colo_mirror_counters (colo_mirror_t *self, uint64_t *out);
+
+//  The instance name (borrowed).
+const char *colo_mirror_id (colo_mirror_t *self);
+
+#endif

@@ -1,0 +1,249 @@
+/*  main_mirror.c - colo-mirror: options and config, then one mirror actor per instance.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_config.h"
+#include "colo_log.h"
+#include "colo_mirror.h"
+#include "colo_port.h"
+
+#define S_INSTANCES_MAX 64
+
+static const char *s_usage =
+    "usage: colo-mirror --in URI --to-secondary URI [--to-primary URI] [--backlog FRAMES]\n"
+    "                   [--id NAME] [--control URI] [--config FILE] [--check-config] [-v]\n";
+
+typedef struct {
+    colo_mirror_config_t cfg;
+    const char *file;   //  config file, or NULL for the command line
+    const char *name;   //  section name
+} s_instance_t;
+
+static int
+s_parse_backlog (const char *text, uint32_t *out)
+{
+    uint64_t value;
+    if (colo_config_parse_u64 (text, 1, COLO_MIRROR_BACKLOG_MAX, &value) != 0)
+        return -1;
+    *out = (uint32_t) value;
+    return 0;
+}
+
+//  Check one instance; print one line and return -1 on the first problem.
+//  lines[] holds the config line of each key (0 for the command line).
+static int
+s_check_instance (const s_instance_t *inst, const int *lines)
+{
+    const colo_mirror_config_t *cfg = &inst->cfg;
+    const char *keys[3] = {"in", "to-primary", "to-secondary"};
+    const char *uris[3] = {cfg->in, cfg->to_primary, cfg->to_secondary};
+    colo_port_dir_t dirs[3] = {COLO_PORT_RX, COLO_PORT_TX, COLO_PORT_TX};
+    char err[300];
+    for (int i = 0; i < 3; i++) {
+        if (!uris[i]) {
+            if (i == 1)
+                continue;
+            if (inst->file)
+                fprintf (stderr, "%s: [mirror %s] missing key '%s'\n", inst->file,
+                         inst->name, keys[i]);
+            else
+                fprintf (stderr, "colo-mirror: --%s is required\n%s", keys[i], s_usage);
+            return -1;
+        }
+        if (colo_port_check (uris[i], dirs[i], err, sizeof err) != 0) {
+            if (inst->file)
+                fprintf (stderr, "%s:%d: [mirror %s] key '%s': %s\n", inst->file,
+                         lines[i], inst->name, keys[i], err);
+            else
+                fprintf (stderr, "colo-mirror: --%s: %s\n", keys[i], err);
+            return -1;
+        }
+    }
+    if (colo_mirror_config_check (cfg, err, sizeof err) != 0) {
+        if (inst->file)
+            fprintf (stderr, "%s: [mirror %s]: %s\n", inst->file, inst->name, err);
+        else
+            fprintf (stderr, "colo-mirror: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+//  Read the [mirror NAME] sections of the config into instances.
+static int
+s_load_config (colo_config_t *conf, const char *file, s_instance_t *insts, int *count)
+{
+    for (size_t s = 0; s < colo_config_section_count (conf); s++) {
+        if (strcmp (colo_config_section_kind (conf, s), "mirror") != 0)
+            continue;
+        if (*count == S_INSTANCES_MAX) {
+            fprintf (stderr, "%s: more than %d mirror instances\n", file,
+                     S_INSTANCES_MAX);
+            return -1;
+        }
+        s_instance_t *inst = &insts[(*count)++];
+        const char *name = colo_config_section_name (conf, s);
+        colo_mirror_config_defaults (&inst->cfg);
+        inst->cfg.id = name;
+        inst->file = file;
+        inst->name = name;
+        int lines[3] = {0, 0, 0};
+        for (size_t k = 0; k < colo_config_key_count (conf, s); k++) {
+            const char *key = colo_config_key (conf, s, k);
+            const char *value = colo_config_value (conf, s, k);
+            int line = colo_config_line (conf, s, k);
+            if (strcmp (key, "in") == 0) {
+                inst->cfg.in = value;
+                lines[0] = line;
+            }
+            else if (strcmp (key, "to-primary") == 0) {
+                inst->cfg.to_primary = value;
+                lines[1] = line;
+            }
+            else if (strcmp (key, "to-secondary") == 0) {
+                inst->cfg.to_secondary = value;
+                lines[2] = line;
+            }
+            else if (strcmp (key, "id") == 0)
+                inst->cfg.id = value;
+            else if (strcmp (key, "control") == 0)
+                inst->cfg.control = value;
+            else if (strcmp (key, "backlog") == 0) {
+                if (s_parse_backlog (value, &inst->cfg.backlog) != 0) {
+                    fprintf (stderr, "%s:%d: [mirror %s] key 'backlog': '%s': expected "
+                             "a number from 1 to %u\n",
+                             file, line, name, value, COLO_MIRROR_BACKLOG_MAX);
+                    return -1;
+                }
+            }
+            else {
+                fprintf (stderr, "%s:%d: [mirror %s] key '%s': unknown key\n", file,
+                         line, name, key);
+                return -1;
+            }
+        }
+        if (s_check_instance (inst, lines) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"in", required_argument, NULL, 'i'},
+        {"to-primary", required_argument, NULL, 'p'},
+        {"to-secondary", required_argument, NULL, 's'},
+        {"backlog", required_argument, NULL, 'b'},
+        {"id", required_argument, NULL, 'n'},
+        {"control", required_argument, NULL, 'c'},
+        {"config", required_argument, NULL, 'f'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static s_instance_t insts[S_INSTANCES_MAX + 1];
+    colo_mirror_config_t cli;
+    colo_mirror_config_defaults (&cli);
+    const char *config_file = NULL;
+    int check_only = 0, verbose = 0, cli_used = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'i': cli.in = optarg; cli_used = 1; break;
+        case 'p': cli.to_primary = optarg; cli_used = 1; break;
+        case 's': cli.to_secondary = optarg; cli_used = 1; break;
+        case 'b':
+            if (s_parse_backlog (optarg, &cli.backlog) != 0) {
+                fprintf (stderr, "colo-mirror: --backlog '%s': expected a number from 1 "
+                         "to %u\n%s", optarg, COLO_MIRROR_BACKLOG_MAX, s_usage);
+                return 2;
+            }
+            cli_used = 1;
+            break;
+        case 'n': cli.id = optarg; break;
+        case 'c': cli.control = optarg; break;
+        case 'f': config_file = optarg; break;
+        case 'C': check_only = 1; break;
+        case 'v': verbose++; break;
+        case 'h': fputs (s_usage, stdout); return 0;
+        default: fputs (s_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc || (!cli_used && !config_file)) {
+        fputs (s_usage, stderr);
+        return 2;
+    }
+    colo_log_set_ident ("colo-mirror");
+    if (verbose)
+        colo_log_set_level ((colo_log_level_t) (COLO_LOG_INFO + verbose));
+    colo_log_install_signals ();
+
+    int count = 0;
+    colo_config_t *conf = NULL;
+    if (config_file) {
+        char err[512];
+        conf = colo_config_load (config_file, err, sizeof err);
+        if (!conf) {
+            fprintf (stderr, "%s\n", err);
+            return 1;
+        }
+        if (s_load_config (conf, config_file, insts, &count) != 0) {
+            colo_config_destroy (&conf);
+            return 1;
+        }
+    }
+    if (cli_used) {
+        s_instance_t *inst = &insts[count++];
+        inst->cfg = cli;
+        if (!inst->cfg.id)
+            inst->cfg.id = "mirror";
+        inst->name = inst->cfg.id;
+        int lines[3] = {0, 0, 0};
+        if (s_check_instance (inst, lines) != 0) {
+            colo_config_destroy (&conf);
+            return cli.in && cli.to_secondary ? 1 : 2;
+        }
+    }
+    if (count == 0) {
+        fprintf (stderr, "%s: no [mirror NAME] section\n", config_file);
+        colo_config_destroy (&conf);
+        return 1;
+    }
+    if (check_only) {
+        colo_config_destroy (&conf);
+        return 0;
+    }
+
+    sigset_t sigs;
+    sigemptyset (&sigs);
+    sigaddset (&sigs, SIGTERM);
+    sigaddset (&sigs, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
+    colo_mirror_t *actors[S_INSTANCES_MAX + 1];
+    int started = 0, rc = 0;
+    for (; started < count; started++) {
+        actors[started] = colo_mirror_start (&insts[started].cfg);
+        if (!actors[started]) {
+            rc = 1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        int sig = 0;
+        sigwait (&sigs, &sig);
+        colo_info ("signal %d: stopping", sig);
+    }
+    while (started > 0)
+        colo_mirror_stop (&actors[--started]);
+    colo_config_destroy (&conf);
+    return rc;
+}
