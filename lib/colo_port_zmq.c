@@ -4,7 +4,7 @@
  *
  *  zmq+tcp://HOST:PORT[,bind|,server][,hwm=N][,batch=BYTES][,linger=MS]
  *             [,curve-secret=FILE[,curve-server=KEY|FILE][,curve-clients=DIR]]
- *  zmq+ipc://PATH[,bind|,server][,...the same options]
+ *  zmq+ipc://PATH[,bind|,server][,hwm=N][,batch=BYTES][,linger=MS]
  *
  *  A TX port is a PUSH socket, an RX port a PULL socket; one pipe carries
  *  one direction (RXTX is refused).  The port connects unless given `bind`
@@ -498,7 +498,9 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     zsock_set_reconnect_ivl_max (z->sock, (int) self->backoff_max_ms);
     if (strchr (uri->address, '['))
         zsock_set_ipv6 (z->sock, 1);
-    if (s_curve_setup (self, z, uri) != 0)
+    //  CURVE is for TCP; on ipc the file's permissions are the access
+    //  control, and the options stay unknown.
+    if (self->ops == &colo_port_zmq_tcp_ops && s_curve_setup (self, z, uri) != 0)
         goto fail;
     //  A CURVE client sends nothing until the server has accepted its keys:
     //  frames queued toward a server that refuses them would be lost.

@@ -738,6 +738,9 @@ START_TEST (test_bad_uris)
         "zmq+tcp://127.0.0.1:*,bind,curve-secret=/nonexistent/key", COLO_PORT_RX));
     ck_assert_ptr_null (colo_port_new ("zmq+tcp://127.0.0.1:5555,curve-server=short",
                                        COLO_PORT_TX));
+    //  No CURVE on ipc (file permissions guard it).
+    ck_assert_ptr_null (
+        colo_port_new ("zmq+ipc:///tmp/x.ipc,curve-secret=/tmp/x", COLO_PORT_TX));
     //  An address in use: TCP, and ipc with a live listener.
     colo_port_t *first = colo_port_new ("zmq+tcp://127.0.0.1:*,bind", COLO_PORT_RX);
     ck_assert_ptr_nonnull (first);
@@ -760,6 +763,38 @@ START_TEST (test_bad_uris)
     colo_port_destroy (&tx);
     colo_port_destroy (&ipc);
     colo_port_destroy (&first);
+}
+END_TEST
+
+//  colo_port_check (--check-config) and opening agree on the options.
+START_TEST (test_check_agrees)
+{
+    colo_log_set_level (COLO_LOG_ERROR);
+    char err[256];
+    static const char *const good[] = {
+        "zmq+tcp://127.0.0.1:*,bind,hwm=10,batch=4096,linger=0",
+        "zmq+tcp://127.0.0.1:1,hwm=5,backoff-max=100,queue=8",
+        "zmq+ipc:///tmp/colotest-check-agrees.ipc,server,linger=10,batch=1",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg (colo_port_check (good[i], COLO_PORT_TX, err, sizeof err) == 0,
+                       "%s: %s", good[i], err);
+        colo_port_t *port = colo_port_new (good[i], COLO_PORT_TX);
+        ck_assert_ptr_nonnull (port);
+        colo_port_destroy (&port);
+    }
+    static const char *const bad[] = {
+        "zmq+tcp://127.0.0.1:1,nosuch",
+        "zmq+tcp://127.0.0.1:1,hwm=x",
+        "zmq+ipc:///tmp/colotest-check-agrees.ipc,curve-secret=/tmp/k",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq (colo_port_check (bad[i], COLO_PORT_TX, err, sizeof err), -1);
+        ck_assert_ptr_null (colo_port_new (bad[i], COLO_PORT_TX));
+    }
+    ck_assert_int_eq (colo_port_check ("zmq+tcp://127.0.0.1:1", COLO_PORT_RXTX, err,
+                                       sizeof err),
+                      -1);
 }
 END_TEST
 
@@ -974,6 +1009,7 @@ colo_port_zmq_suite (void)
     tcase_add_test (tc, test_invalid_frame_not_sent);
     tcase_add_test (tc, test_fd_and_connection_events);
     tcase_add_test (tc, test_bad_uris);
+    tcase_add_test (tc, test_check_agrees);
     tcase_add_test (tc, test_curve_clients_dir);
     tcase_add_test (tc, test_curve_any_client);
     suite_add_tcase (s, tc);
