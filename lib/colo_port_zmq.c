@@ -621,8 +621,8 @@ s_close (colo_port_t *self)
         //  session; a bound one with no peer has no queue at all.
         if (self->dir == COLO_PORT_TX && (!z->bound || z->peers > 0)
             && !(s_events (z) & ZMQ_POLLOUT))
-            colo_warn ("port %s: closed while unable to send; ZeroMQ tries %d ms "
-                       "more to deliver what it holds, then drops it",
+            colo_info ("port %s: closed with a full queue; ZeroMQ tries %d ms "
+                       "more to deliver it, then drops what is left",
                        self->uri, z->linger);
         if (z->bound)
             s_unbind_wait (self, z);
