@@ -117,7 +117,8 @@ $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 # Every C object may include a generated header: generate them first.
 ALL_BIN_OBJ = $(foreach b,$(BINS),$($(b)_SRC:%.c=$(BUILD)/%.o))
 $(LIB_OBJ) $(ALL_BIN_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ) \
-    $(TEST_HELPER_OBJ) $(BENCH_BINS) $(FUZZ_LIB_OBJ): | $(PROTO_H)
+    $(TEST_HELPER_OBJ) $(BENCH_BINS) $(FUZZ_LIB_OBJ) \
+    $(SERVICE_LIB_SRC:%.c=$(BUILD)/fuzz/%.o) $(FUZZ_SRC:%.c=$(BUILD)/fuzz/%.o): | $(PROTO_H)
 
 $(LIB_A): $(LIB_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
@@ -161,13 +162,21 @@ $(BUILD)/fuzz/%.o: %.c
 ifneq ($(V),1)
 	@echo "  FUZZCC $<"
 endif
-	$(Q)$(FUZZ_CC) $(STD) $(WARN) -O1 -g $(FUZZ_FLAGS) -Ilib $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(FUZZ_CC) $(STD) $(WARN) -O1 -g $(FUZZ_FLAGS) -Ilib -I$(BUILD)/proto $(SERVICE_INC) \
+	    $(PKG_CFLAGS) -c $< -o $@
 
-$(BUILD)/fuzz/libcolonet.a: $(FUZZ_LIB_OBJ)
+# Generated protobuf code for the fuzz build, compiled by the fuzz compiler.
+$(BUILD)/fuzz/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(STD) -O1 -g $(FUZZ_FLAGS) -I$(BUILD)/proto $(PKG_CFLAGS) -c $< -o $@
+
+# The fuzz library also holds the services' logic (everything but main).
+$(BUILD)/fuzz/libcolonet.a: $(FUZZ_LIB_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/fuzz/%.o) \
+                            $(PROTO_SRC:proto/%.proto=$(BUILD)/fuzz/proto/%.pb-c.o)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libcolonet.a
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS_ALL)
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS_ALL) $(SERVICE_TEST_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

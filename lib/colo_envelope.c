@@ -167,10 +167,52 @@ s_mp_uint (const msgpack_object *o, uint64_t max, uint64_t *v)
     return 0;
 }
 
+//  msgpack-c reserves memory for a container from its header before the
+//  elements arrive, so a few hostile bytes can make it ask for gigabytes.
+//  Check the exact shape first: a fixarray of 8, seven unsigned integers, a
+//  bin no longer than what is left.  Returns COLO_ENV_OK, NEED_MORE, or an
+//  error.
+static colo_env_result_t
+s_mp_shape_ok (const uint8_t *in, size_t len)
+{
+    if (len < 1)
+        return COLO_ENV_NEED_MORE;
+    if (in[0] != 0x98)
+        return COLO_ENV_ERR_MAGIC;
+    size_t off = 1;
+    for (int i = 0; i < 7; i++) {
+        if (off >= len)
+            return COLO_ENV_NEED_MORE;
+        uint8_t tag = in[off];
+        size_t width = tag <= 0x7f ? 0 : tag == 0xcc ? 1 : tag == 0xcd ? 2
+                       : tag == 0xce ? 4 : tag == 0xcf ? 8 : 99;
+        if (width == 99)
+            return COLO_ENV_ERR_MAGIC;
+        off += 1 + width;
+    }
+    if (off >= len)
+        return COLO_ENV_NEED_MORE;
+    uint8_t tag = in[off];
+    size_t width = tag == 0xc4 ? 1 : tag == 0xc5 ? 2 : tag == 0xc6 ? 4 : 0;
+    if (!width)
+        return COLO_ENV_ERR_MAGIC;
+    if (off + 1 + width > len)
+        return COLO_ENV_NEED_MORE;
+    size_t bin = 0;
+    for (size_t i = 0; i < width; i++)
+        bin = bin << 8 | in[off + 1 + i];
+    if (bin > COLO_FRAME_MAX)
+        return COLO_ENV_ERR_LENGTH;
+    return off + 1 + width + bin > len ? COLO_ENV_NEED_MORE : COLO_ENV_OK;
+}
+
 colo_env_result_t
 colo_envelope_mp_decode (const uint8_t *in, size_t len, colo_buf_t **out,
                          size_t *consumed)
 {
+    colo_env_result_t shape = s_mp_shape_ok (in, len);
+    if (shape != COLO_ENV_OK)
+        return shape;
     //  One zone per thread, cleared after each record: msgpack at its best,
     //  so the comparison in bench/envelope is fair to it.
     static _Thread_local msgpack_zone *zone;
