@@ -84,6 +84,12 @@ FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/fuzz/%.o)
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 
+# Programs the interop and e2e scripts drive (tests/interop/*.c,
+# tests/e2e/*.c), built into $(BUILD)/interop/ and $(BUILD)/e2e/; they may
+# use the unit tests' packet builder (colo_test_packet).
+TOOL_SRC  = $(sort $(wildcard tests/interop/*.c tests/e2e/*.c))
+TOOL_BINS = $(patsubst tests/%.c,$(BUILD)/%,$(TOOL_SRC))
+
 # ---------------------------------------------------------------- benchmarks
 BENCH_SRC  = $(sort $(wildcard bench/*.c))
 BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -91,7 +97,7 @@ BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 .PHONY: all deps check unit fuzz fuzz-smoke fuzz-build bench demo memcheck \
         format format-check clean interop e2e
 
-all: $(LIB_A) $(BIN_PATHS) $(UNIT_BIN) $(BENCH_BINS)
+all: $(LIB_A) $(BIN_PATHS) $(UNIT_BIN) $(BENCH_BINS) $(TOOL_BINS)
 
 deps:
 	$(Q)sh scripts/deps.sh
@@ -148,6 +154,15 @@ $(UNIT_OBJ) $(TEST_HELPER_OBJ): $(BUILD)/tests/unit/suites.h
 $(UNIT_BIN): $(UNIT_OBJ) $(TEST_HELPER_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL) $(SERVICE_TEST_LIBS)
+
+define TOOL_RULE
+$(BUILD)/$(1)/%: tests/$(1)/%.c $(BUILD)/tests/unit/helper_pkt.o $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit -Itests/unit $(LDFLAGS_ALL) \
+	    -o $$@ $$< $(BUILD)/tests/unit/helper_pkt.o $(LIB_A) $(CHECK_LIBS) $(LIBS_ALL)
+endef
+$(eval $(call TOOL_RULE,interop))
+$(eval $(call TOOL_RULE,e2e))
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
