@@ -59,9 +59,12 @@
  *  before its handshake succeeds or fails.  The same monitor reports
  *  handshake failures (counted as errors, logged: a refused CURVE client
  *  on the server, with its key and address from zauth at debug level; a
- *  refusing server on the client) and, when a bound port
- *  closes, the moment its listener is gone, so that destroy returns only
- *  when the endpoint can be bound again (ZeroMQ closes it asynchronously).
+ *  refusing server on the client) and, when a bound port closes, the
+ *  moment its listener is gone, so that destroy returns only when the
+ *  endpoint can be bound again (ZeroMQ closes it asynchronously); destroy
+ *  then removes the ipc socket file, which ZeroMQ leaves behind.  A bind
+ *  refuses an ipc path that a live listener answers on (ZeroMQ would
+ *  unlink it from under its owner) and takes over a stale one.
  *
  *  CURVE.  curve-secret=FILE is this side's certificate with its secret key
  *  (CZMQ zcert format; FILE_secret is tried first, as zcert_load does).
@@ -570,7 +573,7 @@ fail:
 }
 
 //  Release the bound endpoint and wait (bounded) until ZeroMQ's I/O thread
-//  has closed the listener, which for ipc also removes the file.
+//  has closed the listener; then remove an ipc socket file.
 static void
 s_unbind_wait (colo_port_t *self, s_zmq_t *z)
 {
@@ -588,9 +591,15 @@ s_unbind_wait (colo_port_t *self, s_zmq_t *z)
             break;
         zmq_poll (&item, 1, (long) (deadline - now));
     }
-    if (!z->listener_closed)
+    if (!z->listener_closed) {
         colo_warn ("port %s: %s not released after %d ms", self->uri, z->endpoint,
                    S_UNBIND_WAIT_MS);
+        return;
+    }
+    //  ZeroMQ leaves a named ipc socket file behind; it is ours to remove.
+    const char *path = z->endpoint + 6;
+    if (strncmp (z->endpoint, "ipc://", 6) == 0 && path[0] != '@')
+        unlink (path);
 }
 
 static void
