@@ -55,8 +55,9 @@
  *  connected(), never blocking) counts connects (CONNECTED, ACCEPTED) and
  *  disconnects; a peer is attached while connects exceed disconnects (and
  *  for a bound PUSH also while ZeroMQ still holds a departed peer's queue,
- *  a moment after it left).  This is the transport's view: a CURVE peer counts from the TCP connection,
- *  before its handshake succeeds or fails.  The same monitor reports
+ *  a moment after it left).  This is the transport's view: a CURVE peer
+ *  counts from the TCP connection, before its handshake succeeds or fails.
+ *  The same monitor reports
  *  handshake failures (counted as errors, logged: a refused CURVE client
  *  on the server, with its key and address from zauth at debug level; a
  *  refusing server on the client) and, when a bound port closes, the
