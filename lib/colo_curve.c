@@ -16,10 +16,10 @@
 //  piece of shared state here, guarded because ports live in several
 //  threads (one actor each).
 static pthread_mutex_t s_policy_lock = PTHREAD_MUTEX_INITIALIZER;
-static zactor_t *s_auth;          //  zauth, while a server restricts clients
-static char *s_auth_dir;          //  its directory (realpath)
-static int s_restricted;          //  registrations with a directory
-static int s_open;                //  registrations allowing any client
+static zactor_t *s_auth;  //  zauth, while a server restricts clients
+static char *s_auth_dir;  //  its directory (realpath)
+static int s_restricted;  //  registrations with a directory
+static int s_open;  //  registrations allowing any client
 
 static int
 s_key_is_zero (const char *z85)
@@ -43,8 +43,7 @@ colo_curve_load_secret (const char *path)
     }
     zcert_t *cert = zcert_load (path);
     if (!cert) {
-        colo_error ("curve: cannot load a certificate from %s (or %s_secret)", path,
-                    path);
+        colo_error ("curve: cannot load a certificate from %s (or %s_secret)", path, path);
         return NULL;
     }
     if (s_key_is_zero (zcert_secret_txt (cert))) {
@@ -78,8 +77,7 @@ colo_curve_public_key (const char *key_or_path, char out[COLO_CURVE_Z85_LEN + 1]
         return 0;
     }
     uint8_t bin[32];
-    if (strlen (key_or_path) != COLO_CURVE_Z85_LEN
-        || !zmq_z85_decode (bin, key_or_path)) {
+    if (strlen (key_or_path) != COLO_CURVE_Z85_LEN || !zmq_z85_decode (bin, key_or_path)) {
         colo_error ("curve: '%s' is neither a certificate file nor a 40-character "
                     "Z85 key",
                     key_or_path);

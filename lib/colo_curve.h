@@ -26,8 +26,7 @@ zcert_t *colo_curve_load_secret (const char *path);
 //  A public key given as 40 Z85 characters or as a certificate file (a file
 //  of that name wins).  Writes the Z85 text and a NUL into out.  Returns 0,
 //  or -1 after logging.
-int colo_curve_public_key (const char *key_or_path,
-                           char out[COLO_CURVE_Z85_LEN + 1]);
+int colo_curve_public_key (const char *key_or_path, char out[COLO_CURVE_Z85_LEN + 1]);
 
 //  Register a CURVE server with the process's client policy.  clients_dir
 //  is a directory of allowed client certificates (public ones are enough;

@@ -90,8 +90,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -107,42 +107,42 @@
 #define S_BATCH_DEFAULT (128 * 1024)
 #define S_BATCH_MAX (16 * 1024 * 1024)
 //  A message holds at most max(batch, one record); refuse larger ones.
-#define S_MSG_MAX ((int64_t) S_BATCH_MAX + COLO_ENVELOPE_HDR_LEN + COLO_FRAME_MAX)
+#define S_MSG_MAX ((int64_t)S_BATCH_MAX + COLO_ENVELOPE_HDR_LEN + COLO_FRAME_MAX)
 #define S_LINGER_DEFAULT 1000
 #define S_RECONNECT_IVL 100
 //  How long destroy waits for a bound endpoint to be released.
 #define S_UNBIND_WAIT_MS 2000
 #define S_ENDPOINT_MAX 256
 
-#define S_MONITOR_EVENTS                                                       \
-    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED         \
-     | ZMQ_EVENT_CLOSED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_CLOSE_FAILED     \
-     | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
+#define S_MONITOR_EVENTS                                                                   \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED  \
+     | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_CLOSE_FAILED                                    \
+     | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL          \
      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 //  First wait before dialling again after a refused handshake.
 #define S_REDIAL_FIRST_MS 500
 
 typedef struct {
-    zsock_t *sock;                //  PUSH (TX) or PULL (RX)
-    void *handle;                 //  its libzmq handle
-    zsock_t *monitor;             //  PAIR reading the socket's events
-    int epoll_fd;                 //  the port's fd
-    int kick_fd;                  //  eventfd in the set: "call me again"
+    zsock_t *sock;  //  PUSH (TX) or PULL (RX)
+    void *handle;  //  its libzmq handle
+    zsock_t *monitor;  //  PAIR reading the socket's events
+    int epoll_fd;  //  the port's fd
+    int kick_fd;  //  eventfd in the set: "call me again"
     int kicked;
-    int timer_fd;                 //  timerfd in the set: time to dial again
+    int timer_fd;  //  timerfd in the set: time to dial again
     int redial_pending;
-    uint64_t redial_ms;           //  the next wait (doubles up to backoff-max)
-    int verified;                 //  connecting: the peer accepted our handshake
-    int blocked;                  //  the last send was refused
+    uint64_t redial_ms;  //  the next wait (doubles up to backoff-max)
+    int verified;  //  connecting: the peer accepted our handshake
+    int blocked;  //  the last send was refused
     int bound;
-    int curve_server;             //  holds a colo_curve policy registration
+    int curve_server;  //  holds a colo_curve policy registration
     int curve_client;
-    char *curve_clients;          //  ... for this directory (NULL: any)
-    int peers;                    //  connects minus disconnects
-    int listener_closed;          //  the monitor saw CLOSED
-    zmq_msg_t held;               //  a received message not fully decoded
+    char *curve_clients;  //  ... for this directory (NULL: any)
+    int peers;  //  connects minus disconnects
+    int listener_closed;  //  the monitor saw CLOSED
+    zmq_msg_t held;  //  a received message not fully decoded
     int held_valid;
-    size_t held_off;              //  its first undecoded byte
+    size_t held_off;  //  its first undecoded byte
     size_t batch;
     int linger;
     char endpoint[S_ENDPOINT_MAX];
@@ -156,7 +156,7 @@ s_kick (s_zmq_t *z)
 {
     if (!z->kicked) {
         uint64_t one = 1;
-        if (write (z->kick_fd, &one, sizeof one) == (ssize_t) sizeof one)
+        if (write (z->kick_fd, &one, sizeof one) == (ssize_t)sizeof one)
             z->kicked = 1;
     }
 }
@@ -227,15 +227,15 @@ s_redial_schedule (colo_port_t *self, s_zmq_t *z)
         return;
     struct itimerspec its;
     memset (&its, 0, sizeof its);
-    its.it_value.tv_sec = (time_t) (z->redial_ms / 1000);
-    its.it_value.tv_nsec = (long) (z->redial_ms % 1000) * 1000000L;
+    its.it_value.tv_sec = (time_t)(z->redial_ms / 1000);
+    its.it_value.tv_nsec = (long)(z->redial_ms % 1000) * 1000000L;
     if (timerfd_settime (z->timer_fd, 0, &its, NULL) != 0) {
         colo_error ("port %s: timerfd: %s", self->uri, strerror (errno));
         return;
     }
     z->redial_pending = 1;
     colo_debug ("port %s: dialling again in %llu ms", self->uri,
-                (unsigned long long) z->redial_ms);
+                (unsigned long long)z->redial_ms);
     z->redial_ms *= 2;
     if (z->redial_ms > self->backoff_max_ms)
         z->redial_ms = self->backoff_max_ms;
@@ -247,7 +247,7 @@ s_redial_check (colo_port_t *self, s_zmq_t *z)
     uint64_t expirations = 0;
     if (!z->redial_pending
         || read (z->timer_fd, &expirations, sizeof expirations)
-               != (ssize_t) sizeof expirations)
+               != (ssize_t)sizeof expirations)
         return;
     z->redial_pending = 0;
     //  The refused session is gone already; disconnect is for the odd case
@@ -255,8 +255,8 @@ s_redial_check (colo_port_t *self, s_zmq_t *z)
     zmq_disconnect (z->handle, z->endpoint);
     if (zmq_connect (z->handle, z->endpoint) != 0) {
         self->counters[COLO_PORT_ERRORS]++;
-        colo_log_limited (&z->rl_error, COLO_LOG_ERROR, "port %s: connect: %s",
-                          self->uri, zmq_strerror (zmq_errno ()));
+        colo_log_limited (&z->rl_error, COLO_LOG_ERROR, "port %s: connect: %s", self->uri,
+                          zmq_strerror (zmq_errno ()));
         s_redial_schedule (self, z);
     }
 }
@@ -265,7 +265,7 @@ s_redial_check (colo_port_t *self, s_zmq_t *z)
 static void
 s_monitor_drain (colo_port_t *self)
 {
-    s_zmq_t *z = (s_zmq_t *) self->impl;
+    s_zmq_t *z = (s_zmq_t *)self->impl;
     void *mon = zsock_resolve (z->monitor);
     while (1) {
         zmq_msg_t part;
@@ -277,7 +277,7 @@ s_monitor_drain (colo_port_t *self)
         int event = 0;
         uint32_t value = 0;
         if (zmq_msg_size (&part) >= 6) {
-            const uint8_t *data = (const uint8_t *) zmq_msg_data (&part);
+            const uint8_t *data = (const uint8_t *)zmq_msg_data (&part);
             uint16_t ev16;
             memcpy (&ev16, data, 2);
             memcpy (&value, data + 2, 4);
@@ -327,8 +327,8 @@ s_monitor_drain (colo_port_t *self)
                     if (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
                         s_redial_schedule (self, z);
                 }
-                colo_log_limited (&z->rl_error, COLO_LOG_WARN,
-                                  "port %s: %s: %s (0x%x)", self->uri,
+                colo_log_limited (&z->rl_error, COLO_LOG_WARN, "port %s: %s: %s (0x%x)",
+                                  self->uri,
                                   z->curve_server   ? "refused a peer"
                                   : z->curve_client ? "the server refused us"
                                                     : "a peer failed the handshake",
@@ -339,7 +339,7 @@ s_monitor_drain (colo_port_t *self)
                 self->counters[COLO_PORT_ERRORS]++;
                 colo_log_limited (&z->rl_error, COLO_LOG_WARN,
                                   "port %s: socket event 0x%x: %s", self->uri, event,
-                                  zmq_strerror ((int) value));
+                                  zmq_strerror ((int)value));
                 break;
             default:
                 break;
@@ -352,7 +352,7 @@ static void
 s_service (colo_port_t *self)
 {
     s_monitor_drain (self);
-    s_redial_check (self, (s_zmq_t *) self->impl);
+    s_redial_check (self, (s_zmq_t *)self->impl);
 }
 
 //  A bound ipc path that a live listener answers on is in use: refuse it
@@ -370,7 +370,7 @@ s_ipc_in_use (const char *path)
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    int rc = connect (fd, (struct sockaddr *) &sa, sizeof sa);
+    int rc = connect (fd, (struct sockaddr *)&sa, sizeof sa);
     int in_use = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
     close (fd);
     return in_use;
@@ -463,12 +463,10 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     int bind = s_wants_bind (uri);
     uint64_t hwm, batch, linger;
     if (colo_uri_opt_u64 (uri, "hwm", S_HWM_DEFAULT, 1, 10000000, &hwm) != 0
-        || colo_uri_opt_u64 (uri, "batch", S_BATCH_DEFAULT, 1, S_BATCH_MAX, &batch)
-               != 0
-        || colo_uri_opt_u64 (uri, "linger", S_LINGER_DEFAULT, 0, 600000, &linger)
-               != 0)
+        || colo_uri_opt_u64 (uri, "batch", S_BATCH_DEFAULT, 1, S_BATCH_MAX, &batch) != 0
+        || colo_uri_opt_u64 (uri, "linger", S_LINGER_DEFAULT, 0, 600000, &linger) != 0)
         return -1;
-    s_zmq_t *z = (s_zmq_t *) calloc (1, sizeof (s_zmq_t));
+    s_zmq_t *z = (s_zmq_t *)calloc (1, sizeof (s_zmq_t));
     if (!z)
         return -1;
     self->impl = z;
@@ -476,13 +474,13 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     z->kick_fd = -1;
     z->timer_fd = -1;
     z->redial_ms = s_redial_first (self);
-    z->batch = (size_t) batch;
-    z->linger = self->dir == COLO_PORT_TX ? (int) linger : 0;
+    z->batch = (size_t)batch;
+    z->linger = self->dir == COLO_PORT_TX ? (int)linger : 0;
     z->bound = bind;
     zmq_msg_init (&z->held);
-    z->rl_malformed = (colo_ratelimit_t) COLO_RATELIMIT_INIT (1000, 5);
-    z->rl_event = (colo_ratelimit_t) COLO_RATELIMIT_INIT (1000, 5);
-    z->rl_error = (colo_ratelimit_t) COLO_RATELIMIT_INIT (1000, 5);
+    z->rl_malformed = (colo_ratelimit_t)COLO_RATELIMIT_INIT (1000, 5);
+    z->rl_event = (colo_ratelimit_t)COLO_RATELIMIT_INIT (1000, 5);
+    z->rl_error = (colo_ratelimit_t)COLO_RATELIMIT_INIT (1000, 5);
 
     z->sock = zsock_new (self->dir == COLO_PORT_TX ? ZMQ_PUSH : ZMQ_PULL);
     if (!z->sock) {
@@ -492,14 +490,14 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     }
     z->handle = zsock_resolve (z->sock);
     zsock_set_linger (z->sock, z->linger);
-    zsock_set_sndhwm (z->sock, (int) hwm);
-    zsock_set_rcvhwm (z->sock, (int) hwm);
-    zsock_set_maxmsgsize (z->sock, (int) S_MSG_MAX);
+    zsock_set_sndhwm (z->sock, (int)hwm);
+    zsock_set_rcvhwm (z->sock, (int)hwm);
+    zsock_set_maxmsgsize (z->sock, (int)S_MSG_MAX);
     zsock_set_immediate (z->sock, 0);
-    zsock_set_reconnect_ivl (z->sock, (int) (self->backoff_max_ms < S_RECONNECT_IVL
-                                                 ? self->backoff_max_ms
-                                                 : S_RECONNECT_IVL));
-    zsock_set_reconnect_ivl_max (z->sock, (int) self->backoff_max_ms);
+    zsock_set_reconnect_ivl (z->sock, (int)(self->backoff_max_ms < S_RECONNECT_IVL
+                                                ? self->backoff_max_ms
+                                                : S_RECONNECT_IVL));
+    zsock_set_reconnect_ivl_max (z->sock, (int)self->backoff_max_ms);
     if (strchr (uri->address, '['))
         zsock_set_ipv6 (z->sock, 1);
     //  CURVE is for TCP; on ipc the file's permissions are the access
@@ -512,8 +510,8 @@ s_open (colo_port_t *self, colo_uri_t *uri)
 
     //  The monitor first, so that it sees the first connection.
     char mon_ep[96];
-    snprintf (mon_ep, sizeof mon_ep, "inproc://colo-port-zmq-monitor-%p-%llu",
-              (void *) z, (unsigned long long) colo_clock_mono_ns ());
+    snprintf (mon_ep, sizeof mon_ep, "inproc://colo-port-zmq-monitor-%p-%llu", (void *)z,
+              (unsigned long long)colo_clock_mono_ns ());
     if (zmq_socket_monitor (z->handle, mon_ep, S_MONITOR_EVENTS) != 0
         || !(z->monitor = zsock_new (ZMQ_PAIR))
         || zmq_connect (zsock_resolve (z->monitor), mon_ep) != 0) {
@@ -540,8 +538,8 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     }
     else {
         if (zmq_connect (z->handle, uri->address) != 0) {
-            colo_error ("port %s: cannot connect to %s: %s", self->uri,
-                        uri->address, zmq_strerror (zmq_errno ()));
+            colo_error ("port %s: cannot connect to %s: %s", self->uri, uri->address,
+                        zmq_strerror (zmq_errno ()));
             goto fail;
         }
         snprintf (z->endpoint, sizeof z->endpoint, "%s", uri->address);
@@ -553,8 +551,7 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     z->timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     z->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
     if (z->kick_fd < 0 || z->timer_fd < 0 || z->epoll_fd < 0
-        || s_epoll_add (z->epoll_fd, data_fd) != 0
-        || s_epoll_add (z->epoll_fd, mon_fd) != 0
+        || s_epoll_add (z->epoll_fd, data_fd) != 0 || s_epoll_add (z->epoll_fd, mon_fd) != 0
         || s_epoll_add (z->epoll_fd, z->kick_fd) != 0
         || s_epoll_add (z->epoll_fd, z->timer_fd) != 0) {
         colo_error ("port %s: cannot set up the port's fd: %s", self->uri,
@@ -564,8 +561,8 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     self->fd = z->epoll_fd;
     colo_debug ("port %s: %s %s as %s (hwm %llu, batch %llu)", self->uri,
                 bind ? "bound" : "connecting to", z->endpoint,
-                self->dir == COLO_PORT_TX ? "PUSH" : "PULL", (unsigned long long) hwm,
-                (unsigned long long) batch);
+                self->dir == COLO_PORT_TX ? "PUSH" : "PULL", (unsigned long long)hwm,
+                (unsigned long long)batch);
     return 0;
 
 fail:
@@ -590,7 +587,7 @@ s_unbind_wait (colo_port_t *self, s_zmq_t *z)
         uint64_t now = colo_clock_mono_ms ();
         if (z->listener_closed || now >= deadline)
             break;
-        zmq_poll (&item, 1, (long) (deadline - now));
+        zmq_poll (&item, 1, (long)(deadline - now));
     }
     if (!z->listener_closed) {
         colo_warn ("port %s: %s not released after %d ms", self->uri, z->endpoint,
@@ -606,13 +603,13 @@ s_unbind_wait (colo_port_t *self, s_zmq_t *z)
 static void
 s_close (colo_port_t *self)
 {
-    s_zmq_t *z = (s_zmq_t *) self->impl;
+    s_zmq_t *z = (s_zmq_t *)self->impl;
     if (!z)
         return;
     if (z->held_valid) {
         //  Records the caller never took: count them for the log.
         size_t size = zmq_msg_size (&z->held);
-        const uint8_t *data = (const uint8_t *) zmq_msg_data (&z->held);
+        const uint8_t *data = (const uint8_t *)zmq_msg_data (&z->held);
         int left = 0;
         size_t record = 0;
         for (size_t off = z->held_off;
@@ -620,8 +617,7 @@ s_close (colo_port_t *self)
              && colo_envelope_peek (data + off, size - off, &record) == COLO_ENV_OK;
              off += record)
             left++;
-        colo_warn ("port %s: closed with %d received frames not taken", self->uri,
-                   left);
+        colo_warn ("port %s: closed with %d received frames not taken", self->uri, left);
     }
     s_held_release (z);
     zmq_msg_close (&z->held);
@@ -667,7 +663,7 @@ s_frame_ok (const colo_buf_t *buf)
 static int
 s_send (colo_port_t *self, colo_buf_t **bufs, int n)
 {
-    s_zmq_t *z = (s_zmq_t *) self->impl;
+    s_zmq_t *z = (s_zmq_t *)self->impl;
     s_unkick (z);
     if (!z->verified)
         s_service (self);
@@ -711,7 +707,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
                               total);
             break;
         }
-        uint8_t *out = (uint8_t *) zmq_msg_data (&msg);
+        uint8_t *out = (uint8_t *)zmq_msg_data (&msg);
         size_t off = 0;
         for (int i = done; i < end; i++)
             off += colo_envelope_encode (bufs[i], out + off, total - off);
@@ -736,7 +732,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
             bytes += bufs[i]->len;
             colo_buf_destroy (&bufs[i]);
         }
-        self->counters[COLO_PORT_TX_FRAMES] += (uint64_t) (end - done);
+        self->counters[COLO_PORT_TX_FRAMES] += (uint64_t)(end - done);
         self->counters[COLO_PORT_TX_BYTES] += bytes;
         done = end;
         retried = 0;
@@ -766,7 +762,7 @@ s_housekeep (colo_port_t *self, s_zmq_t *z)
 static int
 s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
 {
-    s_zmq_t *z = (s_zmq_t *) self->impl;
+    s_zmq_t *z = (s_zmq_t *)self->impl;
     if (max <= 0 || !bufs) {
         s_housekeep (self, z);
         return 0;
@@ -781,9 +777,8 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
                     //  Not drained: make sure the caller comes back.
                     if (err != EINTR) {
                         self->counters[COLO_PORT_ERRORS]++;
-                        colo_log_limited (&z->rl_error, COLO_LOG_ERROR,
-                                          "port %s: recv: %s", self->uri,
-                                          zmq_strerror (err));
+                        colo_log_limited (&z->rl_error, COLO_LOG_ERROR, "port %s: recv: %s",
+                                          self->uri, zmq_strerror (err));
                     }
                     s_kick (z);
                 }
@@ -792,7 +787,7 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
             z->held_valid = 1;
             z->held_off = 0;
         }
-        const uint8_t *data = (const uint8_t *) zmq_msg_data (&z->held);
+        const uint8_t *data = (const uint8_t *)zmq_msg_data (&z->held);
         size_t size = zmq_msg_size (&z->held);
         if (size == 0) {
             self->counters[COLO_PORT_RX_MALFORMED]++;
@@ -804,8 +799,8 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
         while (got < max && z->held_off < size) {
             colo_buf_t *buf = NULL;
             size_t used = 0;
-            colo_env_result_t rc = colo_envelope_decode (
-                data + z->held_off, size - z->held_off, &buf, &used);
+            colo_env_result_t rc =
+                colo_envelope_decode (data + z->held_off, size - z->held_off, &buf, &used);
             if (rc == COLO_ENV_OK) {
                 bufs[got++] = buf;
                 z->held_off += used;
@@ -817,8 +812,7 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
                 //  Keep the message; the caller is told to come back.
                 self->counters[COLO_PORT_ERRORS]++;
                 colo_log_limited (&z->rl_error, COLO_LOG_ERROR,
-                                  "port %s: no memory for a received frame",
-                                  self->uri);
+                                  "port %s: no memory for a received frame", self->uri);
                 s_kick (z);
                 return got;
             }
@@ -845,14 +839,14 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
 static int
 s_pending (colo_port_t *self)
 {
-    (void) self;
+    (void)self;
     return 0;
 }
 
 static int
 s_connected (colo_port_t *self)
 {
-    s_zmq_t *z = (s_zmq_t *) self->impl;
+    s_zmq_t *z = (s_zmq_t *)self->impl;
     s_service (self);
     if (z->peers > 0)
         return 1;
@@ -869,7 +863,7 @@ colo_port_zmq_endpoint (colo_port_t *port)
         || (port->ops != &colo_port_zmq_tcp_ops && port->ops != &colo_port_zmq_ipc_ops)
         || !port->impl)
         return NULL;
-    return ((s_zmq_t *) port->impl)->endpoint;
+    return ((s_zmq_t *)port->impl)->endpoint;
 }
 
 const colo_port_ops_t colo_port_zmq_tcp_ops = {

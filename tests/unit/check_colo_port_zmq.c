@@ -46,12 +46,12 @@ s_frame (uint32_t len, uint32_t seed)
 {
     colo_buf_t *buf = colo_test_frame (len, seed);
     ck_assert_ptr_nonnull (buf);
-    buf->dir = (uint8_t) (1 + seed % 4);
-    buf->flags = (uint8_t) (seed * 7);
+    buf->dir = (uint8_t)(1 + seed % 4);
+    buf->flags = (uint8_t)(seed * 7);
     buf->instance = 0xA5000000u + seed;
     buf->ts_ns = 1700000000000000000ull + seed * 1000003ull;
     buf->seq = seed;
-    buf->vnet_hdr_len = (uint16_t) (len < 12 ? len : seed % 2 ? 12 : 0);
+    buf->vnet_hdr_len = (uint16_t)(len < 12 ? len : seed % 2 ? 12 : 0);
     return buf;
 }
 
@@ -75,19 +75,19 @@ s_check_frame (const colo_buf_t *got, uint32_t len, uint32_t seed)
 static int
 s_is_connected (void *arg)
 {
-    return colo_port_connected ((colo_port_t *) arg);
+    return colo_port_connected ((colo_port_t *)arg);
 }
 
 static int
 s_not_connected (void *arg)
 {
-    return !colo_port_connected ((colo_port_t *) arg);
+    return !colo_port_connected ((colo_port_t *)arg);
 }
 
 static const uint32_t s_sizes[] = {
     0, 1, 14, 20, 60, 64, 65, 1500, 1514, 9000, 65535, 65536, COLO_FRAME_MAX,
 };
-#define S_NSIZES ((int) (sizeof s_sizes / sizeof s_sizes[0]))
+#define S_NSIZES ((int)(sizeof s_sizes / sizeof s_sizes[0]))
 
 //  Open the binding side first (it may pick the port), then its peer;
 //  send every size of frame and check each field on the other side.
@@ -105,7 +105,7 @@ s_roundtrip (const char *bind_uri, colo_port_dir_t bind_dir)
 
     colo_buf_t *out[S_NSIZES];
     for (int i = 0; i < S_NSIZES; i++)
-        out[i] = s_frame (s_sizes[i], (uint32_t) i + 1);
+        out[i] = s_frame (s_sizes[i], (uint32_t)i + 1);
     ck_assert_int_eq (colo_test_send_all (tx, out, S_NSIZES, &rx, 1, S_WAIT_MS), S_NSIZES);
     for (int i = 0; i < S_NSIZES; i++)
         ck_assert_ptr_null (out[i]);
@@ -114,7 +114,7 @@ s_roundtrip (const char *bind_uri, colo_port_dir_t bind_dir)
                       S_NSIZES);
     uint64_t bytes = 0;
     for (int i = 0; i < S_NSIZES; i++) {
-        s_check_frame (in[i], s_sizes[i], (uint32_t) i + 1);
+        s_check_frame (in[i], s_sizes[i], (uint32_t)i + 1);
         bytes += s_sizes[i];
     }
     colo_buf_destroy_array (in, S_NSIZES);
@@ -190,13 +190,12 @@ END_TEST
 START_TEST (test_order_many_messages)
 {
     char uri[256];
-    colo_port_t *rx = colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind,hwm=8"),
-                                     COLO_PORT_RX);
+    colo_port_t *rx =
+        colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind,hwm=8"), COLO_PORT_RX);
     ck_assert_ptr_nonnull (rx);
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (rx, ",batch=2000,hwm=8", peer,
-                                                 sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx = colo_port_new (
+        s_peer_uri (rx, ",batch=2000,hwm=8", peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     enum { TOTAL = 20000, CHUNK = 37 };
     uint32_t next_send = 0, next_recv = 0;
@@ -213,7 +212,7 @@ START_TEST (test_order_many_messages)
         }
         int sent = colo_port_send (tx, out, have);
         ck_assert_int_ge (sent, 0);
-        memmove (out, out + sent, (size_t) (have - sent) * sizeof out[0]);
+        memmove (out, out + sent, (size_t)(have - sent) * sizeof out[0]);
         have -= sent;
         colo_buf_t *in[64];
         int got;
@@ -259,7 +258,7 @@ s_raw_count_messages (zsock_t *pull, int want, uint32_t len)
             size_t used = 0;
             ck_assert_int_eq (colo_envelope_decode (data + off, size - off, &buf, &used),
                               COLO_ENV_OK);
-            ck_assert_uint_eq (buf->seq, (uint64_t) records);
+            ck_assert_uint_eq (buf->seq, (uint64_t)records);
             ck_assert_uint_eq (buf->len, len);
             records++;
             off += used;
@@ -289,7 +288,7 @@ START_TEST (test_batch_packing)
         ck_assert_ptr_nonnull (tx);
         colo_buf_t *out[1000];
         for (int i = 0; i < 1000; i++)
-            out[i] = s_frame (64, (uint32_t) i);
+            out[i] = s_frame (64, (uint32_t)i);
         //  A connecting PUSH queues while it connects: one call takes all.
         ck_assert_int_eq (colo_port_send (tx, out, 1000), 1000);
         ck_assert_int_eq (s_raw_count_messages (pull, 1000, 64), expect[round]);
@@ -308,12 +307,12 @@ START_TEST (test_partial_message_drain)
     colo_port_t *rx = colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind"), COLO_PORT_RX);
     ck_assert_ptr_nonnull (rx);
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx =
+        colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     colo_buf_t *out[1000];
     for (int i = 0; i < 1000; i++)
-        out[i] = s_frame ((uint32_t) (i % 50), (uint32_t) i);
+        out[i] = s_frame ((uint32_t)(i % 50), (uint32_t)i);
     ck_assert_int_eq (colo_port_send (tx, out, 1000), 1000);
     //  recv with nothing to take is housekeeping.
     ck_assert_int_eq (colo_port_recv (rx, NULL, 5), 0);
@@ -326,7 +325,7 @@ START_TEST (test_partial_message_drain)
         ck_assert_int_ge (n, 0);
         ck_assert_int_le (n, 7);
         for (int i = 0; i < n; i++) {
-            s_check_frame (in[i], (uint32_t) ((got + i) % 50), (uint32_t) (got + i));
+            s_check_frame (in[i], (uint32_t)((got + i) % 50), (uint32_t)(got + i));
         }
         colo_buf_destroy_array (in, n);
         got += n;
@@ -351,12 +350,12 @@ END_TEST
 START_TEST (test_backpressure)
 {
     char uri[256];
-    colo_port_t *rx = colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind,hwm=2"),
-                                     COLO_PORT_RX);
+    colo_port_t *rx =
+        colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind,hwm=2"), COLO_PORT_RX);
     ck_assert_ptr_nonnull (rx);
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (rx, ",hwm=2,batch=1", peer, sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx =
+        colo_port_new (s_peer_uri (rx, ",hwm=2,batch=1", peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     enum { LEN = 1000, LIMIT = 200000 };
     colo_buf_t *out[100];
@@ -367,7 +366,7 @@ START_TEST (test_backpressure)
     while (!blocked && made < LIMIT) {
         ck_assert_uint_lt (colo_clock_mono_ms (), deadline);
         for (int i = 0; i < 100; i++)
-            out[i] = s_frame (LEN, made + (uint32_t) i);
+            out[i] = s_frame (LEN, made + (uint32_t)i);
         made += 100;
         int sent = colo_port_send (tx, out, 100);
         ck_assert_int_ge (sent, 0);
@@ -378,7 +377,7 @@ START_TEST (test_backpressure)
             for (int i = sent; i < 100; i++)
                 ck_assert_ptr_nonnull (out[i]);
             //  Keep the refused ones: they go after the reader drains.
-            memmove (out, out + sent, (size_t) (100 - sent) * sizeof out[0]);
+            memmove (out, out + sent, (size_t)(100 - sent) * sizeof out[0]);
             int left = 100 - sent;
             ck_assert_uint_ge (colo_port_counters (tx)[COLO_PORT_TX_BLOCKED], 1);
             //  Now read everything, retrying the refused frames whenever
@@ -473,25 +472,25 @@ s_restart (int tx_binds)
     for (int life = 0; life < 3; life++) {
         colo_buf_t *out[10], *in[10];
         for (int i = 0; i < 10; i++)
-            out[i] = s_frame (200, seed + (uint32_t) i);
+            out[i] = s_frame (200, seed + (uint32_t)i);
         ck_assert_int_eq (colo_test_send_all (tx, out, 10, &rx, 1, S_WAIT_MS), 10);
         ck_assert_int_eq (colo_test_recv_frames (rx, in, 10, &tx, 1, S_WAIT_MS), 10);
         for (int i = 0; i < 10; i++)
-            s_check_frame (in[i], 200, seed + (uint32_t) i);
+            s_check_frame (in[i], 200, seed + (uint32_t)i);
         colo_buf_destroy_array (in, 10);
         seed += 10;
         colo_port_destroy (&rx);
         //  The sender notices (so nothing more goes to the dead connection).
         ck_assert (colo_test_wait (s_not_connected, tx, &tx, 1, S_WAIT_MS));
         ck_assert_uint_ge (colo_port_counters (tx)[COLO_PORT_DISCONNECTS],
-                           (uint64_t) life + 1);
+                           (uint64_t)life + 1);
         //  Frames offered while the receiver is away: a connecting PUSH
         //  keeps its queue across reconnects and takes them.  (A bound
         //  PUSH refuses them once ZeroMQ has dropped the dead peer's
         //  queue, but may take some into that queue just before: those
         //  are lost, so the test does not offer any then.)
         for (int i = 0; i < 10; i++)
-            out[i] = s_frame (200, seed + (uint32_t) i);
+            out[i] = s_frame (200, seed + (uint32_t)i);
         int sent = 0;
         if (!tx_binds) {
             sent = colo_port_send (tx, out, 10);
@@ -503,7 +502,7 @@ s_restart (int tx_binds)
                           10 - sent);
         ck_assert_int_eq (colo_test_recv_frames (rx, in, 10, &tx, 1, S_WAIT_MS), 10);
         for (int i = 0; i < 10; i++)
-            s_check_frame (in[i], 200, seed + (uint32_t) i);
+            s_check_frame (in[i], 200, seed + (uint32_t)i);
         colo_buf_destroy_array (in, 10);
         seed += 10;
     }
@@ -531,8 +530,8 @@ START_TEST (test_receiver_restart_tcp)
     char fixed[512];
     s_peer_uri (rx, ",bind", fixed, sizeof fixed);
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx =
+        colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     colo_buf_t *out = s_frame (300, 1), *in = NULL;
     ck_assert_int_eq (colo_test_send_all (tx, &out, 1, &rx, 1, S_WAIT_MS), 1);
@@ -561,10 +560,10 @@ s_header (uint8_t *h, uint8_t magic, uint8_t version, uint32_t data_len)
     h[0] = magic;
     h[1] = version;
     h[2] = 1;
-    h[28] = (uint8_t) data_len;
-    h[29] = (uint8_t) (data_len >> 8);
-    h[30] = (uint8_t) (data_len >> 16);
-    h[31] = (uint8_t) (data_len >> 24);
+    h[28] = (uint8_t)data_len;
+    h[29] = (uint8_t)(data_len >> 8);
+    h[30] = (uint8_t)(data_len >> 16);
+    h[31] = (uint8_t)(data_len >> 24);
 }
 
 //  A foreign PUSH sends garbage: each bad message is counted and dropped,
@@ -577,8 +576,7 @@ START_TEST (test_malformed_messages)
     ck_assert_ptr_nonnull (rx);
     zsock_t *push = zsock_new (ZMQ_PUSH);
     ck_assert_ptr_nonnull (push);
-    ck_assert_int_eq (zmq_connect (zsock_resolve (push), colo_port_zmq_endpoint (rx)),
-                      0);
+    ck_assert_int_eq (zmq_connect (zsock_resolve (push), colo_port_zmq_endpoint (rx)), 0);
     void *raw = zsock_resolve (push);
     uint8_t msg[512];
     memset (msg, 0xEE, sizeof msg);
@@ -590,8 +588,7 @@ START_TEST (test_malformed_messages)
                       COLO_ENVELOPE_HDR_LEN + 4);
     //  3. length beyond COLO_FRAME_MAX
     s_header (msg, COLO_ENVELOPE_MAGIC, COLO_ENVELOPE_VERSION, COLO_FRAME_MAX + 1);
-    ck_assert_int_eq (zmq_send (raw, msg, COLO_ENVELOPE_HDR_LEN, 0),
-                      COLO_ENVELOPE_HDR_LEN);
+    ck_assert_int_eq (zmq_send (raw, msg, COLO_ENVELOPE_HDR_LEN, 0), COLO_ENVELOPE_HDR_LEN);
     //  4. a record announcing 100 bytes, carrying 10
     s_header (msg, COLO_ENVELOPE_MAGIC, COLO_ENVELOPE_VERSION, 100);
     ck_assert_int_eq (zmq_send (raw, msg, COLO_ENVELOPE_HDR_LEN + 10, 0),
@@ -601,7 +598,7 @@ START_TEST (test_malformed_messages)
     size_t n = colo_envelope_encode (good, msg, sizeof msg);
     ck_assert_uint_eq (n, COLO_ENVELOPE_HDR_LEN + 40);
     memcpy (msg + n, "\xC0\x01\x00", 3);
-    ck_assert_int_eq (zmq_send (raw, msg, n + 3, 0), (int) n + 3);
+    ck_assert_int_eq (zmq_send (raw, msg, n + 3, 0), (int)n + 3);
     colo_buf_destroy (&good);
     //  6. an empty message
     ck_assert_int_eq (zmq_send (raw, "", 0, 0), 0);
@@ -614,7 +611,7 @@ START_TEST (test_malformed_messages)
         off += colo_envelope_encode (good, msg + off, sizeof msg - off);
         colo_buf_destroy (&good);
     }
-    ck_assert_int_eq (zmq_send (raw, msg, off, 0), (int) off);
+    ck_assert_int_eq (zmq_send (raw, msg, off, 0), (int)off);
 
     colo_buf_t *in[4];
     ck_assert_int_eq (colo_test_recv_frames (rx, in, 4, NULL, 0, S_WAIT_MS), 4);
@@ -638,11 +635,11 @@ START_TEST (test_invalid_frame_not_sent)
     colo_port_t *rx = colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind"), COLO_PORT_RX);
     ck_assert_ptr_nonnull (rx);
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx =
+        colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     colo_buf_t *out[3] = {s_frame (30, 1), s_frame (30, 2), s_frame (30, 3)};
-    out[1]->vnet_hdr_len = 31;   //  longer than the frame
+    out[1]->vnet_hdr_len = 31;  //  longer than the frame
     ck_assert_int_eq (colo_port_send (tx, out, 3), 3);
     ck_assert_uint_eq (colo_port_counters (tx)[COLO_PORT_ERRORS], 1);
     ck_assert_uint_eq (colo_port_counters (tx)[COLO_PORT_TX_FRAMES], 2);
@@ -666,8 +663,8 @@ START_TEST (test_fd_and_connection_events)
     ck_assert_int_ge (colo_port_fd (rx), 0);
     ck_assert_int_eq (colo_port_connected (rx), 0);
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx =
+        colo_port_new (s_peer_uri (rx, NULL, peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     colo_port_t *both[2] = {tx, rx};
     ck_assert (colo_test_wait (s_is_connected, rx, both, 2, S_WAIT_MS));
@@ -694,7 +691,7 @@ START_TEST (test_fd_and_connection_events)
                 ready = 1;
                 break;
             }
-            ck_assert_int_eq (got, 0);   //  a connection event woke us
+            ck_assert_int_eq (got, 0);  //  a connection event woke us
         }
         ck_assert (ready);
         s_check_frame (in[0], 64, round);
@@ -736,8 +733,8 @@ START_TEST (test_bad_uris)
         colo_port_new ("zmq+tcp://127.0.0.1:*,bind,curve-clients=/tmp", COLO_PORT_RX));
     ck_assert_ptr_null (colo_port_new (
         "zmq+tcp://127.0.0.1:*,bind,curve-secret=/nonexistent/key", COLO_PORT_RX));
-    ck_assert_ptr_null (colo_port_new ("zmq+tcp://127.0.0.1:5555,curve-server=short",
-                                       COLO_PORT_TX));
+    ck_assert_ptr_null (
+        colo_port_new ("zmq+tcp://127.0.0.1:5555,curve-server=short", COLO_PORT_TX));
     //  No CURVE on ipc (file permissions guard it).
     ck_assert_ptr_null (
         colo_port_new ("zmq+ipc:///tmp/x.ipc,curve-secret=/tmp/x", COLO_PORT_TX));
@@ -745,16 +742,16 @@ START_TEST (test_bad_uris)
     colo_port_t *first = colo_port_new ("zmq+tcp://127.0.0.1:*,bind", COLO_PORT_RX);
     ck_assert_ptr_nonnull (first);
     char again[512];
-    ck_assert_ptr_null (colo_port_new (s_peer_uri (first, ",bind", again, sizeof again),
-                                       COLO_PORT_RX));
+    ck_assert_ptr_null (
+        colo_port_new (s_peer_uri (first, ",bind", again, sizeof again), COLO_PORT_RX));
     char uri[256];
     colo_port_t *ipc = colo_port_new (s_ipc_uri (uri, sizeof uri, ",bind"), COLO_PORT_RX);
     ck_assert_ptr_nonnull (ipc);
     ck_assert_ptr_null (colo_port_new (uri, COLO_PORT_RX));
     //  ... and the first owner still works.
     char peer[512];
-    colo_port_t *tx = colo_port_new (s_peer_uri (ipc, NULL, peer, sizeof peer),
-                                     COLO_PORT_TX);
+    colo_port_t *tx =
+        colo_port_new (s_peer_uri (ipc, NULL, peer, sizeof peer), COLO_PORT_TX);
     ck_assert_ptr_nonnull (tx);
     colo_buf_t *out = s_frame (10, 1), *in = NULL;
     ck_assert_int_eq (colo_test_send_all (tx, &out, 1, &ipc, 1, S_WAIT_MS), 1);
@@ -792,22 +789,21 @@ START_TEST (test_check_agrees)
         ck_assert_int_eq (colo_port_check (bad[i], COLO_PORT_TX, err, sizeof err), -1);
         ck_assert_ptr_null (colo_port_new (bad[i], COLO_PORT_TX));
     }
-    ck_assert_int_eq (colo_port_check ("zmq+tcp://127.0.0.1:1", COLO_PORT_RXTX, err,
-                                       sizeof err),
-                      -1);
+    ck_assert_int_eq (
+        colo_port_check ("zmq+tcp://127.0.0.1:1", COLO_PORT_RXTX, err, sizeof err), -1);
 }
 END_TEST
 
 //  ---------------------------------------------------------------- CURVE
 
 typedef struct {
-    char dir[64];            //  temp dir
-    char clients[96];        //  dir/clients: allowed public certs
+    char dir[64];  //  temp dir
+    char clients[96];  //  dir/clients: allowed public certs
     char server_secret[128];
     char server_public[128];
     char server_z85[41];
-    char good_secret[128];   //  client in clients/
-    char bad_secret[128];    //  client not in clients/
+    char good_secret[128];  //  client in clients/
+    char bad_secret[128];  //  client not in clients/
 } s_certs_t;
 
 static void
@@ -840,9 +836,9 @@ s_certs_make (s_certs_t *c)
 static int
 s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void) st;
-    (void) flag;
-    (void) ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     return remove (path);
 }
 
@@ -855,7 +851,7 @@ s_certs_remove (s_certs_t *c)
 static int
 s_errors_seen (void *arg)
 {
-    return colo_port_counters ((colo_port_t *) arg)[COLO_PORT_ERRORS] > 0;
+    return colo_port_counters ((colo_port_t *)arg)[COLO_PORT_ERRORS] > 0;
 }
 
 //  One frame from tx reaches rx.
@@ -874,15 +870,16 @@ START_TEST (test_curve_clients_dir)
     s_certs_t c;
     s_certs_make (&c);
     char uri[512];
-    snprintf (uri, sizeof uri, "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s,curve-clients=%s",
+    snprintf (uri, sizeof uri,
+              "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s,curve-clients=%s",
               c.server_secret, c.clients);
     colo_port_t *server = colo_port_new (uri, COLO_PORT_RX);
     ck_assert_ptr_nonnull (server);
     const char *ep = colo_port_zmq_endpoint (server);
 
     //  The authorised client (server key from the public file).
-    snprintf (uri, sizeof uri, "zmq+%s,curve-secret=%s,curve-server=%s", ep,
-              c.good_secret, c.server_public);
+    snprintf (uri, sizeof uri, "zmq+%s,curve-secret=%s,curve-server=%s", ep, c.good_secret,
+              c.server_public);
     colo_port_t *good = colo_port_new (uri, COLO_PORT_TX);
     ck_assert_ptr_nonnull (good);
     s_one_frame_arrives (good, server, 1);
@@ -926,10 +923,12 @@ START_TEST (test_curve_clients_dir)
     snprintf (uri, sizeof uri, "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s",
               c.server_secret);
     ck_assert_ptr_null (colo_port_new (uri, COLO_PORT_RX));
-    snprintf (uri, sizeof uri, "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s,curve-clients=%s",
+    snprintf (uri, sizeof uri,
+              "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s,curve-clients=%s",
               c.server_secret, c.dir);
     ck_assert_ptr_null (colo_port_new (uri, COLO_PORT_RX));
-    snprintf (uri, sizeof uri, "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s,curve-clients=%s/",
+    snprintf (uri, sizeof uri,
+              "zmq+tcp://127.0.0.1:*,bind,curve-secret=%s,curve-clients=%s/",
               c.server_secret, c.clients);
     colo_port_t *second = colo_port_new (uri, COLO_PORT_RX);
     ck_assert_ptr_nonnull (second);
@@ -954,16 +953,16 @@ START_TEST (test_curve_any_client)
     colo_port_t *server = colo_port_new (uri, COLO_PORT_TX);
     ck_assert_ptr_nonnull (server);
     const char *ep = colo_port_zmq_endpoint (server);
-    snprintf (uri, sizeof uri, "zmq+%s,curve-secret=%s,curve-server=%s", ep,
-              c.bad_secret, c.server_z85);
+    snprintf (uri, sizeof uri, "zmq+%s,curve-secret=%s,curve-server=%s", ep, c.bad_secret,
+              c.server_z85);
     colo_port_t *client = colo_port_new (uri, COLO_PORT_RX);
     ck_assert_ptr_nonnull (client);
     s_one_frame_arrives (server, client, 1);
 
     //  Wrong server key: the client presents its keys to a server that
     //  cannot decrypt them.
-    snprintf (uri, sizeof uri, "zmq+%s,curve-secret=%s,curve-server=%s", ep,
-              c.bad_secret, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    snprintf (uri, sizeof uri, "zmq+%s,curve-secret=%s,curve-server=%s", ep, c.bad_secret,
+              "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
     colo_port_t *wrong = colo_port_new (uri, COLO_PORT_RX);
     ck_assert_ptr_nonnull (wrong);
     snprintf (uri, sizeof uri, "zmq+%s", ep);
