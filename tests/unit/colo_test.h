@@ -68,6 +68,8 @@ typedef struct {
     size_t pad_to;            //  pad the frame with zeros to this length
     uint16_t vnet_hdr_len;    //  put a zeroed vnet header of this size in front
     uint16_t arp_op;          //  build an ARP frame instead
+    const void *tcp_opts;     //  TCP option bytes after the 20-byte header
+    size_t tcp_opts_len;      //  padded with zeros (EOL) to a multiple of 4, <= 40
 } colo_test_pkt_t;
 
 colo_buf_t *colo_test_packet (const colo_test_pkt_t *spec);

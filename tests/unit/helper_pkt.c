@@ -51,7 +51,10 @@ colo_test_packet (const colo_test_pkt_t *spec)
         colo_put_be16 (frame + off, spec->v6 ? 0x86dd : 0x0800);
         off += 2;
         uint8_t proto = spec->proto ? spec->proto : 6;
-        size_t l4_hdr = proto == 6 ? 20 : 8;
+        size_t opts_len = 0;
+        if (proto == 6 && spec->tcp_opts && spec->tcp_opts_len <= 40)
+            opts_len = (spec->tcp_opts_len + 3) & ~(size_t) 3;
+        size_t l4_hdr = proto == 6 ? 20 + opts_len : 8;
         size_t l4_len = l4_hdr + spec->len;
         uint8_t *ip = frame + off;
         size_t ip_hdr = spec->v6 ? 40 : 20;
@@ -79,7 +82,9 @@ colo_test_packet (const colo_test_pkt_t *spec)
             colo_put_be16 (l4 + 2, spec->dport);
             colo_put_be32 (l4 + 4, spec->seq);
             colo_put_be32 (l4 + 8, spec->ack);
-            l4[12] = 5 << 4;
+            l4[12] = (uint8_t) ((l4_hdr / 4) << 4);
+            if (opts_len)
+                memcpy (l4 + 20, spec->tcp_opts, spec->tcp_opts_len);
             l4[13] = spec->flags;
             colo_put_be16 (l4 + 14, spec->window ? spec->window : 65535);
         }

@@ -1,0 +1,585 @@
+/*  colo_rewriter.c - the sequence-translation engine: the secondary's TCP space to the primary's and back.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  One table entry per TCP connection, keyed by the normalized flow key.
+ *  An entry is in one of three states:
+ *  - ACCEPT: the client sent a SYN toward the guest; waiting for the
+ *    secondary's SYN-ACK (its ISN, and the client ISN + 1 it acknowledges)
+ *    and the client's ACK (primary ISN + 1), in either order;
+ *  - OPEN: the guest sent a SYN (its ISN); waiting for the peer's SYN-ACK;
+ *  - EST: the offset is known (zero after a checkpoint).
+ *  Checkpoints are a generation number: an entry whose generation is older
+ *  than the engine's is read as EST with offset 0 and nothing learned, so a
+ *  checkpoint costs O(1) whatever the table holds.
+ *
+ *  Entries that start closing (FIN seen both ways) sit on a FIFO ordered by
+ *  deadline; they leave when the later FIN is acknowledged, or when the
+ *  linger runs out.  Idle entries are found oldest-first on the table's
+ *  age list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_conntable.h"
+#include "colo_csum.h"
+#include "colo_log.h"
+#include "colo_rewriter.h"
+#include "colo_seq.h"
+
+const char *const colo_rewriter_counter_names[COLO_RW_COUNTER_COUNT] = {
+    "frames_to_guest",   "frames_from_guest", "non_tcp",
+    "rewritten_to_guest", "rewritten_from_guest", "sack_rewritten",
+    "csum_partial",      "untracked",         "unlearned",
+    "learned_accepted",  "learned_opened",    "syn_retransmits",
+    "isn_changed",       "conns_created",     "table_full",
+    "after_failover",    "malformed",         "closed",
+    "reset",             "idle",              "evicted",
+    "checkpoints",       "failovers",
+};
+
+//  Entries examined, oldest first, to find one to evict when full.
+#define S_EVICT_SCAN 64
+
+typedef enum { S_ACCEPT = 1, S_OPEN = 2, S_EST = 3 } s_state_t;
+
+//  What an entry knows (bits of s_conn_t.have).
+#define H_SEC 0x01       //  sec_isn: the secondary's ISN
+#define H_PRI 0x02       //  pri_isn: the primary's ISN (an early client ACK)
+#define H_PEER 0x04      //  peer_next: client ISN + 1
+#define H_PENDING 0x08   //  syn_pending: a client SYN seen on an EST entry
+
+//  Close tracking (bits of s_conn_t.fins).
+#define F_GUEST 0x01         //  the guest sent FIN; guest_fin_end valid
+#define F_PEER 0x02          //  the peer sent FIN; peer_fin_end valid
+#define F_GUEST_ACKED 0x04   //  the peer acknowledged the guest's FIN
+#define F_PEER_ACKED 0x08    //  the guest acknowledged the peer's FIN
+
+typedef struct s_conn {
+    struct s_conn *close_prev, *close_next;   //  the closing FIFO
+    uint64_t close_deadline_ms;
+    uint32_t offset;          //  secondary - primary (EST)
+    uint32_t sec_isn;         //  H_SEC
+    uint32_t pri_isn;         //  H_PRI
+    uint32_t peer_next;       //  H_PEER
+    uint32_t syn_pending;     //  H_PENDING
+    uint32_t guest_fin_end;   //  sequence after the guest's FIN (secondary space)
+    uint32_t peer_fin_end;    //  sequence after the peer's FIN (peer space)
+    uint32_t gen;             //  checkpoint generation the state belongs to
+    uint8_t state;            //  s_state_t
+    uint8_t have;
+    uint8_t fins;
+    uint8_t closing;
+} s_conn_t;
+
+struct colo_rewriter {
+    colo_rewriter_config_t cfg;
+    colo_conntable_t *table;
+    s_conn_t *close_head, *close_tail;
+    uint32_t gen;
+    int failover;
+    uint64_t counters[COLO_RW_COUNTER_COUNT];
+    uint64_t pkt_counters[COLO_PKT_COUNTER_COUNT];
+    colo_ratelimit_t rl_bad, rl_full;
+};
+
+void
+colo_rewriter_config_defaults (colo_rewriter_config_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    cfg->max_connections = 1u << 20;
+    cfg->idle_timeout_ms = 300000;
+    cfg->closed_linger_ms = 10000;
+}
+
+colo_rewriter_t *
+colo_rewriter_new (const colo_rewriter_config_t *cfg)
+{
+    if (!cfg || cfg->max_connections == 0 || cfg->max_connections > ((size_t) 1 << 30)
+        || cfg->idle_timeout_ms == 0)
+        return NULL;
+    colo_rewriter_t *self = (colo_rewriter_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->table = colo_conntable_new (cfg->max_connections, sizeof (s_conn_t), cfg->seed);
+    if (!self->table) {
+        free (self);
+        return NULL;
+    }
+    self->rl_bad = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
+    self->rl_full = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
+    return self;
+}
+
+void
+colo_rewriter_destroy (colo_rewriter_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    colo_rewriter_t *self = *self_p;
+    colo_conntable_destroy (&self->table, NULL, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------- entries
+
+static void
+s_close_unlink (colo_rewriter_t *self, s_conn_t *c)
+{
+    if (!c->closing)
+        return;
+    if (c->close_prev)
+        c->close_prev->close_next = c->close_next;
+    else
+        self->close_head = c->close_next;
+    if (c->close_next)
+        c->close_next->close_prev = c->close_prev;
+    else
+        self->close_tail = c->close_prev;
+    c->close_prev = c->close_next = NULL;
+    c->closing = 0;
+}
+
+//  FINs were seen both ways: the entry leaves at the final ACK, or when the
+//  linger runs out.  The linger is the same for every entry, so appending
+//  keeps the FIFO ordered by deadline.
+static void
+s_close_start (colo_rewriter_t *self, s_conn_t *c, uint64_t now_ms)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->close_deadline_ms = now_ms + self->cfg.closed_linger_ms;
+    c->close_next = NULL;
+    c->close_prev = self->close_tail;
+    if (self->close_tail)
+        self->close_tail->close_next = c;
+    else
+        self->close_head = c;
+    self->close_tail = c;
+}
+
+static void
+s_remove (colo_rewriter_t *self, s_conn_t *c, colo_rewriter_counter_t why)
+{
+    s_close_unlink (self, c);
+    colo_conntable_remove (self->table, c);
+    self->counters[why]++;
+}
+
+//  What a checkpoint did to an entry not touched since: the secondary runs
+//  the primary's state, so the offset is zero and there is nothing left to
+//  learn (a handshake in progress continues with the primary's ISN).
+static void
+s_refresh (colo_rewriter_t *self, s_conn_t *c)
+{
+    if (c->gen != self->gen) {
+        if (c->state == S_EST)
+            c->guest_fin_end -= c->offset;   //  now in the primary's space
+        c->gen = self->gen;
+        c->state = S_EST;
+        c->offset = 0;
+        c->have = 0;
+    }
+}
+
+//  An entry whose removal loses nothing a checkpoint would not also lose:
+//  closing, zero offset, or a handshake that has not completed.
+static int
+s_evictable (colo_rewriter_t *self, const s_conn_t *c)
+{
+    return c->closing || c->gen != self->gen || c->state != S_EST || c->offset == 0;
+}
+
+static s_conn_t *
+s_create (colo_rewriter_t *self, const colo_flow_key_t *key, uint64_t now_ms)
+{
+    if (self->failover) {
+        self->counters[COLO_RW_AFTER_FAILOVER]++;
+        return NULL;
+    }
+    s_conn_t *c = (s_conn_t *) colo_conntable_insert (self->table, key, now_ms);
+    if (!c && colo_conntable_count (self->table) >= colo_conntable_capacity (self->table)) {
+        s_conn_t *victim = (s_conn_t *) colo_conntable_oldest (self->table);
+        for (int i = 0; victim && i < S_EVICT_SCAN; i++) {
+            if (s_evictable (self, victim))
+                break;
+            victim = (s_conn_t *) colo_conntable_younger (self->table, victim);
+        }
+        if (victim && s_evictable (self, victim)) {
+            s_remove (self, victim, COLO_RW_EVICTED);
+            c = (s_conn_t *) colo_conntable_insert (self->table, key, now_ms);
+        }
+    }
+    if (!c) {
+        self->counters[COLO_RW_TABLE_FULL]++;
+        char desc[128];
+        colo_log_limited (&self->rl_full, COLO_LOG_WARN,
+                          "rewriter: table full (%zu connections), %s not rewritten",
+                          colo_conntable_count (self->table),
+                          colo_flow_key_str (key, desc, sizeof desc));
+        return NULL;
+    }
+    c->gen = self->gen;
+    self->counters[COLO_RW_CONNS_CREATED]++;
+    return c;
+}
+
+//  The connection now carries a new handshake (the same 4-tuple reused, or
+//  a stale entry).  After failover a new connection is not rewritten, so
+//  the entry goes.  Returns the entry, or NULL if it was removed.
+static s_conn_t *
+s_restart (colo_rewriter_t *self, s_conn_t *c, s_state_t state)
+{
+    self->counters[COLO_RW_ISN_CHANGED]++;
+    if (self->failover) {
+        s_remove (self, c, COLO_RW_AFTER_FAILOVER);
+        return NULL;
+    }
+    s_close_unlink (self, c);
+    c->state = (uint8_t) state;
+    c->have = 0;
+    c->fins = 0;
+    c->offset = 0;
+    return c;
+}
+
+static void
+s_learned (colo_rewriter_t *self, s_conn_t *c, int opened)
+{
+    c->offset = c->sec_isn - c->pri_isn;
+    c->state = S_EST;
+    self->counters[opened ? COLO_RW_LEARNED_OPENED : COLO_RW_LEARNED_ACCEPTED]++;
+}
+
+//  ---------------------------------------------------------------- frames
+
+typedef struct {
+    colo_packet_t pkt;
+    uint8_t *frame;
+    uint8_t *tcp;             //  the TCP header
+    uint8_t *csum;            //  the checksum field, or NULL: leave it alone
+    colo_flow_key_t key;
+    uint32_t seq, ack;
+    uint8_t flags;
+} s_frame_t;
+
+//  Decode; 1 for TCP (f filled), 0 for other frames, -1 if malformed.
+static int
+s_decode (colo_rewriter_t *self, colo_buf_t *buf, s_frame_t *f, int to_guest)
+{
+    colo_pkt_result_t rc = COLO_PKT_ERR_RUNT;
+    if (buf->vnet_hdr_len <= buf->len && buf->len <= buf->cap) {
+        f->frame = colo_buf_frame (buf);
+        rc = colo_packet_decode (&f->pkt, f->frame, colo_buf_frame_len (buf),
+                                 self->pkt_counters);
+    }
+    if (rc >= COLO_PKT_ERR_FIRST) {
+        self->counters[COLO_RW_MALFORMED]++;
+        colo_log_limited (&self->rl_bad, COLO_LOG_WARN,
+                          "rewriter: malformed frame of %u bytes %s the guest (%s): "
+                          "passed unchanged",
+                          buf->len, to_guest ? "toward" : "from",
+                          colo_packet_result_name (rc));
+        return -1;
+    }
+    if (f->pkt.l4 != COLO_L4_TCP) {
+        self->counters[COLO_RW_NON_TCP]++;
+        return 0;
+    }
+    if (colo_flow_key (&f->key, &f->pkt, f->frame, NULL) != 0)
+        return -1;   //  cannot happen for a decoded TCP frame
+    f->tcp = f->frame + f->pkt.l4_off;
+    //  virtio-net NEEDS_CSUM (flags bit 0): the field is a partial sum over
+    //  the pseudo header that the device completes; seq/ack are not in it.
+    int partial = buf->vnet_hdr_len > 0 && (buf->data[0] & 1);
+    f->csum = partial ? NULL : f->tcp + 16;
+    f->seq = f->pkt.tcp_seq;
+    f->ack = f->pkt.tcp_ack;
+    f->flags = f->pkt.tcp_flags;
+    return 1;
+}
+
+static void
+s_put32 (s_frame_t *f, uint8_t *field, uint32_t value)
+{
+    uint32_t old = colo_get_be32 (field);
+    colo_put_be32 (field, value);
+    if (f->csum)
+        colo_csum_update32 (f->csum, old, value);
+}
+
+//  Sequence number one past the segment (SYN and FIN count one each).
+static uint32_t
+s_seg_end (const s_frame_t *f)
+{
+    return f->seq + f->pkt.payload_len + ((f->flags & COLO_TCP_SYN) ? 1 : 0)
+           + ((f->flags & COLO_TCP_FIN) ? 1 : 0);
+}
+
+static s_conn_t *
+s_find (colo_rewriter_t *self, const s_frame_t *f, uint64_t now_ms)
+{
+    s_conn_t *c = (s_conn_t *) colo_conntable_find (self->table, &f->key);
+    if (c) {
+        s_refresh (self, c);
+        colo_conntable_touch (self->table, c, now_ms);
+    }
+    return c;
+}
+
+//  After a frame of a tracked connection: FIN and RST bookkeeping.  The
+//  entry goes on RST, and when both FINs are seen and acknowledged.
+static void
+s_track_close (colo_rewriter_t *self, s_conn_t *c, const s_frame_t *f, int to_guest,
+               uint32_t ack_guest_space, uint64_t now_ms)
+{
+    if (f->flags & COLO_TCP_RST) {
+        s_remove (self, c, COLO_RW_RESET);
+        return;
+    }
+    if (f->flags & COLO_TCP_FIN) {
+        if (to_guest) {
+            c->peer_fin_end = s_seg_end (f);
+            c->fins |= F_PEER;
+        }
+        else {
+            c->guest_fin_end = s_seg_end (f);
+            c->fins |= F_GUEST;
+        }
+    }
+    if (f->flags & COLO_TCP_ACK) {
+        if (to_guest && (c->fins & F_GUEST)
+            && colo_seq_after_eq (ack_guest_space, c->guest_fin_end))
+            c->fins |= F_GUEST_ACKED;
+        if (!to_guest && (c->fins & F_PEER) && colo_seq_after_eq (f->ack, c->peer_fin_end))
+            c->fins |= F_PEER_ACKED;
+    }
+    if ((c->fins & (F_GUEST | F_PEER)) == (F_GUEST | F_PEER)) {
+        if ((c->fins & (F_GUEST_ACKED | F_PEER_ACKED)) == (F_GUEST_ACKED | F_PEER_ACKED))
+            s_remove (self, c, COLO_RW_CLOSED);
+        else
+            s_close_start (self, c, now_ms);
+    }
+}
+
+colo_rewriter_result_t
+colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
+{
+    self->counters[COLO_RW_FRAMES_TO_GUEST]++;
+    s_frame_t f;
+    int rc = s_decode (self, buf, &f, 1);
+    if (rc <= 0)
+        return rc < 0 ? COLO_RW_BAD : COLO_RW_PASSED;
+    uint8_t syn_ack_rst = f.flags & (COLO_TCP_SYN | COLO_TCP_ACK | COLO_TCP_RST);
+    s_conn_t *c = s_find (self, &f, now_ms);
+    if (syn_ack_rst == COLO_TCP_SYN) {
+        //  A client SYN.  A new connection, a retransmission, or the 4-tuple
+        //  reused: only the guest's answer tells the last two apart, so an
+        //  established entry just notes the ISN (see the SYN-ACK below).
+        if (!c) {
+            c = s_create (self, &f.key, now_ms);
+            if (!c)
+                return COLO_RW_PASSED;
+            c->state = S_ACCEPT;
+        }
+        else if (c->state == S_EST) {
+            c->syn_pending = f.seq;
+            c->have |= H_PENDING;
+            self->counters[COLO_RW_SYN_RETRANSMITS]++;
+            return COLO_RW_PASSED;
+        }
+        else if (c->state == S_ACCEPT && (c->have & H_PEER) && c->peer_next == f.seq + 1) {
+            self->counters[COLO_RW_SYN_RETRANSMITS]++;
+            return COLO_RW_PASSED;
+        }
+        if (c->state == S_ACCEPT && !(c->have & H_SEC)) {
+            c->peer_next = f.seq + 1;
+            c->have |= H_PEER;
+        }
+        return COLO_RW_PASSED;
+    }
+    if (!c) {
+        self->counters[COLO_RW_UNTRACKED]++;
+        return COLO_RW_PASSED;
+    }
+    if (c->state == S_ACCEPT && (syn_ack_rst & COLO_TCP_ACK) && !(f.flags & COLO_TCP_SYN)
+        && (!(c->have & H_PEER) || f.seq == c->peer_next)) {
+        //  The client's ACK completing the handshake (or its first data, or
+        //  an RST-ACK): it acknowledges the primary's ISN + 1.
+        c->pri_isn = f.ack - 1;
+        c->have |= H_PRI;
+        if (c->have & H_SEC)
+            s_learned (self, c, 0);
+    }
+    else if (c->state == S_OPEN && (f.flags & COLO_TCP_ACK)
+             && (f.flags & (COLO_TCP_SYN | COLO_TCP_RST))) {
+        //  The peer's SYN-ACK (or refusal) to the guest's SYN acknowledges
+        //  the primary's ISN + 1: the primary's SYN reached the peer.
+        c->pri_isn = f.ack - 1;
+        c->have |= H_PRI;
+        if (f.flags & COLO_TCP_SYN) {
+            c->peer_next = f.seq + 1;
+            c->have |= H_PEER;
+        }
+        s_learned (self, c, 1);
+    }
+    colo_rewriter_result_t result = COLO_RW_PASSED;
+    uint32_t ack = f.ack;
+    if (f.flags & COLO_TCP_ACK) {
+        if (c->state != S_EST)
+            self->counters[COLO_RW_UNLEARNED]++;
+        else if (c->offset != 0) {
+            ack = f.ack + c->offset;
+            s_put32 (&f, f.tcp + 8, ack);
+            uint32_t sack_end = f.pkt.tcp_sack_off + 8u * f.pkt.tcp_sack_count;
+            if (f.pkt.tcp_sack_count && f.pkt.tcp_sack_off >= f.pkt.l4_off + 20
+                && sack_end <= f.pkt.l4_off + f.pkt.l4_hdr_len) {
+                for (uint32_t i = 0; i < 2u * f.pkt.tcp_sack_count; i++) {
+                    uint8_t *edge = f.frame + f.pkt.tcp_sack_off + 4 * i;
+                    s_put32 (&f, edge, colo_get_be32 (edge) + c->offset);
+                }
+                self->counters[COLO_RW_SACK_REWRITTEN]++;
+            }
+            self->counters[COLO_RW_REWRITTEN_TO_GUEST]++;
+            if (!f.csum)
+                self->counters[COLO_RW_CSUM_PARTIAL]++;
+            result = COLO_RW_REWRITTEN;
+        }
+    }
+    s_track_close (self, c, &f, 1, ack, now_ms);
+    return result;
+}
+
+colo_rewriter_result_t
+colo_rewriter_from_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
+{
+    self->counters[COLO_RW_FRAMES_FROM_GUEST]++;
+    s_frame_t f;
+    int rc = s_decode (self, buf, &f, 0);
+    if (rc <= 0)
+        return rc < 0 ? COLO_RW_BAD : COLO_RW_PASSED;
+    s_conn_t *c = s_find (self, &f, now_ms);
+    if (f.flags & COLO_TCP_SYN) {
+        //  SYN and SYN-ACK carry the secondary's ISN; they go out as they
+        //  are (compare judges them by flags and ack, never by ISN).
+        int synack = (f.flags & COLO_TCP_ACK) != 0;
+        if (!c) {
+            c = s_create (self, &f.key, now_ms);
+            if (!c)
+                return COLO_RW_PASSED;
+            c->state = synack ? S_ACCEPT : S_OPEN;
+        }
+        else if ((c->have & H_SEC) && c->sec_isn == f.seq) {
+            self->counters[COLO_RW_SYN_RETRANSMITS]++;
+            return COLO_RW_PASSED;
+        }
+        else if (!synack && c->state != S_OPEN) {
+            //  The guest opens a connection on a 4-tuple we hold: the guest
+            //  knows its sockets, so the old entry is stale.
+            if (!(c = s_restart (self, c, S_OPEN)))
+                return COLO_RW_PASSED;
+        }
+        else if (synack && c->state == S_EST) {
+            //  A new ISN answering a client SYN seen on this entry: the
+            //  4-tuple was reused (or the guest lost a SYN at a checkpoint).
+            //  Anything else is not a handshake: learn nothing from it.
+            if (!(c->have & H_PENDING) || f.ack != c->syn_pending + 1) {
+                self->counters[COLO_RW_SYN_RETRANSMITS]++;
+                return COLO_RW_PASSED;
+            }
+            if (!(c = s_restart (self, c, S_ACCEPT)))
+                return COLO_RW_PASSED;
+        }
+        else if (c->have & H_SEC)
+            self->counters[COLO_RW_ISN_CHANGED]++;   //  a new ISN mid-handshake: latest wins
+        c->sec_isn = f.seq;
+        c->have |= H_SEC;
+        if (synack && c->state == S_ACCEPT) {
+            c->peer_next = f.ack;
+            c->have |= H_PEER;
+            if (c->have & H_PRI)
+                s_learned (self, c, 0);   //  the client's ACK came first
+        }
+        return COLO_RW_PASSED;
+    }
+    if (!c) {
+        self->counters[COLO_RW_UNTRACKED]++;
+        return COLO_RW_PASSED;
+    }
+    colo_rewriter_result_t result = COLO_RW_PASSED;
+    if (c->state != S_EST)
+        self->counters[COLO_RW_UNLEARNED]++;
+    else if (c->offset != 0) {
+        s_put32 (&f, f.tcp + 4, f.seq - c->offset);
+        self->counters[COLO_RW_REWRITTEN_FROM_GUEST]++;
+        if (!f.csum)
+            self->counters[COLO_RW_CSUM_PARTIAL]++;
+        result = COLO_RW_REWRITTEN;
+    }
+    s_track_close (self, c, &f, 0, f.ack, now_ms);
+    return result;
+}
+
+//  ---------------------------------------------------------------- control
+
+void
+colo_rewriter_tick (colo_rewriter_t *self, uint64_t now_ms)
+{
+    while (self->close_head && self->close_head->close_deadline_ms <= now_ms)
+        s_remove (self, self->close_head, COLO_RW_CLOSED);
+    s_conn_t *c;
+    while ((c = (s_conn_t *) colo_conntable_oldest (self->table))
+           && colo_conntable_last_active (self->table, c) + self->cfg.idle_timeout_ms
+                  <= now_ms)
+        s_remove (self, c, COLO_RW_IDLE);
+}
+
+void
+colo_rewriter_checkpoint_done (colo_rewriter_t *self)
+{
+    self->gen++;
+    self->counters[COLO_RW_CHECKPOINTS]++;
+}
+
+void
+colo_rewriter_failover (colo_rewriter_t *self)
+{
+    self->failover = 1;
+    self->counters[COLO_RW_FAILOVERS]++;
+}
+
+int
+colo_rewriter_offset (colo_rewriter_t *self, const colo_flow_key_t *key, uint32_t *offset)
+{
+    s_conn_t *c = (s_conn_t *) colo_conntable_find (self->table, key);
+    if (!c)
+        return -1;
+    s_refresh (self, c);
+    if (c->state != S_EST)
+        return 0;
+    if (offset)
+        *offset = c->offset;
+    return 1;
+}
+
+const uint64_t *
+colo_rewriter_counters (colo_rewriter_t *self)
+{
+    return self->counters;
+}
+
+const uint64_t *
+colo_rewriter_decode_counters (colo_rewriter_t *self)
+{
+    return self->pkt_counters;
+}
+
+size_t
+colo_rewriter_connections (colo_rewriter_t *self)
+{
+    return colo_conntable_count (self->table);
+}
