@@ -101,8 +101,10 @@ s_open (colo_port_t *self, colo_uri_t *uri)
         return -1;
     }
     pk->slots = (uint8_t *) malloc ((size_t) S_BURST * S_SLOT);
-    pk->sock = socket (AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       htons (ETH_P_ALL));
+    //  A send-only port binds to no protocol, so the kernel queues nothing
+    //  for it (another port on the same interface may be the receiver).
+    uint16_t proto = (self->dir & COLO_PORT_RX) ? htons (ETH_P_ALL) : 0;
+    pk->sock = socket (AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
     self->fd = epoll_create1 (EPOLL_CLOEXEC);
     if (!pk->slots || pk->sock < 0 || self->fd < 0) {
         colo_error ("port %s: cannot open a packet socket: %s (needs CAP_NET_RAW)",
@@ -113,7 +115,7 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     struct sockaddr_ll sll;
     memset (&sll, 0, sizeof sll);
     sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons (ETH_P_ALL);
+    sll.sll_protocol = proto;
     sll.sll_ifindex = pk->ifindex;
     int one = 1;
     if (bind (pk->sock, (struct sockaddr *) &sll, sizeof sll) != 0
@@ -125,7 +127,7 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     }
     //  Older kernels lack it; the receive path checks sll_pkttype as well.
     setsockopt (pk->sock, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
-    if (promisc) {
+    if (promisc && (self->dir & COLO_PORT_RX)) {
         struct packet_mreq mr;
         memset (&mr, 0, sizeof mr);
         mr.mr_ifindex = pk->ifindex;
