@@ -1,4 +1,4 @@
-/*  colo_mirror.h - colo-mirror: every client frame to the primary and, in order, to the secondary.
+/*  colo_mirror.h - colo-mirror: each client frame to the primary and, in order, the secondary.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *

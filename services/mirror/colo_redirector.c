@@ -1,4 +1,4 @@
-/*  colo_redirector.c - colo-redirector: frames from one port to another, in order, with backpressure.
+/*  colo_redirector.c - colo-redirector: frames from one port to another, with backpressure.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
