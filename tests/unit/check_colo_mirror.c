@@ -19,6 +19,7 @@
 #include "colo_buf.h"
 #include "colo_mirror.h"
 #include "colo_port.h"
+#include "colo_ring.h"
 #include "colo_test.h"
 
 #define S_DEADLINE_MS 10000
@@ -221,6 +222,7 @@ START_TEST (test_mirror_order_both)
     colo_port_destroy (&secondary);
     colo_port_destroy (&primary);
     colo_port_destroy (&client);
+    colo_ring_unlink (shm_name);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 
 #include "colo_buf.h"
 #include "colo_port.h"
+#include "colo_ring.h"
 #include "colo_redirector.h"
 #include "colo_test.h"
 
@@ -144,6 +145,7 @@ START_TEST (test_redirector_order)
     colo_redirector_stop (&red);
     colo_port_destroy (&sink);
     colo_port_destroy (&client);
+    colo_ring_unlink (shm_name);
 }
 END_TEST
 
