@@ -24,7 +24,7 @@ set -u
 
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin
-QF=$BUILD/tests/interop/qframes
+QF=${QFRAMES:-$BUILD/interop/qframes}
 QEMU=${QEMU:-qemu-system-x86_64}
 N=200
 passed=0
