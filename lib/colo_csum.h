@@ -42,7 +42,9 @@ uint32_t colo_csum_l4_field (const colo_packet_t *pkt);
 //  pseudo header).  The segment is [l4_off, payload_off + payload_len): it
 //  is bounded by the IP length (UDP: by the UDP length), never by the frame.
 //  A UDP result of 0 is returned as 0xffff.  Returns -1 if the packet has no
-//  checksummable L4 (not TCP/UDP/ICMP/ICMPv6, or a fragment).
+//  checksummable L4 (not TCP/UDP/ICMP/ICMPv6, or a fragment).  Limitation:
+//  the IPv6 pseudo-header uses the header's destination even when a routing
+//  header with segments left > 0 names a different final destination.
 int colo_csum_l4_expected (const colo_packet_t *pkt, const uint8_t *frame);
 
 //  Verify the stored L4 checksum: 1 if right (a UDP/IPv4 checksum of 0,

@@ -187,7 +187,8 @@ typedef struct {
 //  - On an L4 error, l4 = NONE, l4_off = payload_off = the L4 start and
 //    payload_len covers the rest of the IP packet; L4 fields stay zero.  On
 //    an error inside the IPv6 extension chain, l3 = IPV6 (the fixed header
-//    is valid) and ip_proto/l3_hdr_len stop at the faulty header.
+//    is valid) and ip_proto/l3_hdr_len/l4_off/payload_off stop at the faulty
+//    header (the payload is the rest of the IP packet from there).
 //  - Fields of layers not decoded are zero, except tcp_wscale (0xff) and
 //    is_first_fragment (1).
 //  - TCP options: the last occurrence of an option wins.  A known option with
@@ -198,8 +199,8 @@ typedef struct {
 //  error code (>= COLO_PKT_ERR_FIRST).  If counters is not NULL, it is an
 //  array of COLO_PKT_COUNTER_COUNT values: the result (counters[COLO_PKT_OK]
 //  counts frames that decoded) and every informational finding are counted
-//  there.  On error, pkt keeps the fields
-//  of the layers decoded before the fault and l4/l3 say how far it got.
+//  there.  On error, pkt keeps the fields of the layers decoded before the
+//  fault and l4/l3 say how far it got.  NULL frame: ERR_RUNT.
 colo_pkt_result_t colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame,
                                       size_t len, uint64_t *counters);
 
