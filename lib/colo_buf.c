@@ -1,22 +1,123 @@
-/*  colo_buf.c - frame buffers in flight.
+/*  colo_buf.c - frame buffers in flight, with a per-thread cache.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
+ *
+ *  Every frame is a buffer, and a busy service allocates and frees millions
+ *  a second, usually in bursts larger than malloc's per-thread cache.  So
+ *  buffers come in size classes (powers of two from 128 bytes of data to
+ *  COLO_FRAME_MAX) and each thread keeps a small free list per class, at
+ *  most S_CACHE_BYTES per class; a thread's lists are freed when it exits.
+ *  A buffer freed by another thread than the one that made it simply joins
+ *  the freeing thread's cache.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "colo_buf.h"
 
+#define S_CLASSES 11            //  128 .. 128K (the last one holds COLO_FRAME_MAX)
+#define S_CACHE_BYTES (1u << 20)
+#define S_CACHE_MIN 32
+
+//  Under AddressSanitizer every buffer goes back to malloc, so a use after
+//  free is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+#define S_CACHING 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_CACHING 0
+#endif
+#endif
+#ifndef S_CACHING
+#define S_CACHING 1
+#endif
+
+typedef struct s_free {
+    struct s_free *next;
+} s_free_t;
+
+typedef struct {
+    s_free_t *head[S_CLASSES];
+    uint32_t count[S_CLASSES];
+    int registered;
+} s_cache_t;
+
+static _Thread_local s_cache_t s_cache;
+static pthread_key_t s_key;
+static pthread_once_t s_key_once = PTHREAD_ONCE_INIT;
+
+static void
+s_cache_release (void *arg)
+{
+    s_cache_t *cache = (s_cache_t *) arg;
+    for (int c = 0; c < S_CLASSES; c++) {
+        s_free_t *item = cache->head[c];
+        while (item) {
+            s_free_t *next = item->next;
+            free (item);
+            item = next;
+        }
+        cache->head[c] = NULL;
+        cache->count[c] = 0;
+    }
+}
+
+static void
+s_make_key (void)
+{
+    pthread_key_create (&s_key, s_cache_release);
+}
+
+//  The class of a capacity, or -1 above COLO_FRAME_MAX.
+static inline int
+s_class (size_t cap)
+{
+    if (cap > COLO_FRAME_MAX)
+        return -1;
+    int c = 0;
+    size_t size = 128;
+    while (size < cap) {
+        size <<= 1;
+        c++;
+    }
+    return c;
+}
+
+static inline size_t
+s_class_cap (int c)
+{
+    size_t cap = (size_t) 128 << c;
+    return cap > COLO_FRAME_MAX ? COLO_FRAME_MAX : cap;
+}
+
+static inline uint32_t
+s_class_limit (int c)
+{
+    uint32_t limit = (uint32_t) (S_CACHE_BYTES / s_class_cap (c));
+    return limit < S_CACHE_MIN ? S_CACHE_MIN : limit;
+}
+
 colo_buf_t *
 colo_buf_new (size_t cap)
 {
-    if (cap > COLO_FRAME_MAX)
+    int c = s_class (cap);
+    if (c < 0)
         return NULL;
-    colo_buf_t *self = (colo_buf_t *) malloc (sizeof (colo_buf_t) + cap);
-    if (!self)
-        return NULL;
+    colo_buf_t *self;
+    s_free_t *item = s_cache.head[c];
+    if (item) {
+        s_cache.head[c] = item->next;
+        s_cache.count[c]--;
+        self = (colo_buf_t *) item;
+    }
+    else {
+        self = (colo_buf_t *) malloc (sizeof (colo_buf_t) + s_class_cap (c));
+        if (!self)
+            return NULL;
+    }
     memset (self, 0, sizeof (colo_buf_t));
-    self->cap = (uint32_t) cap;
+    self->cap = (uint32_t) s_class_cap (c);
     return self;
 }
 
@@ -47,10 +148,26 @@ colo_buf_dup (const colo_buf_t *buf)
 void
 colo_buf_destroy (colo_buf_t **self_p)
 {
-    if (self_p && *self_p) {
-        free (*self_p);
-        *self_p = NULL;
+    if (!self_p || !*self_p)
+        return;
+    colo_buf_t *self = *self_p;
+    *self_p = NULL;
+    int c = s_class (self->cap);
+    if (S_CACHING && c >= 0 && s_class_cap (c) == self->cap
+        && s_cache.count[c] < s_class_limit (c)) {
+        if (!s_cache.registered) {
+            //  First use in this thread: free the lists when it exits.
+            pthread_once (&s_key_once, s_make_key);
+            pthread_setspecific (s_key, &s_cache);
+            s_cache.registered = 1;
+        }
+        s_free_t *item = (s_free_t *) self;
+        item->next = s_cache.head[c];
+        s_cache.head[c] = item;
+        s_cache.count[c]++;
+        return;
     }
+    free (self);
 }
 
 void

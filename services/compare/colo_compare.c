@@ -175,7 +175,7 @@ colo_compare_destroy (colo_compare_t **self_p)
     colo_conntable_destroy (&self->table, s_conn_free, NULL);
     if (self->out) {
         for (size_t i = 0; i < self->out_count; i++)
-            free (self->out[(self->out_head + i) % self->out_cap]);
+            colo_buf_destroy (&self->out[(self->out_head + i) % self->out_cap]);
         free (self->out);
     }
     free (self);
@@ -266,7 +266,7 @@ s_out_push (colo_compare_t *self, colo_buf_t *buf)
         if (!grown) {
             //  Cannot grow: this is memory exhaustion, not input; say so loudly.
             colo_error ("compare: out of memory queueing a released frame; frame lost");
-            free (buf);
+            colo_buf_destroy (&buf);
             return;
         }
         for (size_t i = 0; i < self->out_count; i++)

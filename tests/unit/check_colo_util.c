@@ -88,6 +88,29 @@ START_TEST (test_buf)
     ck_assert_ptr_nonnull (big);
     ck_assert_uint_eq (big->cap, COLO_FRAME_MAX);
     colo_buf_destroy (&big);
+    //  Sizes come in classes; a freed buffer is reused by the same thread.
+    colo_buf_t *small = colo_buf_new (100);
+    ck_assert_uint_ge (small->cap, 100);
+    small->len = 7;
+    small->seq = 99;
+    colo_buf_t *was = small;
+    colo_buf_destroy (&small);
+    colo_buf_t *again = colo_buf_new (90);
+#if !defined(__SANITIZE_ADDRESS__)
+    ck_assert_ptr_eq (again, was);
+#endif
+    (void) was;
+    ck_assert_uint_eq (again->len, 0);   //  metadata cleared
+    ck_assert_uint_eq (again->seq, 0);
+    colo_buf_destroy (&again);
+    //  Many at once (more than the cache keeps) all come back.
+    colo_buf_t *many[2000];
+    for (int i = 0; i < 2000; i++) {
+        many[i] = colo_buf_new ((size_t) (i * 37) % COLO_FRAME_MAX);
+        ck_assert_ptr_nonnull (many[i]);
+        ck_assert_uint_ge (many[i]->cap, (uint32_t) ((i * 37) % COLO_FRAME_MAX));
+    }
+    colo_buf_destroy_array (many, 2000);
     ck_assert_uint_ne (colo_instance_id ("vm1"), colo_instance_id ("vm2"));
     ck_assert_uint_eq (colo_instance_id (NULL), 0);
 }
