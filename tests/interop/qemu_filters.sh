@@ -153,35 +153,34 @@ EOF
 
     # The command line of docs/qemu.md (primary and secondary filters), plus
     # the guest stand-ins (pg*, sg*, p2g*) at the tail of each netdev.
-    cd0="socket,reconnect=1,id"
     "$QEMU" -M q35 -accel tcg -S -nodefaults -display none -m 64 \
         -monitor unix:$S/hmp.sock,server=on,wait=off \
         -netdev socket,id=n0,listen=127.0.0.1:$P0 -device e1000,netdev=n0 \
         -netdev socket,id=n1,listen=127.0.0.1:$P1 -device e1000,netdev=n1 \
         -netdev socket,id=n2,listen=127.0.0.1:$P2 -device e1000,netdev=n2 \
-        -chardev $cd0=taprx,path=$S/tap_rx.sock \
+        -chardev socket,id=taprx,path=$S/tap_rx.sock,reconnect=1 \
         -object filter-redirector,id=tap0,netdev=n0,queue=rx,outdev=taprx$QV \
-        -chardev $cd0=mirror_in,path=$S/mirror_in.sock \
-        -chardev $cd0=mirror_out,path=$S/mirror_out.sock \
-        -chardev $cd0=compare_in,path=$S/compare_in.sock \
-        -chardev $cd0=compare_out,path=$S/compare_out.sock \
+        -chardev socket,id=mirror_in,path=$S/mirror_in.sock,reconnect=1 \
+        -chardev socket,id=mirror_out,path=$S/mirror_out.sock,reconnect=1 \
+        -chardev socket,id=compare_in,path=$S/compare_in.sock,reconnect=1 \
+        -chardev socket,id=compare_out,path=$S/compare_out.sock,reconnect=1 \
         -object filter-redirector,id=m0,netdev=n0,queue=tx,outdev=mirror_in$QV \
         -object filter-redirector,id=m1,netdev=n0,queue=tx,indev=mirror_out$QV \
         -object filter-redirector,id=redire0,netdev=n0,queue=rx,indev=compare_out$QV \
         -object filter-redirector,id=redire1,netdev=n0,queue=rx,outdev=compare_in$QV \
-        -chardev $cd0=pgrx,path=$S/pguest_rx.sock -chardev $cd0=pgtx,path=$S/pguest_tx.sock \
+        -chardev socket,id=pgrx,path=$S/pguest_rx.sock,reconnect=1 -chardev socket,id=pgtx,path=$S/pguest_tx.sock,reconnect=1 \
         -object filter-redirector,id=pg0,netdev=n0,queue=tx,outdev=pgrx$QV \
         -object filter-redirector,id=pg1,netdev=n0,queue=rx,indev=pgtx$QV \
-        -chardev $cd0=red0,path=$S/red0.sock \
-        -chardev $cd0=red1,path=$S/red1.sock \
+        -chardev socket,id=red0,path=$S/red0.sock,reconnect=1 \
+        -chardev socket,id=red1,path=$S/red1.sock,reconnect=1 \
         -object filter-redirector,id=f1,netdev=n1,queue=tx,indev=red0$QV \
         -object filter-redirector,id=f2,netdev=n1,queue=rx,outdev=red1$QV \
-        -chardev $cd0=sgrx,path=$S/sguest_rx.sock -chardev $cd0=sgtx,path=$S/sguest_tx.sock \
+        -chardev socket,id=sgrx,path=$S/sguest_rx.sock,reconnect=1 -chardev socket,id=sgtx,path=$S/sguest_tx.sock,reconnect=1 \
         -object filter-redirector,id=sg0,netdev=n1,queue=tx,outdev=sgrx$QV \
         -object filter-redirector,id=sg1,netdev=n1,queue=rx,indev=sgtx$QV \
-        -chardev $cd0=fmirror_in,path=$S/fmirror_in.sock \
+        -chardev socket,id=fmirror_in,path=$S/fmirror_in.sock,reconnect=1 \
         -object filter-mirror,id=fm0,netdev=n2,queue=tx,outdev=fmirror_in$QV \
-        -chardev $cd0=p2grx,path=$S/p2guest_rx.sock \
+        -chardev socket,id=p2grx,path=$S/p2guest_rx.sock,reconnect=1 \
         -object filter-redirector,id=p2g0,netdev=n2,queue=tx,outdev=p2grx$QV \
         2>"$D/qemu.log" &
     QEMU_PID=$!
