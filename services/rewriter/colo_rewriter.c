@@ -326,7 +326,10 @@ s_find (colo_rewriter_t *self, const s_frame_t *f, uint64_t now_ms)
     s_conn_t *c = (s_conn_t *) colo_conntable_find (self->table, &f->key);
     if (c) {
         s_refresh (self, c);
-        colo_conntable_touch (self->table, c, now_ms);
+        //  The age list has millisecond resolution: an entry already
+        //  touched this millisecond is in order as it is.
+        if (colo_conntable_last_active (self->table, c) != now_ms)
+            colo_conntable_touch (self->table, c, now_ms);
     }
     return c;
 }
@@ -450,7 +453,8 @@ colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
             result = COLO_RW_REWRITTEN;
         }
     }
-    s_track_close (self, c, &f, 1, ack, now_ms);
+    if ((f.flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
+        s_track_close (self, c, &f, 1, ack, now_ms);
     return result;
 }
 
@@ -520,7 +524,8 @@ colo_rewriter_from_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_m
             self->counters[COLO_RW_CSUM_PARTIAL]++;
         result = COLO_RW_REWRITTEN;
     }
-    s_track_close (self, c, &f, 0, f.ack, now_ms);
+    if ((f.flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
+        s_track_close (self, c, &f, 0, f.ack, now_ms);
     return result;
 }
 
