@@ -78,7 +78,9 @@ colo_mirror_t *colo_mirror_start (const colo_mirror_config_t *cfg);
 void colo_mirror_stop (colo_mirror_t **self_p);
 
 //  A checkpoint completed: the secondary runs the primary's state, so a
-//  divergence is cleared.  Thread-safe; takes effect before it returns.
+//  divergence is cleared.  Copies still waiting for the secondary are kept
+//  and sent, like frames in flight through QEMU's own filter-mirror.
+//  Thread-safe; takes effect before it returns.
 void colo_mirror_checkpoint_done (colo_mirror_t *self);
 
 //  1 while the secondary has missed input since the last checkpoint.
