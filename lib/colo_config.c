@@ -18,6 +18,7 @@ typedef struct {
 
 typedef struct {
     char *kind, *name;
+    int line;
     s_pair_t *pairs;
     size_t count, cap;
 } s_section_t;
@@ -186,6 +187,7 @@ s_parse_section (colo_config_t *self, char *line, int lineno, const char *name,
     memset (sec, 0, sizeof *sec);
     sec->kind = strdup (inner);
     sec->name = strdup (inst);
+    sec->line = lineno;
     self->count++;
     return sec->kind && sec->name ? 0 : -1;
 }
@@ -284,6 +286,12 @@ const char *
 colo_config_section_name (colo_config_t *self, size_t section)
 {
     return section < self->count ? self->sections[section].name : NULL;
+}
+
+int
+colo_config_section_line (colo_config_t *self, size_t section)
+{
+    return section < self->count ? self->sections[section].line : 0;
 }
 
 size_t

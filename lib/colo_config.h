@@ -37,6 +37,8 @@ void colo_config_destroy (colo_config_t **self_p);
 size_t colo_config_section_count (colo_config_t *self);
 const char *colo_config_section_kind (colo_config_t *self, size_t section);
 const char *colo_config_section_name (colo_config_t *self, size_t section);
+//  Line of the section's [header] (for errors about missing keys).
+int colo_config_section_line (colo_config_t *self, size_t section);
 
 //  Keys of a section in file order, their values, and their line numbers.
 size_t colo_config_key_count (colo_config_t *self, size_t section);

@@ -34,6 +34,8 @@ START_TEST (test_config_good)
     ck_assert_str_eq (colo_config_get (cfg, 0, "secondary-in"), "zmq+tcp://*:7001,bind");
     ck_assert_str_eq (colo_config_get (cfg, 0, "comment"), "  spaced # kept ");
     ck_assert_int_eq (colo_config_line (cfg, 0, 1), 5);
+    ck_assert_int_eq (colo_config_section_line (cfg, 0), 3);
+    ck_assert_int_eq (colo_config_section_line (cfg, 2), 10);
     ck_assert_ptr_null (colo_config_get (cfg, 0, "missing"));
     ck_assert_ptr_null (colo_config_section_kind (cfg, 3));
     colo_config_destroy (&cfg);
