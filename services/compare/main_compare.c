@@ -26,7 +26,8 @@ typedef struct {
     colo_compare_svc_config_t cfg;
     char *strings[16];            //  owned copies the cfg points into
     int string_count;
-    const char *origin;           //  "command line" or "FILE:LINE"
+    const char *origin;           //  "command line" or the config file
+    int line;                     //  of the [compare NAME] header
 } s_instance_t;
 
 static const char *
@@ -213,6 +214,7 @@ main (int argc, char **argv)
             s_instance_t *inst = &instances[count++];
             colo_compare_svc_config_defaults (&inst->cfg);
             inst->origin = config_path;
+            inst->line = colo_config_section_line (config, sec);
             const char *name = colo_config_section_name (config, sec);
             if (*name)
                 inst->cfg.id = s_keep (inst, name);
@@ -238,7 +240,8 @@ main (int argc, char **argv)
             if (instances[i].origin == cli->origin && i == 0 && cli_used)
                 fprintf (stderr, "colo-compare: %s\n", err);
             else
-                fprintf (stderr, "colo-compare: %s: [compare %s] %s\n", instances[i].origin,
+                fprintf (stderr, "colo-compare: %s:%d: [compare %s] %s\n",
+                         instances[i].origin, instances[i].line,
                          instances[i].cfg.id ? instances[i].cfg.id : "", err);
             return 1;
         }
