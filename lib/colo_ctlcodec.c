@@ -9,21 +9,7 @@
 
 #include "colo_ctlcodec.h"
 
-//  BRIDGE, to be removed once the Makefile's fuzz rules put $(BUILD)/proto
-//  on the include path and link the generated objects (as the library rule
-//  does): until then the fuzz build compiles this file without the
-//  generated header and gets a codec that refuses everything.
-#if defined(__has_include)
-#if __has_include("control.pb-c.h")
-#define S_HAVE_PROTO 1
-#endif
-#else
-#define S_HAVE_PROTO 1
-#endif
-
-#ifdef S_HAVE_PROTO
 #include "control.pb-c.h"
-#endif
 
 static const char *const s_error_names[COLO_CTL_E_COUNT] = {
     "ok",          "bad_request", "bad_version",  "too_large", "invalid",  "duplicate",
@@ -123,79 +109,6 @@ colo_ctl_store_clear (colo_ctl_store_t *store)
     memset (store, 0, sizeof *store);
 }
 
-#ifndef S_HAVE_PROTO
-//  The bridge: no generated code, so nothing can be encoded or decoded.
-#define S_NO_PROTO(out)                                                                    \
-    do {                                                                                   \
-        memset ((out), 0, sizeof *(out));                                                  \
-        if (err && err_cap)                                                                \
-            snprintf (err, err_cap, "built without the generated protobuf code");          \
-        (void)data;                                                                        \
-        (void)len;                                                                         \
-        return COLO_CTL_E_INTERNAL;                                                        \
-    } while (0)
-
-uint8_t *
-colo_ctl_request_encode (const colo_ctl_request_t *req, size_t *len)
-{
-    (void)req;
-    (void)len;
-    return NULL;
-}
-
-uint8_t *
-colo_ctl_reply_encode (const colo_ctl_reply_t *rep, size_t *len)
-{
-    (void)rep;
-    (void)len;
-    return NULL;
-}
-
-uint8_t *
-colo_ctl_pub_encode (const colo_ctl_pub_t *pub, size_t *len)
-{
-    (void)pub;
-    (void)len;
-    return NULL;
-}
-
-uint8_t *
-colo_ctl_store_encode (const colo_ctl_store_t *store, size_t *len)
-{
-    (void)store;
-    (void)len;
-    return NULL;
-}
-
-colo_ctl_error_t
-colo_ctl_request_decode (const uint8_t *data, size_t len, colo_ctl_request_t *out,
-                         char *err, size_t err_cap)
-{
-    S_NO_PROTO (out);
-}
-
-colo_ctl_error_t
-colo_ctl_reply_decode (const uint8_t *data, size_t len, colo_ctl_reply_t *out, char *err,
-                       size_t err_cap)
-{
-    S_NO_PROTO (out);
-}
-
-colo_ctl_error_t
-colo_ctl_pub_decode (const uint8_t *data, size_t len, colo_ctl_pub_t *out, char *err,
-                     size_t err_cap)
-{
-    S_NO_PROTO (out);
-}
-
-colo_ctl_error_t
-colo_ctl_store_decode (const uint8_t *data, size_t len, colo_ctl_store_t *out, char *err,
-                       size_t err_cap)
-{
-    S_NO_PROTO (out);
-}
-
-#else
 
 // ---------------------------------------------------------------- helpers
 
@@ -1170,4 +1083,3 @@ colo_ctl_store_decode (const uint8_t *data, size_t len, colo_ctl_store_t *out, c
     return rc;
 }
 
-#endif  //  S_HAVE_PROTO

@@ -1,0 +1,529 @@
+/*  main_coloctl.c - coloctl: the command line client of colo-control.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Exit codes: 0 success, 1 refused by the service (the reason on
+ *  stderr), 2 usage (or an unusable control URI or key), 3 no reply
+ *  within the timeout.  With --json, results (and refusals) are one JSON
+ *  object on stdout.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "colo_config.h"
+#include "colo_ctlclient.h"
+#include "colo_ctlcodec.h"
+#include "colo_log.h"
+#include "colo_ruleset.h"
+
+#define S_TIMEOUT_DEFAULT 5000
+#define S_CONTROL_DEFAULT "tcp://127.0.0.1:7100"
+
+enum { S_OK = 0, S_REFUSED = 1, S_USAGE = 2, S_UNREACHABLE = 3 };
+
+static const char *s_usage
+    = "usage: coloctl [--control URI] [--timeout MS] [--json] COMMAND\n"
+      "  passthrough add [--vm ID] [--proto tcp|udp|icmp|icmpv6|NUMBER] [--src CIDR]\n"
+      "                  [--dst CIDR] [--sport P[-Q]] [--dport P[-Q]] [--force]\n"
+      "                  [--comment TEXT]          prints the new rule's id\n"
+      "  passthrough del ID\n"
+      "  passthrough list [--vm ID]\n"
+      "  status\n"
+      "  stats [--vm ID]\n"
+      "  checkpoint-done --vm ID\n"
+      "  failover --vm ID\n"
+      "  keygen PATH                               writes PATH and PATH_secret\n"
+      "URI: tcp://HOST:PORT or ipc://PATH [,curve-server=KEY|FILE,curve-secret=FILE]\n"
+      "     (default: $COLO_CONTROL, else " S_CONTROL_DEFAULT ")\n";
+
+typedef struct {
+    const char *control;
+    int timeout_ms;
+    int json;
+    const char *vm, *proto, *src, *dst, *sport, *dport, *comment;
+    int force;
+} s_opts_t;
+
+static int
+s_usage_error (const char *fmt, const char *arg)
+{
+    fprintf (stderr, "coloctl: ");
+    fprintf (stderr, fmt, arg);
+    fprintf (stderr, "\n%s", s_usage);
+    return S_USAGE;
+}
+
+// ---------------------------------------------------------------- JSON
+
+static void
+s_json_str (const char *s)
+{
+    if (!s) {
+        fputs ("null", stdout);
+        return;
+    }
+    putchar ('"');
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf ("\\%c", *p);
+        else if (*p < 0x20)
+            printf ("\\u%04x", *p);
+        else
+            putchar (*p);
+    }
+    putchar ('"');
+}
+
+static const char *
+s_ports (uint8_t has, uint16_t lo, uint16_t hi, char *buf, size_t cap)
+{
+    if (!has)
+        return NULL;
+    if (lo == hi)
+        snprintf (buf, cap, "%u", lo);
+    else
+        snprintf (buf, cap, "%u-%u", lo, hi);
+    return buf;
+}
+
+static void
+s_rule_json (const colo_rule_t *r)
+{
+    char proto[16], src[64], dst[64], sport[16], dport[16];
+    printf ("{\"id\":%llu,\"version\":%llu,\"vm\":", (unsigned long long) r->id,
+            (unsigned long long) r->version);
+    s_json_str (r->vm[0] ? r->vm : NULL);
+    fputs (",\"proto\":", stdout);
+    s_json_str (r->proto >= 0 ? colo_proto_format (r->proto, proto, sizeof proto) : NULL);
+    fputs (",\"src\":", stdout);
+    s_json_str (r->src.family ? colo_cidr_format (&r->src, src, sizeof src) : NULL);
+    fputs (",\"sport\":", stdout);
+    s_json_str (s_ports (r->has_sport, r->sport_lo, r->sport_hi, sport, sizeof sport));
+    fputs (",\"dst\":", stdout);
+    s_json_str (r->dst.family ? colo_cidr_format (&r->dst, dst, sizeof dst) : NULL);
+    fputs (",\"dport\":", stdout);
+    s_json_str (s_ports (r->has_dport, r->dport_lo, r->dport_hi, dport, sizeof dport));
+    fputs (",\"comment\":", stdout);
+    s_json_str (r->comment[0] ? r->comment : NULL);
+    putchar ('}');
+}
+
+static void
+s_counters_json (const colo_ctl_counter_t *c, size_t n)
+{
+    putchar ('{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putchar (',');
+        s_json_str (c[i].name);
+        printf (":%llu", (unsigned long long) c[i].value);
+    }
+    putchar ('}');
+}
+
+// ---------------------------------------------------------------- commands
+
+//  Send req; print a refusal; return an exit code (S_OK: rep holds the reply).
+static int
+s_call (const s_opts_t *o, colo_ctl_request_t *req, colo_ctl_reply_t *rep)
+{
+    char err[512];
+    int rc = colo_ctl_call (o->control, req, rep, o->timeout_ms, err, sizeof err);
+    if (rc == -2) {
+        fprintf (stderr, "coloctl: %s\n", err);
+        return S_USAGE;
+    }
+    if (rc != 0) {
+        fprintf (stderr, "coloctl: %s (is colo-control running, and are the keys right?)\n",
+                 err);
+        if (o->json)
+            printf ("{\"ok\":false,\"error\":\"unreachable\",\"message\":\"%s\"}\n",
+                    "no reply");
+        return S_UNREACHABLE;
+    }
+    if (rep->error != COLO_CTL_OK) {
+        fprintf (stderr, "coloctl: refused (%s): %s\n", colo_ctl_error_name (rep->error),
+                 rep->message);
+        if (o->json) {
+            printf ("{\"ok\":false,\"error\":\"%s\",\"message\":",
+                    colo_ctl_error_name (rep->error));
+            s_json_str (rep->message);
+            if (rep->rule_id)
+                printf (",\"id\":%llu", (unsigned long long) rep->rule_id);
+            puts ("}");
+        }
+        colo_ctl_reply_clear (rep);
+        return S_REFUSED;
+    }
+    return S_OK;
+}
+
+static int
+s_rule_from_opts (const s_opts_t *o, colo_rule_t *r)
+{
+    colo_rule_init (r);
+    if (o->vm && snprintf (r->vm, sizeof r->vm, "%s", o->vm) >= (int) sizeof r->vm)
+        return s_usage_error ("--vm '%s': too long", o->vm);
+    if (o->comment
+        && snprintf (r->comment, sizeof r->comment, "%s", o->comment) >= (int) sizeof r->comment)
+        return s_usage_error ("--comment: at most %s bytes", "127");
+    if (o->proto && colo_rule_parse_proto (o->proto, &r->proto) != 0)
+        return s_usage_error ("--proto '%s': tcp, udp, icmp, icmpv6 or 0..255", o->proto);
+    if (o->src && colo_rule_parse_cidr (o->src, &r->src) != 0)
+        return s_usage_error ("--src '%s': an address or ADDRESS/LENGTH with no host bits",
+                              o->src);
+    if (o->dst && colo_rule_parse_cidr (o->dst, &r->dst) != 0)
+        return s_usage_error ("--dst '%s': an address or ADDRESS/LENGTH with no host bits",
+                              o->dst);
+    if (o->sport) {
+        if (colo_rule_parse_ports (o->sport, &r->sport_lo, &r->sport_hi) != 0)
+            return s_usage_error ("--sport '%s': P or P-Q within 0..65535", o->sport);
+        r->has_sport = 1;
+    }
+    if (o->dport) {
+        if (colo_rule_parse_ports (o->dport, &r->dport_lo, &r->dport_hi) != 0)
+            return s_usage_error ("--dport '%s': P or P-Q within 0..65535", o->dport);
+        r->has_dport = 1;
+    }
+    return S_OK;
+}
+
+static int
+s_cmd_add (const s_opts_t *o)
+{
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_RULE_ADD;
+    req.force = o->force;
+    int rc = s_rule_from_opts (o, &req.rule);
+    if (rc != S_OK)
+        return rc;
+    char why[128];
+    if (colo_rule_validate (&req.rule, why, sizeof why) != 0)
+        return s_usage_error ("%s", why);
+    colo_ctl_reply_t rep;
+    rc = s_call (o, &req, &rep);
+    if (rc != S_OK)
+        return rc;
+    if (o->json)
+        printf ("{\"ok\":true,\"id\":%llu,\"version\":%llu}\n",
+                (unsigned long long) rep.rule_id, (unsigned long long) rep.rules_version);
+    else
+        printf ("%llu\n", (unsigned long long) rep.rule_id);
+    colo_ctl_reply_clear (&rep);
+    return S_OK;
+}
+
+static int
+s_cmd_del (const s_opts_t *o, const char *id_text)
+{
+    uint64_t id;
+    if (colo_config_parse_u64 (id_text, 1, UINT64_MAX, &id) != 0)
+        return s_usage_error ("'%s': a rule id is a positive number", id_text);
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_RULE_DEL;
+    req.rule_id = id;
+    colo_ctl_reply_t rep;
+    int rc = s_call (o, &req, &rep);
+    if (rc != S_OK)
+        return rc;
+    if (o->json)
+        printf ("{\"ok\":true,\"id\":%llu,\"version\":%llu}\n", (unsigned long long) id,
+                (unsigned long long) rep.rules_version);
+    else
+        printf ("deleted %llu\n", (unsigned long long) id);
+    colo_ctl_reply_clear (&rep);
+    return S_OK;
+}
+
+static int
+s_cmd_list (const s_opts_t *o)
+{
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_RULE_LIST;
+    if (o->vm) {
+        req.has_vm = 1;
+        if (snprintf (req.vm, sizeof req.vm, "%s", o->vm) >= (int) sizeof req.vm)
+            return s_usage_error ("--vm '%s': too long", o->vm);
+    }
+    colo_ctl_reply_t rep;
+    int rc = s_call (o, &req, &rep);
+    if (rc != S_OK)
+        return rc;
+    if (o->json) {
+        printf ("{\"ok\":true,\"version\":%llu,\"rules\":[",
+                (unsigned long long) rep.rules_version);
+        for (size_t i = 0; i < rep.n_rules; i++) {
+            if (i)
+                putchar (',');
+            s_rule_json (&rep.rules[i]);
+        }
+        puts ("]}");
+    }
+    else {
+        printf ("%-6s %-12s %-6s %-24s %-11s %-24s %-11s %s\n", "ID", "VM", "PROTO", "SRC",
+                "SPORT", "DST", "DPORT", "COMMENT");
+        for (size_t i = 0; i < rep.n_rules; i++) {
+            const colo_rule_t *r = &rep.rules[i];
+            char proto[16], src[64], dst[64], sport[16], dport[16];
+            const char *sp = s_ports (r->has_sport, r->sport_lo, r->sport_hi, sport,
+                                      sizeof sport);
+            const char *dp = s_ports (r->has_dport, r->dport_lo, r->dport_hi, dport,
+                                      sizeof dport);
+            printf ("%-6llu %-12s %-6s %-24s %-11s %-24s %-11s %s\n",
+                    (unsigned long long) r->id, r->vm[0] ? r->vm : "*",
+                    colo_proto_format (r->proto, proto, sizeof proto),
+                    colo_cidr_format (&r->src, src, sizeof src), sp ? sp : "any",
+                    colo_cidr_format (&r->dst, dst, sizeof dst), dp ? dp : "any", r->comment);
+        }
+    }
+    colo_ctl_reply_clear (&rep);
+    return S_OK;
+}
+
+static int
+s_cmd_status (const s_opts_t *o)
+{
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_STATUS;
+    colo_ctl_reply_t rep;
+    int rc = s_call (o, &req, &rep);
+    if (rc != S_OK)
+        return rc;
+    if (o->json) {
+        printf ("{\"ok\":true,\"version\":%llu,\"instances\":[",
+                (unsigned long long) rep.rules_version);
+        for (size_t i = 0; i < rep.n_instances; i++) {
+            const colo_ctl_instance_t *in = &rep.instances[i];
+            printf ("%s{\"kind\":", i ? "," : "");
+            s_json_str (in->kind);
+            fputs (",\"instance\":", stdout);
+            s_json_str (in->instance);
+            fputs (",\"vm\":", stdout);
+            s_json_str (in->vm);
+            printf (",\"rules_version\":%llu,\"last_heartbeat_ms\":%llu,\"alive\":%s,"
+                    "\"counters\":",
+                    (unsigned long long) in->rules_version, (unsigned long long) in->age_ms,
+                    in->alive ? "true" : "false");
+            s_counters_json (in->counters, in->n_counters);
+            putchar ('}');
+        }
+        puts ("]}");
+    }
+    else {
+        printf ("rules version %llu\n", (unsigned long long) rep.rules_version);
+        printf ("%-12s %-9s %-16s %-8s %-14s %-6s %s\n", "VM", "KIND", "INSTANCE", "RULES",
+                "HEARTBEAT", "STATE", "COUNTERS");
+        for (size_t i = 0; i < rep.n_instances; i++) {
+            const colo_ctl_instance_t *in = &rep.instances[i];
+            char version[24], age[24];
+            snprintf (version, sizeof version, "%llu%s", (unsigned long long) in->rules_version,
+                      in->rules_version < rep.rules_version ? "*" : "");
+            snprintf (age, sizeof age, "%.1fs ago", (double) in->age_ms / 1000.0);
+            printf ("%-12s %-9s %-16s %-8s %-14s %-6s", in->vm, in->kind, in->instance,
+                    version, age, in->alive ? "alive" : "DEAD");
+            for (size_t c = 0; c < in->n_counters; c++)
+                if (in->counters[c].value)
+                    printf (" %s=%llu", in->counters[c].name,
+                            (unsigned long long) in->counters[c].value);
+            putchar ('\n');
+        }
+    }
+    colo_ctl_reply_clear (&rep);
+    return S_OK;
+}
+
+static int
+s_cmd_stats (const s_opts_t *o)
+{
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_STATS;
+    if (o->vm) {
+        req.has_vm = 1;
+        if (snprintf (req.vm, sizeof req.vm, "%s", o->vm) >= (int) sizeof req.vm)
+            return s_usage_error ("--vm '%s': too long", o->vm);
+    }
+    colo_ctl_reply_t rep;
+    int rc = s_call (o, &req, &rep);
+    if (rc != S_OK)
+        return rc;
+    if (o->json) {
+        printf ("{\"ok\":true,\"version\":%llu,\"groups\":{",
+                (unsigned long long) rep.rules_version);
+        for (size_t i = 0; i < rep.n_groups; i++) {
+            if (i)
+                putchar (',');
+            s_json_str (rep.groups[i].name);
+            putchar (':');
+            s_counters_json (rep.groups[i].counters, rep.groups[i].n_counters);
+        }
+        puts ("}}");
+    }
+    else
+        for (size_t i = 0; i < rep.n_groups; i++) {
+            printf ("[%s]\n", rep.groups[i].name);
+            for (size_t c = 0; c < rep.groups[i].n_counters; c++)
+                printf ("  %-32s %llu\n", rep.groups[i].counters[c].name,
+                        (unsigned long long) rep.groups[i].counters[c].value);
+        }
+    colo_ctl_reply_clear (&rep);
+    return S_OK;
+}
+
+static int
+s_cmd_event (const s_opts_t *o, colo_ctl_event_type_t type, const char *name)
+{
+    if (!o->vm)
+        return s_usage_error ("%s needs --vm ID", name);
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_EVENT;
+    req.event.type = type;
+    if (snprintf (req.event.vm, sizeof req.event.vm, "%s", o->vm) >= (int) sizeof req.event.vm)
+        return s_usage_error ("--vm '%s': too long", o->vm);
+    snprintf (req.event.source, sizeof req.event.source, "coloctl");
+    colo_ctl_reply_t rep;
+    int rc = s_call (o, &req, &rep);
+    if (rc != S_OK)
+        return rc;
+    if (o->json)
+        printf ("{\"ok\":true,\"event_id\":%llu,\"delivered\":%u}\n",
+                (unsigned long long) rep.event.id, rep.delivered);
+    else
+        printf ("%s for vm %s delivered to %u instance%s\n", name, o->vm, rep.delivered,
+                rep.delivered == 1 ? "" : "s");
+    colo_ctl_reply_clear (&rep);
+    return S_OK;
+}
+
+static int
+s_cmd_keygen (const s_opts_t *o, const char *path)
+{
+    zcert_t *cert = zcert_new ();
+    char secret[4096];
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (!cert || zcert_save (cert, path) != 0) {
+        fprintf (stderr, "coloctl: cannot write %s and %s\n", path, secret);
+        zcert_destroy (&cert);
+        return S_REFUSED;
+    }
+    if (o->json)
+        printf ("{\"ok\":true,\"public\":\"%s\",\"secret_file\":\"%s\"}\n",
+                zcert_public_txt (cert), secret);
+    else
+        printf ("%s\n", zcert_public_txt (cert));
+    zcert_destroy (&cert);
+    return S_OK;
+}
+
+//  Which options each command takes (beyond --control, --timeout, --json).
+static int
+s_only (const s_opts_t *o, const char *allowed, const char *command)
+{
+    struct {
+        const char *name;
+        int set;
+    } opts[] = {
+        {"vm", o->vm != NULL},       {"proto", o->proto != NULL}, {"src", o->src != NULL},
+        {"dst", o->dst != NULL},     {"sport", o->sport != NULL}, {"dport", o->dport != NULL},
+        {"comment", o->comment != NULL}, {"force", o->force},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (opts[i].set && !strstr (allowed, opts[i].name)) {
+            fprintf (stderr, "coloctl: %s takes no --%s\n%s", command, opts[i].name, s_usage);
+            return -1;
+        }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"control", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"vm", required_argument, NULL, 'V'},
+        {"proto", required_argument, NULL, 'p'},
+        {"src", required_argument, NULL, 's'},
+        {"dst", required_argument, NULL, 'd'},
+        {"sport", required_argument, NULL, 'S'},
+        {"dport", required_argument, NULL, 'D'},
+        {"comment", required_argument, NULL, 'm'},
+        {"force", no_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    s_opts_t o;
+    memset (&o, 0, sizeof o);
+    o.control = getenv ("COLO_CONTROL");
+    if (!o.control || !*o.control)
+        o.control = S_CONTROL_DEFAULT;
+    o.timeout_ms = S_TIMEOUT_DEFAULT;
+    int verbose = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'c': o.control = optarg; break;
+            case 't': {
+                uint64_t ms;
+                if (colo_config_parse_u64 (optarg, 1, 3600000, &ms) != 0)
+                    return s_usage_error ("--timeout '%s': 1 to 3600000 ms", optarg);
+                o.timeout_ms = (int) ms;
+                break;
+            }
+            case 'j': o.json = 1; break;
+            case 'V': o.vm = optarg; break;
+            case 'p': o.proto = optarg; break;
+            case 's': o.src = optarg; break;
+            case 'd': o.dst = optarg; break;
+            case 'S': o.sport = optarg; break;
+            case 'D': o.dport = optarg; break;
+            case 'm': o.comment = optarg; break;
+            case 'f': o.force = 1; break;
+            case 'v': verbose++; break;
+            case 'h': fputs (s_usage, stdout); return S_OK;
+            default: fputs (s_usage, stderr); return S_USAGE;
+        }
+    }
+    colo_log_set_ident ("coloctl");
+    colo_log_set_level ((colo_log_level_t) (COLO_LOG_WARN + verbose));
+    int n = argc - optind;
+    char **args = argv + optind;
+    if (n < 1) {
+        fputs (s_usage, stderr);
+        return S_USAGE;
+    }
+    const char *cmd = args[0];
+    if (strcmp (cmd, "passthrough") == 0 && n >= 2) {
+        const char *sub = args[1];
+        if (strcmp (sub, "add") == 0 && n == 2)
+            return s_cmd_add (&o);
+        if (strcmp (sub, "del") == 0 && n == 3)
+            return s_only (&o, "", "passthrough del") ? S_USAGE : s_cmd_del (&o, args[2]);
+        if (strcmp (sub, "list") == 0 && n == 2)
+            return s_only (&o, "vm", "passthrough list") ? S_USAGE : s_cmd_list (&o);
+    }
+    else if (strcmp (cmd, "status") == 0 && n == 1)
+        return s_only (&o, "", cmd) ? S_USAGE : s_cmd_status (&o);
+    else if (strcmp (cmd, "stats") == 0 && n == 1)
+        return s_only (&o, "vm", cmd) ? S_USAGE : s_cmd_stats (&o);
+    else if (strcmp (cmd, "checkpoint-done") == 0 && n == 1)
+        return s_only (&o, "vm", cmd) ? S_USAGE
+                                      : s_cmd_event (&o, COLO_CTL_EV_CHECKPOINT_DONE, cmd);
+    else if (strcmp (cmd, "failover") == 0 && n == 1)
+        return s_only (&o, "vm", cmd) ? S_USAGE : s_cmd_event (&o, COLO_CTL_EV_FAILOVER, cmd);
+    else if (strcmp (cmd, "keygen") == 0 && n == 2)
+        return s_only (&o, "", cmd) ? S_USAGE : s_cmd_keygen (&o, args[1]);
+    fputs (s_usage, stderr);
+    return S_USAGE;
+}

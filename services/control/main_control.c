@@ -1,0 +1,278 @@
+/*  main_control.c - colo-control: options and config, then one control actor per instance.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_config.h"
+#include "colo_control.h"
+#include "colo_log.h"
+
+#define S_INSTANCES_MAX 16
+#define S_VMS_MAX 4096
+
+static const char *s_usage
+    = "usage: colo-control --store DIR [--api URI] [--events URI] [--metrics HOST:PORT]\n"
+      "                    [--curve-keys DIR] [--heartbeat MS] [--id NAME]\n"
+      "                    [--config FILE] [--check-config] [-v]\n";
+
+typedef struct {
+    colo_control_config_t cfg;
+    const char *file;   //  config file, or NULL for the command line
+    const char *name;
+    int line;           //  the section's first key, for messages
+} s_instance_t;
+
+static s_instance_t s_insts[S_INSTANCES_MAX + 1];
+static colo_control_vm_t s_vms[S_VMS_MAX];
+
+static int
+s_parse_heartbeat (const char *text, uint32_t *out)
+{
+    uint64_t value;
+    if (colo_config_parse_u64 (text, 10, 600000, &value) != 0)
+        return -1;
+    *out = (uint32_t) value;
+    return 0;
+}
+
+//  [vm NAME] sections: the hypervisor adapters.
+static int
+s_load_vms (colo_config_t *conf, const char *file, size_t *n_vms)
+{
+    for (size_t s = 0; s < colo_config_section_count (conf); s++) {
+        if (strcmp (colo_config_section_kind (conf, s), "vm") != 0)
+            continue;
+        const char *name = colo_config_section_name (conf, s);
+        if (*n_vms == S_VMS_MAX) {
+            fprintf (stderr, "%s: more than %d [vm] sections\n", file, S_VMS_MAX);
+            return -1;
+        }
+        colo_control_vm_t *vm = &s_vms[(*n_vms)++];
+        vm->vm = name;
+        for (size_t k = 0; k < colo_config_key_count (conf, s); k++) {
+            const char *key = colo_config_key (conf, s, k);
+            if (strcmp (key, "checkpoint-hook") == 0)
+                vm->checkpoint_hook = colo_config_value (conf, s, k);
+            else {
+                fprintf (stderr, "%s:%d: [vm %s] key '%s': unknown key\n", file,
+                         colo_config_line (conf, s, k), name, key);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+s_load_controls (colo_config_t *conf, const char *file, int *count)
+{
+    for (size_t s = 0; s < colo_config_section_count (conf); s++) {
+        if (strcmp (colo_config_section_kind (conf, s), "control") != 0)
+            continue;
+        if (*count == S_INSTANCES_MAX) {
+            fprintf (stderr, "%s: more than %d control instances\n", file, S_INSTANCES_MAX);
+            return -1;
+        }
+        s_instance_t *inst = &s_insts[(*count)++];
+        const char *name = colo_config_section_name (conf, s);
+        colo_control_config_defaults (&inst->cfg);
+        inst->cfg.id = name[0] ? name : "control";
+        inst->file = file;
+        inst->name = name;
+        for (size_t k = 0; k < colo_config_key_count (conf, s); k++) {
+            const char *key = colo_config_key (conf, s, k);
+            const char *value = colo_config_value (conf, s, k);
+            int line = colo_config_line (conf, s, k);
+            if (!inst->line)
+                inst->line = line;
+            if (strcmp (key, "api") == 0)
+                inst->cfg.api = value;
+            else if (strcmp (key, "events") == 0)
+                inst->cfg.events = value;
+            else if (strcmp (key, "store") == 0)
+                inst->cfg.store = value;
+            else if (strcmp (key, "metrics") == 0)
+                inst->cfg.metrics = value;
+            else if (strcmp (key, "curve-keys") == 0)
+                inst->cfg.curve_keys = value;
+            else if (strcmp (key, "id") == 0)
+                inst->cfg.id = value;
+            else if (strcmp (key, "heartbeat") == 0) {
+                if (s_parse_heartbeat (value, &inst->cfg.heartbeat_ms) != 0) {
+                    fprintf (stderr,
+                             "%s:%d: [control %s] key 'heartbeat': '%s': expected a "
+                             "number from 10 to 600000\n",
+                             file, line, name, value);
+                    return -1;
+                }
+            }
+            else {
+                fprintf (stderr, "%s:%d: [control %s] key '%s': unknown key\n", file, line,
+                         name, key);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"api", required_argument, NULL, 'a'},
+        {"events", required_argument, NULL, 'e'},
+        {"store", required_argument, NULL, 's'},
+        {"metrics", required_argument, NULL, 'm'},
+        {"curve-keys", required_argument, NULL, 'k'},
+        {"heartbeat", required_argument, NULL, 'b'},
+        {"id", required_argument, NULL, 'n'},
+        {"config", required_argument, NULL, 'f'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    colo_control_config_t cli;
+    colo_control_config_defaults (&cli);
+    const char *config_file = NULL;
+    int check_only = 0, verbose = 0, cli_used = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'a':
+                cli.api = optarg;
+                cli_used = 1;
+                break;
+            case 'e':
+                cli.events = optarg;
+                cli_used = 1;
+                break;
+            case 's':
+                cli.store = optarg;
+                cli_used = 1;
+                break;
+            case 'm':
+                cli.metrics = optarg;
+                cli_used = 1;
+                break;
+            case 'k':
+                cli.curve_keys = optarg;
+                cli_used = 1;
+                break;
+            case 'b':
+                if (s_parse_heartbeat (optarg, &cli.heartbeat_ms) != 0) {
+                    fprintf (stderr,
+                             "colo-control: --heartbeat '%s': expected a number from 10 to "
+                             "600000\n%s",
+                             optarg, s_usage);
+                    return 2;
+                }
+                break;
+            case 'n':
+                cli.id = optarg;
+                break;
+            case 'f':
+                config_file = optarg;
+                break;
+            case 'C':
+                check_only = 1;
+                break;
+            case 'v':
+                verbose++;
+                break;
+            case 'h':
+                fputs (s_usage, stdout);
+                return 0;
+            default:
+                fputs (s_usage, stderr);
+                return 2;
+        }
+    }
+    if (optind < argc || (!cli_used && !config_file)) {
+        fputs (s_usage, stderr);
+        return 2;
+    }
+    if (cli_used && !cli.store) {
+        fprintf (stderr, "colo-control: --store is required\n%s", s_usage);
+        return 2;
+    }
+    colo_log_set_ident ("colo-control");
+    if (verbose)
+        colo_log_set_level ((colo_log_level_t) (COLO_LOG_INFO + verbose));
+    colo_log_install_signals ();
+
+    int count = 0;
+    size_t n_vms = 0;
+    colo_config_t *conf = NULL;
+    if (config_file) {
+        char err[512];
+        conf = colo_config_load (config_file, err, sizeof err);
+        if (!conf) {
+            fprintf (stderr, "%s\n", err);
+            return 1;
+        }
+        if (s_load_vms (conf, config_file, &n_vms) != 0
+            || s_load_controls (conf, config_file, &count) != 0) {
+            colo_config_destroy (&conf);
+            return 1;
+        }
+    }
+    if (cli_used) {
+        s_instance_t *inst = &s_insts[count++];
+        inst->cfg = cli;
+        inst->name = cli.id;
+    }
+    if (count == 0) {
+        fprintf (stderr, "%s: no [control NAME] section\n", config_file);
+        colo_config_destroy (&conf);
+        return 1;
+    }
+    for (int i = 0; i < count; i++) {
+        s_insts[i].cfg.vms = s_vms;
+        s_insts[i].cfg.n_vms = n_vms;
+        char err[512];
+        if (colo_control_config_check (&s_insts[i].cfg, err, sizeof err) != 0) {
+            if (s_insts[i].file)
+                fprintf (stderr, "%s:%d: [control %s]: %s\n", s_insts[i].file,
+                         s_insts[i].line, s_insts[i].name, err);
+            else
+                fprintf (stderr, "colo-control: %s\n", err);
+            colo_config_destroy (&conf);
+            return 1;
+        }
+    }
+    if (check_only) {
+        colo_config_destroy (&conf);
+        return 0;
+    }
+
+    sigset_t sigs;
+    sigemptyset (&sigs);
+    sigaddset (&sigs, SIGTERM);
+    sigaddset (&sigs, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
+    colo_control_t *actors[S_INSTANCES_MAX + 1];
+    int started = 0, rc = 0;
+    for (; started < count; started++) {
+        actors[started] = colo_control_start (&s_insts[started].cfg);
+        if (!actors[started]) {
+            rc = 1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        int sig = 0;
+        sigwait (&sigs, &sig);
+        colo_info ("signal %d: stopping", sig);
+    }
+    while (started > 0)
+        colo_control_stop (&actors[--started]);
+    colo_config_destroy (&conf);
+    return rc;
+}
