@@ -10,13 +10,16 @@
  *  baselines walk the same frames:
  *  - engine level, frames rewritten in place: "decode" runs the packet
  *    decoder only (what any service does to look at a frame), "copy" a
- *    memcpy of the frame (what a redirector does to its bytes);
+ *    memcpy of the frame (what a redirector does to its bytes), "lookup"
+ *    the engine on the same connections after a checkpoint (offsets zero:
+ *    decode, flow key, table lookup, nothing rewritten);
  *  - service level, "hop": every frame is allocated, sent into an shm ring
  *    and received from it (the CPU one frame costs a service between its
  *    two ports: one send, one receive, one buffer), then freed; "hop +
  *    rewrite" is the same with the engine between receive and free.
  *  Prints CPU ns per frame (thread CPU time; wall in brackets), Mpps, and
- *  the ratios rewrite / decode, rewrite / copy and (hop + rewrite) / hop.
+ *  the ratios rewrite / decode, rewrite / copy, rewrite / lookup and
+ *  (hop + rewrite) / hop.
  *  Each figure is the best of 5 rounds.
  *
  *  The Makefile links a benchmark with lib/ only, so the engine's source is
@@ -36,9 +39,13 @@
 #include "colo_ring.h"
 #include "../services/rewriter/colo_rewriter.c"
 
-typedef enum { S_REWRITE, S_DECODE, S_COPY, S_HOP_REWRITE, S_HOP, S_MODES } s_mode_t;
-static const char *const s_mode_names[S_MODES] = {"rewrite", "decode", "copy",
-                                                  "hop_rewrite", "hop"};
+typedef enum { S_REWRITE, S_DECODE, S_COPY, S_LOOKUP, S_HOP_REWRITE, S_HOP, S_MODES } s_mode_t;
+static const char *const s_mode_names[S_MODES] = {"rewrite", "decode",      "copy",
+                                                  "lookup",  "hop_rewrite", "hop"};
+
+//  The same connections after a checkpoint (offsets zero): the engine's
+//  whole path but the rewrite itself.
+static colo_rewriter_t *s_rw_zero;
 
 #define S_BATCH 64
 
@@ -111,7 +118,9 @@ s_frame (uint32_t flow, int from_guest, uint8_t flags, uint32_t seq, uint32_t ac
 static uint64_t
 s_one (colo_rewriter_t *rw, colo_buf_t *buf, s_mode_t mode, int to_guest, uint8_t *scratch)
 {
-    if (mode == S_REWRITE || mode == S_HOP_REWRITE)
+    if (mode == S_LOOKUP)
+        rw = s_rw_zero;
+    if (mode == S_REWRITE || mode == S_HOP_REWRITE || mode == S_LOOKUP)
         return to_guest ? colo_rewriter_to_guest (rw, buf, 1000)
                         : colo_rewriter_from_guest (rw, buf, 1000);
     if (mode == S_DECODE) {
@@ -219,31 +228,35 @@ main (int argc, char **argv)
     colo_rewriter_config_t cfg;
     colo_rewriter_config_defaults (&cfg);
     colo_rewriter_t *rw = colo_rewriter_new (&cfg);
+    s_rw_zero = colo_rewriter_new (&cfg);
     char shm_name[64], shm_uri[96];
     snprintf (shm_name, sizeof shm_name, "bench-rewriter-%d", (int) getpid ());
     snprintf (shm_uri, sizeof shm_uri, "shm:%s,size=16M", shm_name);
     s_hop_rx = colo_port_new (shm_uri, COLO_PORT_RX);
     s_hop_tx = colo_port_new (shm_uri, COLO_PORT_TX);
-    if (!rw || !s_hop_rx || !s_hop_tx) {
+    if (!rw || !s_rw_zero || !s_hop_rx || !s_hop_tx) {
         fprintf (stderr, "rewriter: setup failed\n");
         return 1;
     }
     //  Establish every connection: client SYN, secondary SYN-ACK, client ACK.
     const uint32_t c_isn = 1000, p_isn = 2000000, s_isn = 0xfff00000u;
-    for (uint32_t flow = 0; flow < nflows; flow++) {
-        colo_buf_t *syn = s_frame (flow, 0, COLO_TCP_SYN, c_isn, 0, 0, 0);
-        colo_buf_t *synack = s_frame (flow, 1, COLO_TCP_SYN | COLO_TCP_ACK, s_isn + flow,
-                                      c_isn + 1, 0, 0);
-        colo_buf_t *ack = s_frame (flow, 0, COLO_TCP_ACK, c_isn + 1, p_isn + 1, 0, 0);
-        if (!syn || !synack || !ack)
-            return 1;
-        colo_rewriter_to_guest (rw, syn, 1000);
-        colo_rewriter_from_guest (rw, synack, 1000);
-        colo_rewriter_to_guest (rw, ack, 1000);
-        colo_buf_destroy (&syn);
-        colo_buf_destroy (&synack);
-        colo_buf_destroy (&ack);
-    }
+    for (int e = 0; e < 2; e++)
+        for (uint32_t flow = 0; flow < nflows; flow++) {
+            colo_rewriter_t *engine = e ? s_rw_zero : rw;
+            colo_buf_t *syn = s_frame (flow, 0, COLO_TCP_SYN, c_isn, 0, 0, 0);
+            colo_buf_t *synack = s_frame (flow, 1, COLO_TCP_SYN | COLO_TCP_ACK, s_isn + flow,
+                                          c_isn + 1, 0, 0);
+            colo_buf_t *ack = s_frame (flow, 0, COLO_TCP_ACK, c_isn + 1, p_isn + 1, 0, 0);
+            if (!syn || !synack || !ack)
+                return 1;
+            colo_rewriter_to_guest (engine, syn, 1000);
+            colo_rewriter_from_guest (engine, synack, 1000);
+            colo_rewriter_to_guest (engine, ack, 1000);
+            colo_buf_destroy (&syn);
+            colo_buf_destroy (&synack);
+            colo_buf_destroy (&ack);
+        }
+    colo_rewriter_checkpoint_done (s_rw_zero);
     if (colo_rewriter_counters (rw)[COLO_RW_LEARNED_ACCEPTED] != nflows) {
         fprintf (stderr, "rewriter: setup failed\n");
         return 1;
@@ -291,6 +304,7 @@ main (int argc, char **argv)
     colo_port_destroy (&s_hop_rx);
     colo_ring_unlink (shm_name);
     colo_rewriter_destroy (&rw);
+    colo_rewriter_destroy (&s_rw_zero);
     if (json) {
         printf ("{\"benchmark\":\"rewriter\",\"flows\":%u,\"frames\":%llu,\"results\":[",
                 nflows, (unsigned long long) nframes);
@@ -300,10 +314,10 @@ main (int argc, char **argv)
                 printf (",\"%s_cpu_ns\":%.1f,\"%s_wall_ns\":%.1f", s_mode_names[m], cpu[k][m],
                         s_mode_names[m], wall[k][m]);
             printf (",\"rewrite_mpps\":%.2f,\"hop_rewrite_mpps\":%.2f,\"ratio_decode\":%.2f,"
-                    "\"ratio_copy\":%.2f,\"ratio_hop\":%.2f}",
+                    "\"ratio_copy\":%.2f,\"ratio_lookup\":%.2f,\"ratio_hop\":%.2f}",
                     1000.0 / cpu[k][S_REWRITE], 1000.0 / cpu[k][S_HOP_REWRITE],
                     cpu[k][S_REWRITE] / cpu[k][S_DECODE], cpu[k][S_REWRITE] / cpu[k][S_COPY],
-                    cpu[k][S_HOP_REWRITE] / cpu[k][S_HOP]);
+                    cpu[k][S_REWRITE] / cpu[k][S_LOOKUP], cpu[k][S_HOP_REWRITE] / cpu[k][S_HOP]);
         }
         printf ("],\"ok\":%s}\n", rc ? "false" : "true");
     }
@@ -313,15 +327,16 @@ main (int argc, char **argv)
                 nflows, (unsigned long long) nframes);
         for (int k = 0; k < NCASES; k++) {
             double *c = cpu[k], *w = wall[k];
-            printf ("  %-19s engine: rewrite %5.1f (%5.1f) = %5.2f Mpps, decode %5.1f (%5.1f), "
-                    "copy %5.1f (%5.1f); x%.2f decode, x%.2f copy\n"
-                    "  %-19s service: hop+rewrite %5.1f (%5.1f) = %5.2f Mpps, hop %5.1f (%5.1f);"
+            printf ("  %-19s engine: rewrite %5.1f (%5.1f) = %5.2f Mpps; decode %5.1f (%5.1f), "
+                    "copy %5.1f (%5.1f), lookup %5.1f (%5.1f); x%.2f decode, x%.2f copy, "
+                    "x%.2f lookup\n"
+                    "  %-19s service: hop+rewrite %5.1f (%5.1f) = %5.2f Mpps; hop %5.1f (%5.1f);"
                     " x%.2f hop\n",
                     cases[k].name, c[S_REWRITE], w[S_REWRITE], 1000.0 / c[S_REWRITE],
-                    c[S_DECODE], w[S_DECODE], c[S_COPY], w[S_COPY], c[S_REWRITE] / c[S_DECODE],
-                    c[S_REWRITE] / c[S_COPY], "", c[S_HOP_REWRITE], w[S_HOP_REWRITE],
-                    1000.0 / c[S_HOP_REWRITE], c[S_HOP], w[S_HOP],
-                    c[S_HOP_REWRITE] / c[S_HOP]);
+                    c[S_DECODE], w[S_DECODE], c[S_COPY], w[S_COPY], c[S_LOOKUP], w[S_LOOKUP],
+                    c[S_REWRITE] / c[S_DECODE], c[S_REWRITE] / c[S_COPY],
+                    c[S_REWRITE] / c[S_LOOKUP], "", c[S_HOP_REWRITE], w[S_HOP_REWRITE],
+                    1000.0 / c[S_HOP_REWRITE], c[S_HOP], w[S_HOP], c[S_HOP_REWRITE] / c[S_HOP]);
         }
         if (rc)
             printf ("  FAILED: a frame was lost, not rewritten, or came out wrong\n");
