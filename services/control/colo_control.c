@@ -44,6 +44,9 @@ extern char **environ;
 #define S_MON_EVENTS                                                           \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+//  ... and CLOSED, so that stop returns only once the endpoints are free.
+#define S_MON_ALL (S_MON_EVENTS | ZMQ_EVENT_CLOSED)
+#define S_UNBIND_WAIT_MS 2000
 
 typedef struct {
     char *vm;
@@ -836,7 +839,7 @@ s_monitor (zsock_t *sock, const char *name, colo_control_t *self)
     char ep[128];
     snprintf (ep, sizeof ep, "inproc://colo-control-%p-%s-%llu", (void *) self, name,
               (unsigned long long) colo_clock_mono_ns ());
-    if (zmq_socket_monitor (zsock_resolve (sock), ep, S_MON_EVENTS) != 0)
+    if (zmq_socket_monitor (zsock_resolve (sock), ep, S_MON_ALL) != 0)
         return NULL;
     zsock_t *mon = zsock_new (ZMQ_PAIR);
     if (mon && zmq_connect (zsock_resolve (mon), ep) != 0)
@@ -1030,6 +1033,34 @@ fail:
     return NULL;
 }
 
+//  Unbind and wait (bounded) for ZeroMQ's I/O thread to close the
+//  listener, so that a restart in the same process can bind again.
+static void
+s_unbind_wait (zsock_t *sock, zsock_t *mon, const char *endpoint)
+{
+    if (!sock || !mon || !endpoint[0] || zmq_unbind (zsock_resolve (sock), endpoint) != 0)
+        return;
+    uint64_t deadline = colo_clock_mono_ms () + S_UNBIND_WAIT_MS;
+    while (1) {
+        zmsg_t *msg = zmsg_recv (mon);
+        if (msg) {
+            zframe_t *head = zmsg_first (msg);
+            uint16_t event = 0;
+            if (head && zframe_size (head) >= 2)
+                memcpy (&event, zframe_data (head), 2);
+            zmsg_destroy (&msg);
+            if (event == ZMQ_EVENT_CLOSED)
+                return;
+            continue;
+        }
+        uint64_t now = colo_clock_mono_ms ();
+        if (now >= deadline)
+            return;
+        zmq_pollitem_t item = {zsock_resolve (mon), 0, ZMQ_POLLIN, 0};
+        zmq_poll (&item, 1, (long) (deadline - now));
+    }
+}
+
 void
 colo_control_stop (colo_control_t **self_p)
 {
@@ -1054,6 +1085,8 @@ colo_control_stop (colo_control_t **self_p)
     }
     free (self->hooks);
     colo_loop_destroy (&self->loop);
+    s_unbind_wait (self->api_sock, self->api_mon, self->api_ep);
+    s_unbind_wait (self->pub, self->pub_mon, self->events_ep);
     if (self->api_sock)
         zmq_socket_monitor (zsock_resolve (self->api_sock), NULL, 0);
     if (self->pub)
