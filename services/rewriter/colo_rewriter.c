@@ -236,7 +236,8 @@ s_restart (colo_rewriter_t *self, s_conn_t *c, s_state_t state)
 {
     self->counters[COLO_RW_ISN_CHANGED]++;
     if (self->failover) {
-        s_remove (self, c, COLO_RW_AFTER_FAILOVER);
+        s_remove (self, c, COLO_RW_CLOSED);   //  the old connection is over
+        self->counters[COLO_RW_AFTER_FAILOVER]++;
         return NULL;
     }
     s_close_unlink (self, c);

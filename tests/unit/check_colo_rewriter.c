@@ -997,6 +997,94 @@ START_TEST (test_counter_names)
 }
 END_TEST
 
+//  ---------------------------------------------------------------- random traffic
+
+static uint32_t
+s_rand (uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+
+START_TEST (test_random_traffic)
+{
+    //  Random TCP frames (flags, numbers, SACK, v4/v6, 12 connections over
+    //  a table of 8) with checkpoints, failovers and ticks in between.
+    //  Whatever the engine does, a frame leaves with a right checksum,
+    //  and only seq, ack, SACK edges and the checksum ever change.
+    colo_rewriter_config_t cfg;
+    colo_rewriter_config_defaults (&cfg);
+    cfg.max_connections = 8;
+    cfg.idle_timeout_ms = 50;
+    cfg.closed_linger_ms = 5;
+    s_new_with (&cfg);
+    uint32_t rng = 12345;
+    static const uint8_t flag_set[] = {
+        COLO_TCP_SYN, COLO_TCP_SYN | COLO_TCP_ACK, COLO_TCP_ACK, COLO_TCP_ACK | COLO_TCP_PSH,
+        COLO_TCP_FIN | COLO_TCP_ACK, COLO_TCP_RST, COLO_TCP_RST | COLO_TCP_ACK, 0xff,
+    };
+    for (int i = 0; i < 20000; i++) {
+        uint32_t r = s_rand (&rng);
+        int from_guest = r & 1;
+        colo_test_pkt_t spec = s_tcp ((r >> 1) & 1, from_guest, flag_set[(r >> 2) & 7],
+                                      s_rand (&rng) % 64 * 1000, s_rand (&rng) % 64 * 1000,
+                                      (r >> 5) % 3 ? 0 : 100);
+        uint16_t port = (uint16_t) (2000 + (r >> 8) % 6);
+        if (from_guest)
+            spec.dport = port;
+        else
+            spec.sport = port;
+        uint8_t opts[20] = {1, 1, 5, 18};
+        for (int k = 0; k < 4; k++)
+            colo_put_be32 (opts + 4 + 4 * k, s_rand (&rng));
+        if ((r >> 12) % 4 == 0) {
+            spec.tcp_opts = opts;
+            spec.tcp_opts_len = sizeof opts;
+        }
+        colo_buf_t *buf = colo_test_packet (&spec);
+        colo_buf_t *orig = colo_buf_dup (buf);
+        colo_rewriter_result_t rc = from_guest ? colo_rewriter_from_guest (s_rw, buf, s_now)
+                                               : colo_rewriter_to_guest (s_rw, buf, s_now);
+        ck_assert (rc == COLO_RW_PASSED || rc == COLO_RW_REWRITTEN);
+        s_check_csum (buf, __LINE__);
+        //  Blank what may change and compare the rest.
+        colo_packet_t pkt;
+        ck_assert_int_eq (colo_packet_decode (&pkt, buf->data, buf->len, NULL), COLO_PKT_OK);
+        uint8_t *a = buf->data, *b = orig->data;
+        memset (a + pkt.l4_off + 4, 0, 8);
+        memset (b + pkt.l4_off + 4, 0, 8);
+        memset (a + pkt.l4_off + 16, 0, 2);
+        memset (b + pkt.l4_off + 16, 0, 2);
+        if (pkt.tcp_sack_off) {
+            memset (a + pkt.tcp_sack_off, 0, 8u * pkt.tcp_sack_count);
+            memset (b + pkt.tcp_sack_off, 0, 8u * pkt.tcp_sack_count);
+        }
+        ck_assert (rc == COLO_RW_REWRITTEN || memcmp (buf->data, orig->data, buf->len) == 0);
+        ck_assert (memcmp (a, b, buf->len) == 0);
+        colo_buf_destroy (&buf);
+        colo_buf_destroy (&orig);
+        ck_assert_uint_le (colo_rewriter_connections (s_rw), 8);
+        s_now += (r >> 20) % 3;
+        if ((r >> 24) % 64 == 0)
+            colo_rewriter_tick (s_rw, s_now);
+        if ((r >> 24) == 7)
+            colo_rewriter_checkpoint_done (s_rw);
+        if (i == 15000)
+            colo_rewriter_failover (s_rw);
+    }
+    const uint64_t *c = colo_rewriter_counters (s_rw);
+    ck_assert_uint_gt (c[COLO_RW_REWRITTEN_TO_GUEST] + c[COLO_RW_REWRITTEN_FROM_GUEST], 0);
+    ck_assert_uint_gt (c[COLO_RW_CONNS_CREATED], 0);
+    //  Every connection created has left or is still there.
+    ck_assert_uint_eq (c[COLO_RW_CONNS_CREATED],
+                       c[COLO_RW_CLOSED] + c[COLO_RW_RESET] + c[COLO_RW_IDLE] + c[COLO_RW_EVICTED]
+                           + colo_rewriter_connections (s_rw));
+}
+END_TEST
+
 Suite *
 colo_rewriter_suite (void)
 {
@@ -1031,6 +1119,7 @@ colo_rewriter_suite (void)
     tcase_add_test (tc, test_vnet_header);
     tcase_add_test (tc, test_vlan_and_padding);
     tcase_add_test (tc, test_counter_names);
+    tcase_add_test (tc, test_random_traffic);
     suite_add_tcase (s, tc);
     return s;
 }
