@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 #include "colo_control.h"
 #include "colo_ctlclient.h"
 #include "colo_log.h"
@@ -467,6 +469,126 @@ START_TEST (test_client_resyncs_after_restart)
 }
 END_TEST
 
+typedef struct {
+    colo_control_t *ctl;
+    uint64_t above;
+} s_refused_want_t;
+
+static int
+s_refused_above (void *arg)
+{
+    s_refused_want_t *w = (s_refused_want_t *) arg;
+    return colo_control_counter (w->ctl, COLO_CTLDB_CURVE_REFUSED) > w->above;
+}
+
+START_TEST (test_client_curve)
+{
+    char dir[256], path[512], good[512], bad[512], server[512];
+    s_tmpdir (dir, sizeof dir);
+    ck_assert_int_eq (mkdir (dir, 0700), 0);
+    snprintf (path, sizeof path, "%s/keys", dir);
+    ck_assert_int_eq (mkdir (path, 0700), 0);
+    snprintf (path, sizeof path, "%s/keys/clients", dir);
+    ck_assert_int_eq (mkdir (path, 0700), 0);
+    snprintf (server, sizeof server, "%s/keys/server", dir);
+    snprintf (good, sizeof good, "%s/good", dir);
+    snprintf (bad, sizeof bad, "%s/bad", dir);
+    zcert_t *cert = zcert_new ();
+    ck_assert_int_eq (zcert_save (cert, server), 0);
+    zcert_destroy (&cert);
+    cert = zcert_new ();
+    ck_assert_int_eq (zcert_save (cert, good), 0);
+    snprintf (path, sizeof path, "%s/keys/clients/good.cert", dir);
+    ck_assert_int_eq (zcert_save_public (cert, path), 0);
+    zcert_destroy (&cert);
+    cert = zcert_new ();
+    ck_assert_int_eq (zcert_save (cert, bad), 0);   //  not in clients/
+    zcert_destroy (&cert);
+
+    colo_control_config_t cfg;
+    colo_control_config_defaults (&cfg);
+    cfg.api = "tcp://127.0.0.1:0";
+    cfg.events = "tcp://127.0.0.1:0";
+    snprintf (path, sizeof path, "%s/store", dir);
+    cfg.store = path;
+    char keys[512];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    cfg.curve_keys = keys;
+    cfg.heartbeat_ms = 100;
+    colo_control_t *ctl = colo_control_start (&cfg);
+    ck_assert_ptr_nonnull (ctl);
+    const char *api = colo_control_api_endpoint (ctl);
+    char uri_good[2048], uri_bad[2048];
+    snprintf (uri_good, sizeof uri_good, "%s,curve-server=%s,curve-secret=%s", api, server,
+              good);
+    snprintf (uri_bad, sizeof uri_bad, "%s,curve-server=%s,curve-secret=%s", api, server, bad);
+
+    //  An authorised key: served.
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_STATUS;
+    colo_ctl_reply_t rep;
+    char err[256];
+    ck_assert_int_eq (colo_ctl_call (uri_good, &req, &rep, 5000, err, sizeof err), 0);
+    ck_assert_int_eq (rep.error, COLO_CTL_OK);
+    colo_ctl_reply_clear (&rep);
+    ck_assert_uint_eq (colo_control_counter (ctl, COLO_CTLDB_CURVE_REFUSED), 0);
+
+    //  A key not in clients/, and no key at all: no reply, and counted.
+    ck_assert_int_eq (colo_ctl_call (uri_bad, &req, &rep, 1000, err, sizeof err), -1);
+    s_refused_want_t w = {ctl, 0};
+    s_fleet_t none = {{NULL}, 0};
+    ck_assert (s_until (&none, s_refused_above, &w));
+    w.above = colo_control_counter (ctl, COLO_CTLDB_CURVE_REFUSED);
+    ck_assert_int_eq (colo_ctl_call (api, &req, &rep, 1000, err, sizeof err), -1);
+    ck_assert (s_until (&none, s_refused_above, &w));
+
+    //  Instance clients: the authorised one gets rules, the other nothing.
+    s_fleet_t f = {{NULL}, 0};
+    colo_ctlclient_t *ok = f.c[f.n++] = colo_ctlclient_new (uri_good, "compare", "ok", "vm1");
+    colo_ctlclient_t *no = f.c[f.n++] = colo_ctlclient_new (uri_bad, "compare", "no", "vm1");
+    ck_assert_ptr_nonnull (ok);
+    ck_assert_ptr_nonnull (no);
+    colo_ctlclient_set_heartbeat (ok, 100);
+    colo_ctlclient_set_heartbeat (no, 100);
+    uint64_t id = 0;
+    {
+        memset (&req, 0, sizeof req);
+        req.type = COLO_CTL_REQ_RULE_ADD;
+        colo_rule_init (&req.rule);
+        req.rule.proto = 17;
+        req.rule.has_dport = 1;
+        req.rule.dport_lo = req.rule.dport_hi = 53;
+        ck_assert_int_eq (colo_ctl_call (uri_good, &req, &rep, 5000, err, sizeof err), 0);
+        id = rep.rule_id;
+        colo_ctl_reply_clear (&rep);
+    }
+    ck_assert_uint_eq (id, 1);
+    w.above = colo_control_counter (ctl, COLO_CTLDB_CURVE_REFUSED);
+    s_wait_rules (&f, ok, 1, 1);
+    ck_assert (s_until (&f, s_refused_above, &w));
+    ck_assert_ptr_null (colo_ctlclient_rules (no));
+    ck_assert_int_eq (colo_ctlclient_connected (no), 0);
+    ck_assert_uint_eq (colo_ctlclient_counters (no)[COLO_CTLCLIENT_REPLIES], 0);
+
+    //  A subscriber without a key hears nothing on the events socket.
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zsock_set_subscribe (sub, "");
+    ck_assert_int_eq (zsock_connect (sub, "%s", colo_control_events_endpoint (ctl)), 0);
+    w.above = colo_control_counter (ctl, COLO_CTLDB_CURVE_REFUSED);
+    ck_assert (s_until (&none, s_refused_above, &w));
+    zsock_set_rcvtimeo (sub, 300);   //  three heartbeats' worth
+    zmsg_t *heard = zmsg_recv (sub);
+    ck_assert_ptr_null (heard);
+    zsock_destroy (&sub);
+
+    for (int i = 0; i < f.n; i++)
+        colo_ctlclient_destroy (&f.c[i]);
+    colo_control_stop (&ctl);
+    s_rmdir (dir);
+}
+END_TEST
+
 START_TEST (test_client_bad_arguments)
 {
     ck_assert_ptr_null (colo_ctlclient_new ("udp://x", "compare", "a", "vm1"));
@@ -522,6 +644,7 @@ colo_ctlclient_suite (void)
     tcase_add_test (tc, test_client_events_reach_the_right_vm);
     tcase_add_test (tc, test_client_status_and_dead);
     tcase_add_test (tc, test_client_resyncs_after_restart);
+    tcase_add_test (tc, test_client_curve);
     tcase_add_test (tc, test_client_bad_arguments);
     suite_add_tcase (s, tc);
     return s;
