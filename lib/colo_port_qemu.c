@@ -690,6 +690,7 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
     s_qemu_t *q = (s_qemu_t *) self->impl;
     s_housekeep (q);
     int got = 0;
+    int drained = 0;   //  a read returned less than asked: the socket was empty
     while (got < max) {
         if (q->stash.count) {
             bufs[got++] = s_stash_pop (q);
@@ -706,9 +707,15 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
             s_conn_down (q, "malformed stream");
             break;
         }
+        //  Another read would most likely say EAGAIN; the fd is level-
+        //  triggered, so bytes that come meanwhile wake the caller again.
+        if (drained)
+            break;
         ssize_t n = s_read (q);
-        if (n > 0)
+        if (n > 0) {
+            drained = (size_t) n < S_READ_SIZE;
             continue;
+        }
         if (n == 0)
             s_conn_down (q, "peer closed");
         else if (errno != EAGAIN && errno != EWOULDBLOCK) {
