@@ -1,0 +1,873 @@
+/*  compare.c - colo-compare vs QEMU's colo-compare: packets/s, CPU per packet, added latency.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Usage: compare [--quick] [--json] [--segments N] [--latency N] [--rate PPS]
+ *                 [--bin DIR] [--qemu PATH] [--only qemu|ours]
+ *
+ *  One prepared stream of TCP segments (default 1,000,000; --quick 100,000)
+ *  over 16 connections, payloads of 64, 512 and 1460 bytes in turn, goes
+ *  through QEMU's colo-compare (qemu-system-x86_64 from PATH, guest-less,
+ *  one colo-compare object on unix chardev sockets with notify_dev) and
+ *  through colonet's colo-compare (--bin DIR, default the bin/ next to this
+ *  benchmark's directory, else build/bin) over the same QEMU framing on the
+ *  same kind of sockets, both with QEMU's default options.  Primary and
+ *  secondary send the same bytes, so every segment matches.
+ *
+ *  - packets/s: the generator writes the primary and the secondary stream
+ *    in batches of 256 segments (one write per batch and side, frames
+ *    encoded in advance) as fast as the comparator takes them; a reader
+ *    thread counts what comes out of outdev.  Rate = segments / (time the
+ *    last one came out - time the first was written).
+ *  - CPU per packet: the comparator process's CPU time (all its threads,
+ *    /proc/PID/task/TID/schedstat, cross-checked with utime+stime of
+ *    /proc/PID/stat) over that run, divided by the segments.  A "packet" is
+ *    one primary segment compared with its secondary twin and released.
+ *  - added latency: segments paced at --rate (default 50,000/s), the
+ *    secondary twin written first, then the primary; latency = the time
+ *    the primary comes out of outdev - the time its write began.  Median
+ *    and p99 over --latency segments (default 100,000; --quick 20,000).
+ *    For scale, "floor" is the same paced write and read through one bare
+ *    unix socket pair (a comparator adds a second hop, so about twice that
+ *    is the least any process in the path can add).
+ *  Prints both, and the ratios ours / QEMU; --json prints one JSON object.
+ *  This is a benchmark, not a test: it fails only if a comparator cannot
+ *  be run or loses segments.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "colo_csum.h"
+#include "colo_packet.h"
+
+#define S_CONNS 16
+#define S_BATCH 256
+#define S_PAYLOAD_OFF 54          //  Ethernet + IPv4 + TCP, no options
+#define S_WARM_TAG 0xf0000000u    //  payload index of warm-up segments
+#define S_READ_SIZE (1 << 20)
+
+static const uint32_t s_sizes[3] = {64, 512, 1460};
+
+//  ---------------------------------------------------------------- stream
+
+//  Records in QEMU framing: a big-endian length, then the frame.
+typedef struct {
+    uint8_t *data;
+    uint64_t *off;                //  off[i]: start of record i; off[n]: end
+    uint64_t n;
+} s_stream_t;
+
+static uint64_t
+s_now_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+//  One guest -> client segment into out (a record); returns its size.
+static size_t
+s_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
+          uint32_t payload_len)
+{
+    static const uint8_t mac_client[6] = {0x02, 0, 0, 0, 0, 1};
+    static const uint8_t mac_guest[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+    uint8_t *f = out + 4;
+    uint32_t len = S_PAYLOAD_OFF + payload_len;
+    memset (f, 0, S_PAYLOAD_OFF);
+    memcpy (f, mac_client, 6);
+    memcpy (f + 6, mac_guest, 6);
+    colo_put_be16 (f + 12, 0x0800);
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    colo_put_be16 (ip + 2, (uint16_t) (len - 14));
+    colo_put_be16 (ip + 4, (uint16_t) index);
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy (ip + 12, "\x0a\x00\x00\x02", 4);
+    memcpy (ip + 16, "\x0a\x00\x00\x01", 4);
+    uint8_t *tcp = ip + 20;
+    colo_put_be16 (tcp, 80);
+    colo_put_be16 (tcp + 2, client_port);
+    colo_put_be32 (tcp + 4, seq);
+    colo_put_be32 (tcp + 8, 5001);
+    tcp[12] = 5 << 4;
+    tcp[13] = COLO_TCP_ACK | COLO_TCP_PSH;
+    colo_put_be16 (tcp + 14, 65535);
+    uint8_t *payload = f + S_PAYLOAD_OFF;
+    colo_put_be32 (payload, index);
+    for (uint32_t k = 4; k < payload_len; k++)
+        payload[k] = (uint8_t) (index * 31 + k);
+    colo_packet_t pkt;
+    if (colo_packet_decode (&pkt, f, len, NULL) == COLO_PKT_OK)
+        colo_csum_fix (&pkt, f);
+    colo_put_be32 (out, len);
+    return 4 + len;
+}
+
+//  n segments round-robin over the connections, payload sizes in turn;
+//  every connection's sequence numbers run on from one segment to the next.
+static int
+s_stream_build (s_stream_t *s, uint64_t n)
+{
+    s->n = n;
+    s->off = (uint64_t *) malloc ((n + 1) * sizeof (uint64_t));
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < n; i++)
+        bytes += 4 + S_PAYLOAD_OFF + s_sizes[i % 3];
+    s->data = (uint8_t *) malloc (bytes);
+    if (!s->off || !s->data)
+        return -1;
+    uint32_t seq[S_CONNS];
+    for (int c = 0; c < S_CONNS; c++)
+        seq[c] = 1000000u + 7919u * (uint32_t) c;
+    uint64_t at = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        int c = (int) (i % S_CONNS);
+        uint32_t size = s_sizes[i % 3];
+        s->off[i] = at;
+        at += s_encode (s->data + at, (uint16_t) (40000 + c), seq[c], (uint32_t) i, size);
+        seq[c] += size;
+    }
+    s->off[n] = at;
+    return 0;
+}
+
+//  ---------------------------------------------------------------- CPU
+
+//  CPU time of a process in ns: the sum over its live threads (precise)
+//  and utime+stime (includes exited threads, 1/CLK_TCK resolution).
+static void
+s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns)
+{
+    *sched_ns = *stat_ns = 0;
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *de;
+        while ((de = readdir (dir))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char file[320];
+            snprintf (file, sizeof file, "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
+            FILE *f = fopen (file, "r");
+            unsigned long long run = 0;
+            if (f) {
+                if (fscanf (f, "%llu", &run) == 1)
+                    *sched_ns += run;
+                fclose (f);
+            }
+        }
+        closedir (dir);
+    }
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (f) {
+        char buf[1024];
+        size_t len = fread (buf, 1, sizeof buf - 1, f);
+        fclose (f);
+        buf[len] = 0;
+        char *p = strrchr (buf, ')');
+        unsigned long long ut = 0, st = 0;
+        //  After "pid (comm)": state and 10 more fields, then utime stime.
+        if (p && sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                         &st) == 2)
+            *stat_ns = (ut + st) * (1000000000ull / (uint64_t) sysconf (_SC_CLK_TCK));
+    }
+}
+
+typedef struct {
+    uint64_t sched, stat;
+} s_cpu_t;
+
+static s_cpu_t
+s_cpu_now (pid_t pid)
+{
+    s_cpu_t c;
+    s_proc_cpu (pid, &c.sched, &c.stat);
+    return c;
+}
+
+//  CPU used between a and b: the precise figure, unless exited threads
+//  used more than the coarse one can hide.
+static uint64_t
+s_cpu_delta (s_cpu_t a, s_cpu_t b)
+{
+    uint64_t sched = b.sched - a.sched, stat = b.stat - a.stat;
+    uint64_t tick = 1000000000ull / (uint64_t) sysconf (_SC_CLK_TCK);
+    return stat > sched + 2 * tick + sched / 20 ? stat : sched;
+}
+
+//  ---------------------------------------------------------------- reader
+
+typedef struct {
+    int fd;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    //  the current phase (set under lock while the reader is idle)
+    uint64_t first, expect;       //  count segments with index in [first, first+expect)
+    uint64_t count;
+    uint64_t t_done;
+    uint64_t *t_recv;             //  arrival time by index - first, or NULL
+    uint64_t warm;                //  warm-up segments seen
+    uint64_t stray;               //  anything else
+} s_reader_t;
+
+static void
+s_reader_frame (s_reader_t *r, const uint8_t *frame, uint32_t len, uint64_t now)
+{
+    if (len < S_PAYLOAD_OFF + 4) {
+        r->stray++;
+        return;
+    }
+    uint32_t index = colo_get_be32 (frame + S_PAYLOAD_OFF);
+    if ((index & S_WARM_TAG) == S_WARM_TAG) {
+        r->warm++;
+        pthread_cond_broadcast (&r->cond);
+        return;
+    }
+    if (index < r->first || index - r->first >= r->expect) {
+        r->stray++;
+        return;
+    }
+    if (r->t_recv) {
+        if (r->t_recv[index - r->first])
+            return;   //  a duplicate
+        r->t_recv[index - r->first] = now;
+    }
+    if (++r->count == r->expect) {
+        r->t_done = now;
+        pthread_cond_broadcast (&r->cond);
+    }
+}
+
+static void *
+s_reader_run (void *arg)
+{
+    s_reader_t *r = (s_reader_t *) arg;
+    uint8_t *buf = (uint8_t *) malloc (S_READ_SIZE + 70000);
+    size_t have = 0;
+    while (buf) {
+        ssize_t n = read (r->fd, buf + have, S_READ_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        uint64_t now = s_now_ns ();
+        have += (size_t) n;
+        size_t at = 0;
+        pthread_mutex_lock (&r->lock);
+        while (have - at >= 4) {
+            uint32_t len = colo_get_be32 (buf + at);
+            if (len > 69632) {
+                fprintf (stderr, "compare bench: bad frame length %u on outdev\n", len);
+                have = at = 0;
+                break;
+            }
+            if (have - at < 4 + (size_t) len)
+                break;
+            s_reader_frame (r, buf + at + 4, len, now);
+            at += 4 + len;
+        }
+        pthread_mutex_unlock (&r->lock);
+        memmove (buf, buf + at, have - at);
+        have -= at;
+    }
+    free (buf);
+    return NULL;
+}
+
+//  Start counting segments [first, first+expect).
+static void
+s_reader_arm (s_reader_t *r, uint64_t first, uint64_t expect, uint64_t *t_recv)
+{
+    pthread_mutex_lock (&r->lock);
+    r->first = first;
+    r->expect = expect;
+    r->count = 0;
+    r->t_done = 0;
+    r->t_recv = t_recv;
+    pthread_mutex_unlock (&r->lock);
+}
+
+//  Wait until the armed phase completed or ms passed; returns the count.
+static uint64_t
+s_reader_wait (s_reader_t *r, uint64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t) (ms / 1000);
+    deadline.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock (&r->lock);
+    while (r->count < r->expect
+           && pthread_cond_timedwait (&r->cond, &r->lock, &deadline) != ETIMEDOUT)
+        ;
+    uint64_t count = r->count;
+    pthread_mutex_unlock (&r->lock);
+    return count;
+}
+
+//  ---------------------------------------------------------------- sockets
+
+static int
+s_write_all (int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write (fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        data += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+static int
+s_connect (const char *path, int ms)
+{
+    struct sockaddr_un sun;
+    memset (&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    snprintf (sun.sun_path, sizeof sun.sun_path, "%s", path);
+    for (int waited = 0; waited < ms; waited += 10) {
+        int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        if (connect (fd, (struct sockaddr *) &sun, sizeof sun) == 0)
+            return fd;
+        close (fd);
+        poll (NULL, 0, 10);
+    }
+    return -1;
+}
+
+//  ---------------------------------------------------------------- one comparator
+
+typedef struct {
+    const char *name;
+    //  results
+    int ok;
+    double pps;
+    double cpu_us;                //  per packet, at full speed
+    double cpu_us_paced;          //  per packet, at the paced rate
+    double lat_median_us, lat_p99_us;
+    uint64_t lost;                //  segments that never came out
+    uint64_t checkpoints;         //  DO_CHECKPOINT received (should be 0)
+    char error[200];
+} s_result_t;
+
+typedef struct {
+    char dir[64];
+    pid_t pid;
+    int fd[4];                    //  pri, sec, out, notify
+    s_reader_t reader;
+    pthread_t notify_thread;
+    atomic_ullong notify_msgs;
+} s_cmp_t;
+
+static void *
+s_notify_run (void *arg)
+{
+    s_cmp_t *c = (s_cmp_t *) arg;
+    uint8_t buf[4096];
+    while (1) {
+        ssize_t n = read (c->fd[3], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        //  Messages are short; count frames by their DO_CHECKPOINT text.
+        for (ssize_t i = 0; i + 13 <= n; i++)
+            if (memcmp (buf + i, "DO_CHECKPOINT", 13) == 0)
+                atomic_fetch_add (&c->notify_msgs, 1);
+    }
+    return NULL;
+}
+
+static pid_t
+s_spawn (char *const argv[], const char *log)
+{
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    int devnull = open ("/dev/null", O_RDWR);
+    int err = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (devnull >= 0) {
+        dup2 (devnull, 0);
+        dup2 (devnull, 1);
+    }
+    if (err >= 0)
+        dup2 (err, 2);
+    execvp (argv[0], argv);
+    fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
+    _exit (127);
+}
+
+static int
+s_start (s_cmp_t *c, int qemu, const char *bin_dir, const char *qemu_bin, char *err,
+         size_t cap)
+{
+    snprintf (c->dir, sizeof c->dir, "/tmp/colonet-bench-compare.XXXXXX");
+    if (!mkdtemp (c->dir)) {
+        snprintf (err, cap, "mkdtemp: %s", strerror (errno));
+        return -1;
+    }
+    static const char *roles[4] = {"pri", "sec", "out", "notify"};
+    char path[4][128], log[128];
+    char args[4][200];
+    for (int i = 0; i < 4; i++)
+        snprintf (path[i], sizeof path[i], "%s/%s.sock", c->dir, roles[i]);
+    snprintf (log, sizeof log, "%s/log", c->dir);
+    if (qemu) {
+        for (int i = 0; i < 4; i++)
+            snprintf (args[i], sizeof args[i], "socket,id=%s,path=%.127s,server=on,wait=off",
+                      roles[i], path[i]);
+        char *argv[] = {(char *) qemu_bin, "-M", "none", "-nodefaults", "-display", "none",
+                        "-S", "-object", "iothread,id=iot0", "-chardev", args[0],
+                        "-chardev", args[1], "-chardev", args[2], "-chardev", args[3],
+                        "-object",
+                        "colo-compare,id=cmp0,primary_in=pri,secondary_in=sec,outdev=out,"
+                        "iothread=iot0,notify_dev=notify",
+                        NULL};
+        c->pid = s_spawn (argv, log);
+    }
+    else {
+        char exe[PATH_MAX];
+        snprintf (exe, sizeof exe, "%s/colo-compare", bin_dir);
+        for (int i = 0; i < 4; i++)
+            snprintf (args[i], sizeof args[i], "qemu+unix:%.127s,server", path[i]);
+        char *argv[] = {exe, "--id", "bench", "--primary-in", args[0], "--secondary-in",
+                        args[1], "--outdev", args[2], "--notify-dev", args[3], NULL};
+        c->pid = s_spawn (argv, log);
+    }
+    if (c->pid < 0) {
+        snprintf (err, cap, "fork: %s", strerror (errno));
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        c->fd[i] = s_connect (path[i], 10000);
+        if (c->fd[i] < 0) {
+            snprintf (err, cap, "cannot connect to %s (see %s)", path[i], log);
+            return -1;
+        }
+    }
+    c->reader.fd = c->fd[2];
+    pthread_mutex_init (&c->reader.lock, NULL);
+    pthread_cond_init (&c->reader.cond, NULL);
+    pthread_create (&c->reader.thread, NULL, s_reader_run, &c->reader);
+    pthread_create (&c->notify_thread, NULL, s_notify_run, c);
+    //  QEMU drops what it releases before it accepted outdev: send
+    //  warm-up segments (secondary first) until one comes out.
+    uint8_t rec[2][2048];
+    uint32_t seq = 77;
+    for (int tries = 0; tries < 50; tries++) {
+        size_t len = s_encode (rec[0], 39999, seq, S_WARM_TAG + (uint32_t) tries, 64);
+        seq += 64;
+        if (s_write_all (c->fd[1], rec[0], len) != 0 || s_write_all (c->fd[0], rec[0], len) != 0) {
+            snprintf (err, cap, "write: %s", strerror (errno));
+            return -1;
+        }
+        struct timespec deadline;
+        clock_gettime (CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += 200000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock (&c->reader.lock);
+        while (!c->reader.warm
+               && pthread_cond_timedwait (&c->reader.cond, &c->reader.lock, &deadline)
+                      != ETIMEDOUT)
+            ;
+        int warm = c->reader.warm > 0;
+        pthread_mutex_unlock (&c->reader.lock);
+        if (warm)
+            return 0;
+    }
+    snprintf (err, cap, "nothing came out of outdev in 10 s (see %s)", log);
+    return -1;
+}
+
+static void
+s_stop (s_cmp_t *c)
+{
+    if (c->pid > 0) {
+        kill (c->pid, SIGTERM);
+        int status;
+        int waited = 0;
+        while (waitpid (c->pid, &status, WNOHANG) == 0) {
+            if (waited >= 10000) {
+                kill (c->pid, SIGKILL);
+                waitpid (c->pid, &status, 0);
+                break;
+            }
+            poll (NULL, 0, 10);
+            waited += 10;
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        if (c->fd[i] >= 0)
+            shutdown (c->fd[i], SHUT_RDWR);
+    if (c->reader.thread)
+        pthread_join (c->reader.thread, NULL);
+    if (c->notify_thread)
+        pthread_join (c->notify_thread, NULL);
+    for (int i = 0; i < 4; i++)
+        if (c->fd[i] >= 0)
+            close (c->fd[i]);
+    static const char *files[] = {"pri.sock", "sec.sock", "out.sock", "notify.sock", "log"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[128];
+        snprintf (path, sizeof path, "%s/%s", c->dir, files[i]);
+        unlink (path);
+    }
+    rmdir (c->dir);
+}
+
+static int
+s_cmp_u64 (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  Paced writes of segments [first, first+n) of s at rate per second:
+//  secondary then primary (or only to fd_p when fd_s < 0).  Fills t_write.
+static int
+s_paced (const s_stream_t *s, uint64_t first, uint64_t n, int fd_s, int fd_p, double rate,
+         uint64_t *t_write)
+{
+    uint64_t period = (uint64_t) (1e9 / rate);
+    uint64_t start = s_now_ns () + 1000000;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t target = start + k * period;
+        struct timespec ts = {(time_t) (target / 1000000000ull), (long) (target % 1000000000ull)};
+        while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        const uint8_t *rec = s->data + s->off[first + k];
+        size_t len = (size_t) (s->off[first + k + 1] - s->off[first + k]);
+        if (fd_s >= 0 && s_write_all (fd_s, rec, len) != 0)
+            return -1;
+        t_write[k] = s_now_ns ();
+        if (s_write_all (fd_p, rec, len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  Median and p99 of t_recv - t_write in microseconds; segments that never
+//  came out are counted in *lost.
+static void
+s_latency (const uint64_t *t_write, const uint64_t *t_recv, uint64_t n, double *median,
+           double *p99, uint64_t *lost)
+{
+    uint64_t *lat = (uint64_t *) malloc (n * sizeof (uint64_t));
+    uint64_t m = 0;
+    *lost = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        if (t_recv[k])
+            lat[m++] = t_recv[k] > t_write[k] ? t_recv[k] - t_write[k] : 0;
+        else
+            (*lost)++;
+    }
+    *median = *p99 = 0;
+    if (m > 0) {
+        qsort (lat, m, sizeof (uint64_t), s_cmp_u64);
+        *median = (double) lat[m / 2] / 1000.0;
+        *p99 = (double) lat[(m * 99) / 100] / 1000.0;
+    }
+    free (lat);
+}
+
+static void
+s_run (s_result_t *res, int qemu, const s_stream_t *s, uint64_t segments, uint64_t lat_n,
+       double rate, const char *bin_dir, const char *qemu_bin)
+{
+    s_cmp_t c;
+    memset (&c, 0, sizeof c);
+    for (int i = 0; i < 4; i++)
+        c.fd[i] = -1;
+    res->name = qemu ? "qemu" : "ours";
+    if (s_start (&c, qemu, bin_dir, qemu_bin, res->error, sizeof res->error) != 0) {
+        s_stop (&c);
+        return;
+    }
+    //  Throughput: batches, primary then secondary.
+    s_reader_arm (&c.reader, 0, segments, NULL);
+    s_cpu_t cpu0 = s_cpu_now (c.pid);
+    uint64_t t0 = s_now_ns ();
+    for (uint64_t b = 0; b < segments; b += S_BATCH) {
+        uint64_t e = b + S_BATCH < segments ? b + S_BATCH : segments;
+        size_t len = (size_t) (s->off[e] - s->off[b]);
+        if (s_write_all (c.fd[0], s->data + s->off[b], len) != 0
+            || s_write_all (c.fd[1], s->data + s->off[b], len) != 0) {
+            snprintf (res->error, sizeof res->error, "write: %s", strerror (errno));
+            s_stop (&c);
+            return;
+        }
+    }
+    uint64_t got = s_reader_wait (&c.reader, 60000 + segments / 20);
+    s_cpu_t cpu1 = s_cpu_now (c.pid);
+    if (got < segments) {
+        res->lost = segments - got;
+        snprintf (res->error, sizeof res->error, "%llu of %llu segments came out",
+                  (unsigned long long) got, (unsigned long long) segments);
+        s_stop (&c);
+        return;
+    }
+    res->pps = (double) segments * 1e9 / (double) (c.reader.t_done - t0);
+    res->cpu_us = (double) s_cpu_delta (cpu0, cpu1) / 1000.0 / (double) segments;
+
+    //  Latency at a paced rate.
+    uint64_t *t_write = (uint64_t *) calloc (lat_n, sizeof (uint64_t));
+    uint64_t *t_recv = (uint64_t *) calloc (lat_n, sizeof (uint64_t));
+    s_reader_arm (&c.reader, segments, lat_n, t_recv);
+    cpu0 = s_cpu_now (c.pid);
+    if (s_paced (s, segments, lat_n, c.fd[1], c.fd[0], rate, t_write) != 0)
+        snprintf (res->error, sizeof res->error, "write: %s", strerror (errno));
+    s_reader_wait (&c.reader, 10000);
+    cpu1 = s_cpu_now (c.pid);
+    res->cpu_us_paced = (double) s_cpu_delta (cpu0, cpu1) / 1000.0 / (double) lat_n;
+    pthread_mutex_lock (&c.reader.lock);
+    s_latency (t_write, t_recv, lat_n, &res->lat_median_us, &res->lat_p99_us, &res->lost);
+    c.reader.t_recv = NULL;
+    pthread_mutex_unlock (&c.reader.lock);
+    res->checkpoints = atomic_load (&c.notify_msgs);
+    res->ok = res->lost == 0 && !res->error[0];
+    if (res->lost && !res->error[0])
+        snprintf (res->error, sizeof res->error, "%llu paced segments never came out",
+                  (unsigned long long) res->lost);
+    free (t_write);
+    free (t_recv);
+    s_stop (&c);
+}
+
+//  The paced write and read through one bare socket pair.
+static void
+s_floor (const s_stream_t *s, uint64_t n, double rate, double *median, double *p99)
+{
+    int sv[2];
+    *median = *p99 = 0;
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return;
+    s_reader_t r;
+    memset (&r, 0, sizeof r);
+    r.fd = sv[1];
+    pthread_mutex_init (&r.lock, NULL);
+    pthread_cond_init (&r.cond, NULL);
+    uint64_t *t_write = (uint64_t *) calloc (n, sizeof (uint64_t));
+    uint64_t *t_recv = (uint64_t *) calloc (n, sizeof (uint64_t));
+    s_reader_arm (&r, 0, n, t_recv);
+    pthread_create (&r.thread, NULL, s_reader_run, &r);
+    s_paced (s, 0, n, -1, sv[0], rate, t_write);
+    s_reader_wait (&r, 10000);
+    shutdown (sv[0], SHUT_RDWR);
+    pthread_join (r.thread, NULL);
+    uint64_t lost;
+    s_latency (t_write, t_recv, n, median, p99, &lost);
+    close (sv[0]);
+    close (sv[1]);
+    free (t_write);
+    free (t_recv);
+}
+
+//  ---------------------------------------------------------------- main
+
+static void
+s_default_bin (char *out, size_t cap)
+{
+    char exe[PATH_MAX - 16];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr (exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf (out, cap, "%s/../bin", exe);
+            char probe[PATH_MAX + 32];
+            snprintf (probe, sizeof probe, "%s/colo-compare", out);
+            if (access (probe, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf (out, cap, "build/bin");
+}
+
+//  The 1-minute load average (busy machines make latency figures noise).
+static double
+s_loadavg (void)
+{
+    double load = -1;
+    FILE *f = fopen ("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf (f, "%lf", &load) != 1)
+            load = -1;
+        fclose (f);
+    }
+    return load;
+}
+
+static void
+s_json_result (const s_result_t *r)
+{
+    printf ("\"%s\":{\"ok\":%s,\"pps\":%.0f,\"cpu_us_per_packet\":%.3f,"
+            "\"cpu_us_per_packet_paced\":%.3f,\"latency_median_us\":%.1f,"
+            "\"latency_p99_us\":%.1f,\"lost\":%llu,\"checkpoint_requests\":%llu,"
+            "\"error\":\"%s\"}",
+            r->name, r->ok ? "true" : "false", r->pps, r->cpu_us, r->cpu_us_paced,
+            r->lat_median_us, r->lat_p99_us, (unsigned long long) r->lost,
+            (unsigned long long) r->checkpoints, r->error);
+}
+
+int
+main (int argc, char **argv)
+{
+    uint64_t segments = 1000000, lat_n = 100000;
+    int json = 0, quick = 0, run_qemu = 1, run_ours = 1, seg_set = 0, lat_set = 0;
+    double rate = 50000;
+    char bin_dir[PATH_MAX] = "";
+    const char *qemu_bin = "qemu-system-x86_64";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp (argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp (argv[i], "--segments") == 0 && i + 1 < argc) {
+            segments = strtoull (argv[++i], NULL, 10);
+            seg_set = 1;
+        }
+        else if (strcmp (argv[i], "--latency") == 0 && i + 1 < argc) {
+            lat_n = strtoull (argv[++i], NULL, 10);
+            lat_set = 1;
+        }
+        else if (strcmp (argv[i], "--rate") == 0 && i + 1 < argc)
+            rate = atof (argv[++i]);
+        else if (strcmp (argv[i], "--bin") == 0 && i + 1 < argc)
+            snprintf (bin_dir, sizeof bin_dir, "%s", argv[++i]);
+        else if (strcmp (argv[i], "--qemu") == 0 && i + 1 < argc)
+            qemu_bin = argv[++i];
+        else if (strcmp (argv[i], "--only") == 0 && i + 1 < argc) {
+            i++;
+            run_qemu = strcmp (argv[i], "qemu") == 0;
+            run_ours = strcmp (argv[i], "ours") == 0;
+        }
+        else {
+            fprintf (stderr, "usage: compare [--quick] [--json] [--segments N] [--latency N] "
+                             "[--rate PPS] [--bin DIR] [--qemu PATH] [--only qemu|ours]\n");
+            return 2;
+        }
+    }
+    if (quick) {
+        if (!seg_set)
+            segments = 100000;
+        if (!lat_set)
+            lat_n = 20000;
+    }
+    if (segments == 0 || lat_n == 0 || rate <= 0 || segments > (1ull << 27)) {
+        fprintf (stderr, "compare: segments and latency must be > 0 (at most 2^27), rate > 0\n");
+        return 2;
+    }
+    if (!bin_dir[0])
+        s_default_bin (bin_dir, sizeof bin_dir);
+    signal (SIGPIPE, SIG_IGN);
+    prctl (PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+    s_stream_t stream;
+    if (s_stream_build (&stream, segments + lat_n) != 0) {
+        fprintf (stderr, "compare: out of memory for %llu segments\n",
+                 (unsigned long long) (segments + lat_n));
+        return 1;
+    }
+    double load_before = s_loadavg ();
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    double floor_median, floor_p99;
+    s_floor (&stream, lat_n < 20000 ? lat_n : 20000, rate, &floor_median, &floor_p99);
+    s_result_t res[2];
+    memset (res, 0, sizeof res);
+    res[0].name = "qemu";
+    res[1].name = "ours";
+    if (run_qemu)
+        s_run (&res[0], 1, &stream, segments, lat_n, rate, bin_dir, qemu_bin);
+    if (run_ours)
+        s_run (&res[1], 0, &stream, segments, lat_n, rate, bin_dir, qemu_bin);
+    free (stream.data);
+    free (stream.off);
+    double load_after = s_loadavg ();
+    double load = load_before > load_after ? load_before : load_after;
+
+    int both = res[0].ok && res[1].ok;
+    double r_cpu = both && res[0].cpu_us > 0 ? res[1].cpu_us / res[0].cpu_us : 0;
+    double r_pps = both && res[0].pps > 0 ? res[1].pps / res[0].pps : 0;
+    double r_med = both && res[0].lat_median_us > 0 ? res[1].lat_median_us / res[0].lat_median_us : 0;
+    double r_p99 = both && res[0].lat_p99_us > 0 ? res[1].lat_p99_us / res[0].lat_p99_us : 0;
+    int met = both && r_cpu <= 0.1 && res[1].lat_median_us <= 10.0;
+    if (json) {
+        printf ("{\"bench\":\"compare\",\"segments\":%llu,\"connections\":%d,"
+                "\"payloads\":[64,512,1460],\"latency_segments\":%llu,\"rate_pps\":%.0f,"
+                "\"floor_median_us\":%.1f,\"floor_p99_us\":%.1f,\"cpus\":%ld,"
+                "\"loadavg\":%.2f,",
+                (unsigned long long) segments, S_CONNS, (unsigned long long) lat_n, rate,
+                floor_median, floor_p99, cpus, load);
+        s_json_result (&res[0]);
+        printf (",");
+        s_json_result (&res[1]);
+        printf (",\"ratio_ours_qemu\":{\"pps\":%.2f,\"cpu_per_packet\":%.3f,"
+                "\"latency_median\":%.3f,\"latency_p99\":%.3f},"
+                "\"target\":{\"cpu_ratio_max\":0.1,\"latency_median_us_max\":10,\"met\":%s}}\n",
+                r_pps, r_cpu, r_med, r_p99, met ? "true" : "false");
+    }
+    else {
+        printf ("compare: %llu TCP segments over %d connections (payloads 64/512/1460), "
+                "latency over %llu segments at %.0f/s\n",
+                (unsigned long long) segments, S_CONNS, (unsigned long long) lat_n, rate);
+        printf ("  %-6s %10s %10s %10s %10s %10s %5s\n", "", "packets/s", "CPU us/pkt",
+                "(paced)", "median us", "p99 us", "ckpt");
+        for (int i = 0; i < 2; i++) {
+            if (!(i == 0 ? run_qemu : run_ours))
+                continue;
+            if (res[i].ok)
+                printf ("  %-6s %10.0f %10.3f %10.3f %10.1f %10.1f %5llu\n", res[i].name,
+                        res[i].pps, res[i].cpu_us, res[i].cpu_us_paced, res[i].lat_median_us,
+                        res[i].lat_p99_us, (unsigned long long) res[i].checkpoints);
+            else
+                printf ("  %-6s failed: %s\n", res[i].name, res[i].error);
+        }
+        printf ("  %-6s %10s %10s %10s %10.1f %10.1f   (one bare socket hop)\n", "floor", "",
+                "", "", floor_median, floor_p99);
+        if (load > (double) cpus / 2)
+            printf ("  note: load average %.1f on %ld CPUs during the run: figures are noisy, "
+                    "latency most\n",
+                    load, cpus);
+        if (both)
+            printf ("  ours/qemu: packets/s x%.2f, CPU per packet x%.3f, median latency x%.2f, "
+                    "p99 x%.2f; target (CPU <= 0.1x, median <= 10 us): %s\n",
+                    r_pps, r_cpu, r_med, r_p99, met ? "met" : "missed");
+    }
+    return (run_qemu && !res[0].ok) || (run_ours && !res[1].ok) ? 1 : 0;
+}
