@@ -948,7 +948,9 @@ colo_ctlclient_process (colo_ctlclient_t *self, uint64_t now_ms)
     }
     s_drain_dealer (self, now_ms);
     s_drain_sub (self, now_ms);
-    if (now_ms >= self->next_hello_ms)
+    //  Register (again) before anything else: after a dial or a restart of
+    //  colo-control there is no Hello of ours on record yet.
+    if (now_ms >= self->next_hello_ms || !self->hello_seq)
         s_hello (self, now_ms);
     if (self->snapshot_sent_ms
         && now_ms - self->snapshot_sent_ms >= (uint64_t) self->heartbeat_ms * S_DEAD_HEARTBEATS)

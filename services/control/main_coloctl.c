@@ -8,9 +8,13 @@
  *  object on stdout.
  */
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <czmq.h>
 
@@ -37,6 +41,9 @@ static const char *s_usage
       "  checkpoint-done --vm ID\n"
       "  failover --vm ID\n"
       "  keygen PATH                               writes PATH and PATH_secret\n"
+      "  watch --vm ID [--as KIND] [--instance NAME]\n"
+      "                  register as an instance (default: adapter) and print its\n"
+      "                  rules version and events, one line each, until interrupted\n"
       "URI: tcp://HOST:PORT or ipc://PATH [,curve-server=KEY|FILE,curve-secret=FILE]\n"
       "     (default: $COLO_CONTROL, else " S_CONTROL_DEFAULT ")\n";
 
@@ -45,6 +52,7 @@ typedef struct {
     int timeout_ms;
     int json;
     const char *vm, *proto, *src, *dst, *sport, *dport, *comment;
+    const char *as, *instance;
     int force;
 } s_opts_t;
 
@@ -424,6 +432,90 @@ s_cmd_keygen (const s_opts_t *o, const char *path)
     return S_OK;
 }
 
+//  Register as an instance and print what it gets.  Text lines:
+//    connected | disconnected
+//    rules VERSION COUNT
+//    event TYPE VM ID REASON CONNECTION SOURCE      (tab-separated)
+//  or the same as one JSON object per line.
+static int
+s_cmd_watch (const s_opts_t *o)
+{
+    if (!o->vm)
+        return s_usage_error ("%s needs --vm ID", "watch");
+    const char *kind = o->as ? o->as : "adapter";
+    char name[COLO_CTL_NAME_MAX + 1];
+    if (o->instance)
+        snprintf (name, sizeof name, "%s", o->instance);
+    else
+        snprintf (name, sizeof name, "coloctl-%d", (int) getpid ());
+    sigset_t sigs;
+    sigemptyset (&sigs);
+    sigaddset (&sigs, SIGINT);
+    sigaddset (&sigs, SIGTERM);
+    sigprocmask (SIG_BLOCK, &sigs, NULL);
+    int sig_fd = signalfd (-1, &sigs, SFD_CLOEXEC);
+    colo_ctlclient_t *c = colo_ctlclient_new (o->control, kind, name, o->vm);
+    if (!c || sig_fd < 0) {
+        colo_ctlclient_destroy (&c);
+        if (sig_fd >= 0)
+            close (sig_fd);
+        return S_USAGE;
+    }
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    int connected = 0;
+    uint64_t version = 0;
+    int have = 0;
+    while (1) {
+        colo_ctlclient_process (c, colo_clock_mono_ms ());
+        int now_connected = colo_ctlclient_connected (c);
+        if (now_connected != connected) {
+            connected = now_connected;
+            if (o->json)
+                printf ("{\"connected\":%s}\n", connected ? "true" : "false");
+            else
+                puts (connected ? "connected" : "disconnected");
+        }
+        const colo_ruleset_t *rs = colo_ctlclient_rules (c);
+        if (rs && (!have || colo_ruleset_version (rs) != version)) {
+            have = 1;
+            version = colo_ruleset_version (rs);
+            if (o->json)
+                printf ("{\"rules_version\":%llu,\"rules\":%zu}\n",
+                        (unsigned long long) version, colo_ruleset_count (rs));
+            else
+                printf ("rules %llu %zu\n", (unsigned long long) version,
+                        colo_ruleset_count (rs));
+        }
+        colo_ctl_event_t ev;
+        while (colo_ctlclient_next_event (c, &ev)) {
+            if (o->json) {
+                printf ("{\"event\":\"%s\",\"vm\":", colo_ctl_event_name (ev.type));
+                s_json_str (ev.vm);
+                printf (",\"id\":%llu,\"reason\":", (unsigned long long) ev.id);
+                s_json_str (ev.reason);
+                fputs (",\"connection\":", stdout);
+                s_json_str (ev.connection);
+                fputs (",\"source\":", stdout);
+                s_json_str (ev.source);
+                puts ("}");
+            }
+            else
+                printf ("event\t%s\t%s\t%llu\t%s\t%s\t%s\n", colo_ctl_event_name (ev.type),
+                        ev.vm, (unsigned long long) ev.id, ev.reason, ev.connection,
+                        ev.source);
+        }
+        struct pollfd pfd[2] = {{colo_ctlclient_fd (c), POLLIN, 0}, {sig_fd, POLLIN, 0}};
+        //  The client's fd wakes us for heartbeats; the second is a backstop
+        //  for "connected" turning false without any input.
+        poll (pfd, 2, 1000);
+        if (pfd[1].revents & POLLIN)
+            break;
+    }
+    colo_ctlclient_destroy (&c);
+    close (sig_fd);
+    return S_OK;
+}
+
 //  Which options each command takes (beyond --control, --timeout, --json).
 static int
 s_only (const s_opts_t *o, const char *allowed, const char *command)
@@ -459,6 +551,8 @@ main (int argc, char **argv)
         {"dport", required_argument, NULL, 'D'},
         {"comment", required_argument, NULL, 'm'},
         {"force", no_argument, NULL, 'f'},
+        {"as", required_argument, NULL, 'A'},
+        {"instance", required_argument, NULL, 'I'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -490,6 +584,8 @@ main (int argc, char **argv)
             case 'D': o.dport = optarg; break;
             case 'm': o.comment = optarg; break;
             case 'f': o.force = 1; break;
+            case 'A': o.as = optarg; break;
+            case 'I': o.instance = optarg; break;
             case 'v': verbose++; break;
             case 'h': fputs (s_usage, stdout); return S_OK;
             default: fputs (s_usage, stderr); return S_USAGE;
@@ -499,6 +595,8 @@ main (int argc, char **argv)
     colo_log_set_level ((colo_log_level_t) (COLO_LOG_WARN + verbose));
     int n = argc - optind;
     char **args = argv + optind;
+    if ((o.as || o.instance) && !(n == 1 && strcmp (args[0], "watch") == 0))
+        return s_usage_error ("%s", "--as and --instance go with watch only");
     if (n < 1) {
         fputs (s_usage, stderr);
         return S_USAGE;
@@ -522,6 +620,8 @@ main (int argc, char **argv)
                                       : s_cmd_event (&o, COLO_CTL_EV_CHECKPOINT_DONE, cmd);
     else if (strcmp (cmd, "failover") == 0 && n == 1)
         return s_only (&o, "vm", cmd) ? S_USAGE : s_cmd_event (&o, COLO_CTL_EV_FAILOVER, cmd);
+    else if (strcmp (cmd, "watch") == 0 && n == 1)
+        return s_only (&o, "vm", cmd) ? S_USAGE : s_cmd_watch (&o);
     else if (strcmp (cmd, "keygen") == 0 && n == 2)
         return s_only (&o, "", cmd) ? S_USAGE : s_cmd_keygen (&o, args[1]);
     fputs (s_usage, stderr);
