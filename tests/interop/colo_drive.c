@@ -939,6 +939,29 @@ done:
     s_keep_free (&keep);
 }
 
+//  Frames that cannot be parsed: QEMU forwards the primary unchecked; ours
+//  counts and drops them on both sides.
+static void
+s_case_malformed (void)
+{
+    s_begin ("malformed frames");
+    s_keep_t keep = {{0}, 0};
+    //  A 12-byte runt, and an IPv4 header claiming 60 bytes in a 60-byte frame.
+    colo_buf_t *runt = colo_buf_new_copy (s_bytes (1000, 12), 12);
+    colo_buf_t *bad_ihl = s_udp (53, (uint16_t) (40000 + s_case_no), s_bytes (1001, 18), 18);
+    bad_ihl->data[14] = 0x4f;
+    s_p (s_keep (&keep, runt));
+    s_p (s_keep (&keep, bad_ihl));
+    s_s (colo_buf_dup (keep.items[0]));
+    s_s (colo_buf_dup (keep.items[1]));
+    if (s_wait_frames (2, 0) && s_flush ()) {
+        s_check_released (S_QEMU, keep.items, 2, "forwards them unchecked");
+        s_check_released (S_OURS, keep.items, 0, "counts and drops them, even at a checkpoint");
+        s_no_ckpt_both ();
+    }
+    s_keep_free (&keep);
+}
+
 //  More primary frames than max_queue_size with no secondary: QEMU keeps
 //  max_queue_size + 1 and drops the rest without a word; ours refuses the
 //  next one, asks for a checkpoint and reads on after it (nothing lost).
@@ -1116,6 +1139,7 @@ main (int argc, char **argv)
         S_RUN ("padding", s_case_padding (1));
         S_RUN ("ack ahead", s_case_ack_ahead ());
         S_RUN ("fin rst", s_case_fin_rst ());
+        S_RUN ("malformed", s_case_malformed ());
         S_RUN ("overflow", s_case_overflow ());
     }
     for (int i = 0; i < 2; i++) {
