@@ -160,5 +160,36 @@ PID=""
 check "SIGTERM stops it with exit 0" test "$rc" = 0
 check "it logged its wiring" grep -q "rewriter smoke: shm:$SHM-m -> qemu+unix:$DIR/g.sock,server" "$DIR/run.log"
 
+# Two instances from one config file, one process, one thread each.
+cat >"$DIR/two.conf" <<CONF
+[rewriter vm1]
+from-mirror = shm:$SHM-1a
+to-guest = qemu+unix:$DIR/vm1.sock,server
+from-guest = qemu+unix:$DIR/vm1.sock,server
+to-compare = shm:$SHM-1b
+vnet-hdr-support = on
+
+[rewriter vm2]
+from-mirror = shm:$SHM-2a
+to-guest = shm:$SHM-2b
+from-guest = shm:$SHM-2c
+to-compare = shm:$SHM-2d
+CONF
+"$BIN" --config "$DIR/two.conf" 2>"$DIR/two.log" &
+PID=$!
+i=0
+while [ $i -lt 100 ] && [ "$(grep -c 'rewriter vm[12]: ' "$DIR/two.log")" != 2 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+check "a config with two instances starts both" test "$(grep -c 'rewriter vm[12]: ' "$DIR/two.log")" = 2
+check "a shared guest chardev is one socket, with vnet" \
+    grep -q "rewriter vm1: shm:$SHM-1a -> qemu+unix:$DIR/vm1.sock,server,vnet .*, qemu+unix:$DIR/vm1.sock,server,vnet -> shm:$SHM-1b" "$DIR/two.log"
+kill -TERM "$PID"
+wait "$PID"
+rc=$?
+PID=""
+check "both stop on SIGTERM, exit 0" test "$rc" = 0
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
