@@ -51,6 +51,7 @@ extern char **environ;
 typedef struct {
     char *vm;
     char *command;                    //  as configured
+    char *buffer;                     //  a copy, split into words
     char *words[S_HOOK_WORDS_MAX + 1];
     size_t n_words;
     pid_t pid;                        //  running, or 0
@@ -186,7 +187,12 @@ colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t e
         return -1;
     }
     if (!cfg->store || !*cfg->store) {
-        s_err (err, err_cap, "store: a directory is required");
+        s_err (err, err_cap, "store '': a directory is required");
+        return -1;
+    }
+    struct stat st_store;
+    if (stat (cfg->store, &st_store) == 0 ? !S_ISDIR (st_store.st_mode) : errno != ENOENT) {
+        s_err (err, err_cap, "store '%s': not a directory", cfg->store);
         return -1;
     }
     struct sockaddr_storage sa;
@@ -196,7 +202,7 @@ colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t e
         return -1;
     }
     if (cfg->heartbeat_ms < 10 || cfg->heartbeat_ms > 600000) {
-        s_err (err, err_cap, "heartbeat: 10 to 600000 ms");
+        s_err (err, err_cap, "heartbeat '%u': 10 to 600000 ms", cfg->heartbeat_ms);
         return -1;
     }
     if (cfg->curve_keys) {
@@ -220,7 +226,7 @@ colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t e
     for (size_t i = 0; i < cfg->n_vms; i++) {
         const colo_control_vm_t *vm = &cfg->vms[i];
         if (!colo_rule_name_ok (vm->vm)) {
-            s_err (err, err_cap, "vm '%s': 1 to 63 characters of A-Z a-z 0-9 . _ -",
+            s_err (err, err_cap, "vm '%s': a VM name is 1 to 63 characters of A-Z a-z 0-9 . _ -",
                    vm->vm ? vm->vm : "");
             return -1;
         }
@@ -230,12 +236,13 @@ colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t e
             size_t n;
             if (snprintf (copy, sizeof copy, "%s", vm->checkpoint_hook) >= (int) sizeof copy
                 || s_split_words (copy, words, S_HOOK_WORDS_MAX, &n) != 0) {
-                s_err (err, err_cap, "vm %s: checkpoint-hook: empty or too long", vm->vm);
+                s_err (err, err_cap, "checkpoint-hook '%s': empty or too long (vm %s)",
+                       vm->checkpoint_hook, vm->vm);
                 return -1;
             }
             if (strchr (words[0], '/') && access (words[0], X_OK) != 0) {
-                s_err (err, err_cap, "vm %s: checkpoint-hook '%s': %s", vm->vm, words[0],
-                       strerror (errno));
+                s_err (err, err_cap, "checkpoint-hook '%s': %s (vm %s)", words[0],
+                       strerror (errno), vm->vm);
                 return -1;
             }
         }
@@ -919,14 +926,13 @@ s_hooks (colo_control_t *self, const colo_control_config_t *cfg)
         hook->pidfd = -1;
         hook->vm = s_dup (cfg->vms[i].vm);
         hook->command = s_dup (cfg->vms[i].checkpoint_hook);
-        char *words = s_dup (cfg->vms[i].checkpoint_hook);
-        if (!hook->vm || !hook->command || !words
-            || s_split_words (words, hook->words, S_HOOK_WORDS_MAX, &hook->n_words) != 0) {
-            free (words);
+        hook->buffer = s_dup (cfg->vms[i].checkpoint_hook);
+        if (!hook->vm || !hook->command || !hook->buffer
+            || s_split_words (hook->buffer, hook->words, S_HOOK_WORDS_MAX, &hook->n_words)
+                   != 0) {
             colo_error ("%s: vm %s: bad checkpoint-hook", self->id, cfg->vms[i].vm);
             return -1;
         }
-        //  words[] points into the copy; words[0] owns it.
     }
     return 0;
 }
@@ -1081,7 +1087,7 @@ colo_control_stop (colo_control_t **self_p)
             close (hook->pidfd);
         free (hook->vm);
         free (hook->command);
-        free (hook->n_words ? hook->words[0] : NULL);
+        free (hook->buffer);
     }
     free (self->hooks);
     colo_loop_destroy (&self->loop);

@@ -20,15 +20,46 @@ static const char *s_usage
       "                    [--curve-keys DIR] [--heartbeat MS] [--id NAME]\n"
       "                    [--config FILE] [--check-config] [-v]\n";
 
+//  Keys of [control NAME], in the order of s_instance_t.lines.
+static const char *const s_keys[] = {"api", "events", "store", "metrics", "curve-keys",
+                                     "heartbeat", "id"};
+#define S_KEYS (sizeof s_keys / sizeof s_keys[0])
+
 typedef struct {
     colo_control_config_t cfg;
     const char *file;   //  config file, or NULL for the command line
     const char *name;
-    int line;           //  the section's first key, for messages
+    int section_line;   //  the section's first key
+    int lines[S_KEYS];  //  each key's line, 0 if absent
 } s_instance_t;
 
 static s_instance_t s_insts[S_INSTANCES_MAX + 1];
 static colo_control_vm_t s_vms[S_VMS_MAX];
+static int s_vm_lines[S_VMS_MAX];   //  the checkpoint-hook line of each [vm]
+
+//  Report a check failure: the key it names (the first word of err) with
+//  the line it is on.
+static void
+s_report (const s_instance_t *inst, const char *err)
+{
+    if (!inst->file) {
+        fprintf (stderr, "colo-control: %s\n", err);
+        return;
+    }
+    size_t len = strcspn (err, " :");
+    for (size_t k = 0; k < S_KEYS; k++)
+        if (strlen (s_keys[k]) == len && strncmp (err, s_keys[k], len) == 0) {
+            if (inst->lines[k])
+                fprintf (stderr, "%s:%d: [control %s] key '%s': %s\n", inst->file,
+                         inst->lines[k], inst->name, s_keys[k], err + len + (err[len] != 0));
+            else
+                fprintf (stderr, "%s: [control %s] missing key '%s' (%s)\n", inst->file,
+                         inst->name, s_keys[k], err);
+            return;
+        }
+    fprintf (stderr, "%s:%d: [control %s]: %s\n", inst->file, inst->section_line, inst->name,
+             err);
+}
 
 static int
 s_parse_heartbeat (const char *text, uint32_t *out)
@@ -52,17 +83,35 @@ s_load_vms (colo_config_t *conf, const char *file, size_t *n_vms)
             fprintf (stderr, "%s: more than %d [vm] sections\n", file, S_VMS_MAX);
             return -1;
         }
-        colo_control_vm_t *vm = &s_vms[(*n_vms)++];
+        colo_control_vm_t *vm = &s_vms[*n_vms];
+        int *line = &s_vm_lines[(*n_vms)++];
         vm->vm = name;
         for (size_t k = 0; k < colo_config_key_count (conf, s); k++) {
             const char *key = colo_config_key (conf, s, k);
-            if (strcmp (key, "checkpoint-hook") == 0)
+            if (strcmp (key, "checkpoint-hook") == 0) {
                 vm->checkpoint_hook = colo_config_value (conf, s, k);
+                *line = colo_config_line (conf, s, k);
+            }
             else {
                 fprintf (stderr, "%s:%d: [vm %s] key '%s': unknown key\n", file,
                          colo_config_line (conf, s, k), name, key);
                 return -1;
             }
+        }
+        //  Checked on their own, so that an error names the [vm] section.
+        colo_control_config_t alone;
+        colo_control_config_defaults (&alone);
+        alone.store = "/";
+        alone.vms = vm;
+        alone.n_vms = 1;
+        char err[512];
+        if (colo_control_config_check (&alone, err, sizeof err) != 0) {
+            if (*line && strncmp (err, "checkpoint-hook ", 16) == 0)
+                fprintf (stderr, "%s:%d: [vm %s] key 'checkpoint-hook': %s\n", file, *line,
+                         name, err + 16);
+            else
+                fprintf (stderr, "%s: [vm %s]: %s\n", file, name, err);
+            return -1;
         }
     }
     return 0;
@@ -88,8 +137,11 @@ s_load_controls (colo_config_t *conf, const char *file, int *count)
             const char *key = colo_config_key (conf, s, k);
             const char *value = colo_config_value (conf, s, k);
             int line = colo_config_line (conf, s, k);
-            if (!inst->line)
-                inst->line = line;
+            if (!inst->section_line)
+                inst->section_line = line;
+            for (size_t i = 0; i < S_KEYS; i++)
+                if (strcmp (key, s_keys[i]) == 0)
+                    inst->lines[i] = line;
             if (strcmp (key, "api") == 0)
                 inst->cfg.api = value;
             else if (strcmp (key, "events") == 0)
@@ -238,11 +290,7 @@ main (int argc, char **argv)
         s_insts[i].cfg.n_vms = n_vms;
         char err[512];
         if (colo_control_config_check (&s_insts[i].cfg, err, sizeof err) != 0) {
-            if (s_insts[i].file)
-                fprintf (stderr, "%s:%d: [control %s]: %s\n", s_insts[i].file,
-                         s_insts[i].line, s_insts[i].name, err);
-            else
-                fprintf (stderr, "colo-control: %s\n", err);
+            s_report (&s_insts[i], err);
             colo_config_destroy (&conf);
             return 1;
         }

@@ -84,19 +84,44 @@ wait_line() {
     return 1
 }
 
+rc_is() { want=$1; shift; "$@" >"$DIR/out" 2>"$DIR/err"; [ $? -eq "$want" ]; }
+out_is() { [ "$(cat "$DIR/out")" = "$1" ]; }
+out_has() { grep -q -- "$1" "$DIR/out"; }
+err_has() { grep -q -- "$1" "$DIR/err"; }
+
+# ---------------------------------------------------------------- --check-config
+cat >"$DIR/host.conf" <<EOF
+# a host: other services' sections are ignored
+[compare vm1-nic0]
+primary-in = shm:x
+[control main]
+store = $DIR/store
+api = $API
+events = $EVENTS
+[vm vm1]
+checkpoint-hook = /bin/true
+EOF
+check "--check-config accepts a good file silently" sh -c "'$CONTROL' --config '$DIR/host.conf' \
+    --check-config >'$DIR/out' 2>&1 && [ ! -s '$DIR/out' ]"
+sed 's|^api = .*|api = udp://x|' "$DIR/host.conf" >"$DIR/bad.conf"
+check "--check-config refuses a bad endpoint (1)" rc_is 1 "$CONTROL" --config "$DIR/bad.conf" \
+    --check-config
+check "... naming file, line and key" err_has "bad.conf:6: \\[control main\\] key 'api': 'udp://x'"
+sed 's|^checkpoint-hook = .*|checkpoint-hook = /nonexistent/hook|' "$DIR/host.conf" >"$DIR/bad.conf"
+check "--check-config refuses a missing hook (1)" rc_is 1 "$CONTROL" --config "$DIR/bad.conf" \
+    --check-config
+check "... naming the [vm] section" err_has "bad.conf:9: \\[vm vm1\\] key 'checkpoint-hook'"
+check "no --store is a usage error (2)" rc_is 2 "$CONTROL" --api "$API"
+
 check "colo-control starts and answers" start_control
 
 # ---------------------------------------------------------------- exit codes, --json
-rc_is() { want=$1; shift; "$@" >"$DIR/out" 2>"$DIR/err"; [ $? -eq "$want" ]; }
 
 check "usage error exits 2" rc_is 2 ctl passthrough frobnicate
 check "bad --proto exits 2" rc_is 2 ctl passthrough add --proto sctp6
 check "bad --src exits 2" rc_is 2 ctl passthrough add --src 10.0.0.1/8
 check "status takes no --dport (2)" rc_is 2 ctl status --dport 22
 check "unreachable exits 3" rc_is 3 "$COLOCTL" --control "ipc://$DIR/nobody" --timeout 300 status
-out_is() { [ "$(cat "$DIR/out")" = "$1" ]; }
-out_has() { grep -q -- "$1" "$DIR/out"; }
-err_has() { grep -q -- "$1" "$DIR/err"; }
 
 check "add exits 0" rc_is 0 ctl passthrough add --proto tcp --dport 3389 --comment RDP
 check "... and prints the new id" out_is 1
