@@ -416,6 +416,7 @@ s_spawn (char *const argv[], const char *log)
     pid_t pid = fork ();
     if (pid != 0)
         return pid;
+    prctl (PR_SET_PDEATHSIG, SIGKILL);   //  never outlive the benchmark
     int devnull = open ("/dev/null", O_RDWR);
     int err = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (devnull >= 0) {
