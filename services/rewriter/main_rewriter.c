@@ -14,7 +14,7 @@
 #include "colo_rewriter_actor.h"
 
 #define S_INSTANCES_MAX 256
-#define S_STRINGS_MAX 8
+#define S_STRINGS_MAX 32
 
 static const char *s_usage
     = "usage: colo-rewriter --from-mirror URI --to-guest URI --from-guest URI --to-compare URI\n"
@@ -169,6 +169,7 @@ main (int argc, char **argv)
             if (s_apply (cli, options[index].name, optarg, err, sizeof err) != 0) {
                 fprintf (stderr, "colo-rewriter: %s\n", err);
                 fputs (s_usage, stderr);
+                s_instance_free (cli);
                 return 2;
             }
             cli_used = 1;
@@ -181,37 +182,44 @@ main (int argc, char **argv)
             verbosity++;
         else if (opt == 'h') {
             fputs (s_usage, stdout);
+            s_instance_free (cli);
             return 0;
         }
         else {
             fputs (s_usage, stderr);
+            s_instance_free (cli);
             return 2;
         }
     }
     if (optind < argc) {
         fputs (s_usage, stderr);
+        s_instance_free (cli);
         return 2;
     }
     colo_log_set_ident ("colo-rewriter");
     colo_log_set_level ((colo_log_level_t) (COLO_LOG_INFO + verbosity));
     colo_log_install_signals ();
 
-    if (!cli_used)
+    if (!cli_used) {
+        s_instance_free (cli);
         count = 0;
+    }
     colo_config_t *config = NULL;
+    int rc = 0;
     if (config_path) {
         config = colo_config_load (config_path, err, sizeof err);
         if (!config) {
             fprintf (stderr, "colo-rewriter: %s\n", err);
             return 1;
         }
-        for (size_t sec = 0; sec < colo_config_section_count (config); sec++) {
+        for (size_t sec = 0; rc == 0 && sec < colo_config_section_count (config); sec++) {
             if (strcmp (colo_config_section_kind (config, sec), "rewriter") != 0)
                 continue;
             if (count == S_INSTANCES_MAX) {
                 fprintf (stderr, "colo-rewriter: %s: more than %d instances\n", config_path,
                          S_INSTANCES_MAX);
-                return 1;
+                rc = 1;
+                break;
             }
             s_instance_t *inst = &instances[count++];
             colo_rewriter_actor_config_defaults (&inst->cfg);
@@ -227,19 +235,20 @@ main (int argc, char **argv)
                     != 0) {
                     fprintf (stderr, "%s:%d: [rewriter %s] %s\n", config_path,
                              colo_config_line (config, sec, k), inst->name, err);
-                    return 1;
+                    rc = 1;
+                    break;
                 }
             }
         }
     }
-    if (count == 0) {
+    if (rc == 0 && count == 0) {
         fprintf (stderr, "colo-rewriter: nothing to run (give --from-mirror/--to-guest/"
                          "--from-guest/--to-compare or --config with [rewriter NAME] "
                          "sections)\n");
         fputs (s_usage, stderr);
-        return 2;
+        rc = 2;
     }
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; rc == 0 && i < count; i++) {
         s_instance_t *inst = &instances[i];
         const char *key = "";
         if (colo_rewriter_actor_check (&inst->cfg, &key, err, sizeof err) != 0) {
@@ -248,20 +257,20 @@ main (int argc, char **argv)
                          s_key_line (config, inst, key), inst->name, key, err);
             else
                 fprintf (stderr, "colo-rewriter: --%s: %s\n", key, err);
-            return 1;
+            rc = 1;
         }
-        for (int j = 0; j < i; j++)
+        for (int j = 0; rc == 0 && j < i; j++)
             if (inst->cfg.id && instances[j].cfg.id
                 && strcmp (inst->cfg.id, instances[j].cfg.id) == 0) {
                 fprintf (stderr, "colo-rewriter: instance id '%s' used twice\n", inst->cfg.id);
-                return 1;
+                rc = 1;
             }
     }
-    if (check_only) {
+    if (rc != 0 || check_only) {
         colo_config_destroy (&config);
         for (int i = 0; i < count; i++)
             s_instance_free (&instances[i]);
-        return 0;
+        return rc;
     }
 
     //  Signals are taken by sigwait here, never by the instance threads.
@@ -274,7 +283,7 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
 
     static colo_rewriter_actor_t *running[S_INSTANCES_MAX];
-    int started = 0, rc = 0;
+    int started = 0;
     for (int i = 0; i < count; i++) {
         running[i] = colo_rewriter_actor_start (&instances[i].cfg);
         if (!running[i]) {
