@@ -90,13 +90,13 @@ s_addr (uint64_t *st, int v6, uint8_t *out)
     memset (out, 0, 16);
     if (v6) {
         out[0] = 0xfd;
-        out[13] = (uint8_t)(s_rand (st) % 40);
+        out[13] = (uint8_t) s_rand (st);
         out[14] = (uint8_t)s_rand (st);
         out[15] = (uint8_t)s_rand (st);
     }
     else {
         out[0] = 10;
-        out[1] = (uint8_t)(s_rand (st) % 40);
+        out[1] = (uint8_t) s_rand (st);
         out[2] = (uint8_t)s_rand (st);
         out[3] = (uint8_t)s_rand (st);
     }

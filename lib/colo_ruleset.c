@@ -454,7 +454,7 @@ typedef struct {
     uint32_t first, count;
 } s_slot_t;
 
-#define S_FILTER_BITS 16  //  pre-filter: 2^16 bits (8 KiB) per table
+#define S_FILTER_BITS 18  //  pre-filter: 2^18 bits (32 KiB) per table
 
 typedef struct {
     s_slot_t *slots;
