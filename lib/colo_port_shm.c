@@ -103,8 +103,10 @@ static int
 s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
 {
     s_shm_t *shm = (s_shm_t *) self->impl;
-    if (max <= 0 || self->dir != COLO_PORT_RX)
+    if (max <= 0 || self->dir != COLO_PORT_RX) {
+        colo_ring_housekeep (shm->ring);
         return 0;
+    }
     int got = colo_ring_dequeue (shm->ring, bufs, max);
     if (got < 0)
         return 0;

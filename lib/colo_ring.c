@@ -292,6 +292,15 @@ s_head_ok (const colo_ring_t *self, uint64_t head, uint64_t tail)
     return tail - head <= self->size && (head & 7) == 0;
 }
 
+void
+colo_ring_housekeep (colo_ring_t *self)
+{
+    //  Not waiting: any byte in our bell is a late ring for a wait that
+    //  already ended (the peer took our flag just as we took it back).
+    if (!self->armed)
+        s_drain (self);
+}
+
 colo_ring_t *
 colo_ring_open (const char *name, colo_ring_role_t role, size_t size)
 {

@@ -105,6 +105,11 @@ int colo_ring_dequeue (colo_ring_t *self, colo_buf_t **bufs, int max);
 //  the doorbell bytes is done by enqueue/dequeue themselves.
 int colo_ring_fd (colo_ring_t *self);
 
+//  Drain a doorbell byte left over from a wait that already ended, so the
+//  fd does not stay readable; does nothing while a wait is armed.  Ports call
+//  it on housekeeping turns.
+void colo_ring_housekeep (colo_ring_t *self);
+
 //  Bytes of records waiting, and the data area size.
 size_t colo_ring_used (colo_ring_t *self);
 size_t colo_ring_size (colo_ring_t *self);

@@ -1114,6 +1114,31 @@ START_TEST (test_port_bad_uris)
 }
 END_TEST
 
+//  A doorbell byte that arrives after a wait ended (the race between the
+//  peer taking our flag and us taking it back) must not leave the port's fd
+//  readable forever: housekeeping drains it.
+START_TEST (test_port_stray_bell_drained)
+{
+    char name[64], uri[96], path[160];
+    colo_test_name (name, sizeof name);
+    snprintf (uri, sizeof uri, "shm:%s", name);
+    colo_port_t *tx = colo_port_new (uri, COLO_PORT_TX);
+    ck_assert_ptr_nonnull (tx);
+    snprintf (path, sizeof path, "/dev/shm/colonet-%s.pbell", name);
+    int fd = open (path, O_WRONLY | O_NONBLOCK);
+    ck_assert_int_ge (fd, 0);
+    ck_assert_int_eq (write (fd, "", 1), 1);
+    close (fd);
+    struct pollfd pfd = {colo_port_fd (tx), POLLIN, 0};
+    ck_assert_int_eq (poll (&pfd, 1, 0), 1);
+    ck_assert_int_eq (colo_port_recv (tx, NULL, 0), 0);
+    pfd.revents = 0;
+    ck_assert_int_eq (poll (&pfd, 1, 0), 0);
+    colo_port_destroy (&tx);
+    colo_ring_unlink (name);
+}
+END_TEST
+
 Suite *
 colo_ring_suite (void)
 {
@@ -1140,6 +1165,7 @@ colo_ring_suite (void)
     tcase_set_timeout (tp, 60);
     tcase_add_test (tp, test_port_roundtrip);
     tcase_add_test (tp, test_port_bad_uris);
+    tcase_add_test (tp, test_port_stray_bell_drained);
     suite_add_tcase (s, tp);
     return s;
 }
