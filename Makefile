@@ -164,12 +164,19 @@ endef
 $(eval $(call TOOL_RULE,interop))
 $(eval $(call TOOL_RULE,e2e))
 
-$(BUILD)/bench/%: bench/%.c $(LIB_A)
+# The services' logic (everything but main) as an archive, for benchmarks.
+SVC_A = $(BUILD)/libcolosvc.a
+$(SVC_A): $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bench/%: bench/%.c $(SVC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 ifneq ($(V),1)
 	@echo "  CC    $<"
 endif
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(SVC_A) $(LIB_A) $(LIBS_ALL) \
+	    $(SERVICE_TEST_LIBS)
 
 # ---------------------------------------------------------------- fuzzing
 $(BUILD)/fuzz/%.o: %.c

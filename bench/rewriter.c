@@ -37,7 +37,6 @@
 #include "colo_port.h"
 #include "colo_rewriter.h"
 #include "colo_ring.h"
-#include "../services/rewriter/colo_rewriter.c"
 
 typedef enum { S_REWRITE, S_DECODE, S_COPY, S_LOOKUP, S_HOP_REWRITE, S_HOP, S_MODES } s_mode_t;
 static const char *const s_mode_names[S_MODES] = {"rewrite", "decode",      "copy",
