@@ -23,6 +23,7 @@
 #include "colo_conntable.h"
 #include "colo_csum.h"
 #include "colo_log.h"
+#include "colo_ruleset.h"
 #include "colo_seq.h"
 
 const char *const colo_compare_reason_names[COLO_REASON_COUNT] = {
@@ -39,7 +40,8 @@ const char *const colo_compare_counter_names[COLO_CMP_COUNTER_COUNT] = {
     "mismatch_l2",        "timeouts",            "queue_full",
     "table_full",         "malformed_primary",   "malformed_secondary",
     "conns_created",      "conns_closed",        "conns_idle",
-    "conns_evicted",      "checkpoints",
+    "conns_evicted",      "checkpoints",         "released_bypass",
+    "secondary_bypassed", "released_failover",
 };
 
 typedef struct s_item {
@@ -108,6 +110,11 @@ struct colo_compare {
     colo_ratelimit_t rl;
     s_item_t *item_cache;     //  free items, reused (one per queued frame)
     size_t item_cached;
+    const colo_ruleset_t *rules;  //  passthrough rules (borrowed), or NULL
+    uint64_t *rule_ids;       //  per-rule hit counters, by position in rules
+    uint64_t *rule_hits;
+    size_t rule_count;
+    int failover;             //  no secondary any more: release everything
 };
 
 //  Items kept for reuse at most (a malloc and free per frame was an eighth
@@ -195,6 +202,8 @@ colo_compare_destroy (colo_compare_t **self_p)
             colo_buf_destroy (&self->out[(self->out_head + i) & (self->out_cap - 1)]);
         free (self->out);
     }
+    free (self->rule_ids);
+    free (self->rule_hits);
     while (self->item_cache) {
         s_item_t *next = self->item_cache->next;
         free (self->item_cache);
@@ -857,6 +866,30 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
         return 0;
     }
     item->arrival_ms = now_ms;
+    //  Failover, or a passthrough rule: the primary's frame leaves at once
+    //  and the secondary's twin is dropped; no connection state at all.
+    const colo_rule_t *rule = NULL;
+    if (self->failover
+        || (self->rules
+            && (rule = colo_ruleset_match (self->rules, &parsed.pkt,
+                                           buf->data + buf->vnet_hdr_len)))) {
+        if (rule)
+            self->rule_hits[colo_ruleset_index (self->rules, rule)]++;
+        s_item_free (self, item);
+        *buf_p = NULL;
+        if (primary) {
+            self->counters[COLO_CMP_PRIMARY_FRAMES]++;
+            self->counters[COLO_CMP_RELEASED]++;
+            self->counters[rule ? COLO_CMP_RELEASED_BYPASS : COLO_CMP_RELEASED_FAILOVER]++;
+            s_out_push (self, buf);
+        }
+        else {
+            self->counters[COLO_CMP_SECONDARY_FRAMES]++;
+            self->counters[COLO_CMP_SECONDARY_BYPASSED]++;
+            colo_buf_destroy (&buf);
+        }
+        return 0;
+    }
     s_conn_t *conn = s_conn_get (self, &parsed, now_ms);
     if (!conn) {
         s_item_free (self, item);
@@ -1073,41 +1106,50 @@ s_sort_by_seq (s_queue_t *q)
         ;
 }
 
+//  Release a connection's queued primary frames (TCP by sequence, others by
+//  arrival), drop its secondary frames, and start comparing afresh.
+static void
+s_flush_conn (colo_compare_t *self, s_conn_t *conn, uint64_t now_ms,
+              colo_compare_counter_t why)
+{
+    if (conn->kind == S_KIND_TCP)
+        s_sort_by_seq (&conn->pq);
+    s_item_t *item;
+    while ((item = s_pop (&conn->pq))) {
+        if (conn->kind == S_KIND_TCP)
+            s_note_released (conn, item);
+        s_release (self, item, why);
+    }
+    while ((item = s_pop (&conn->sq)))
+        s_drop_secondary (self, item, COLO_CMP_SECONDARY_FLUSHED);
+    if (conn->kind == S_KIND_TCP) {
+        //  The secondary now runs the primary's state: its stream and
+        //  acknowledgements start where the primary's released ones end.
+        if (conn->released_valid) {
+            conn->cmp_seq = conn->released_end;
+            conn->cmp_valid = 1;
+        }
+        conn->s_ack = conn->p_ack_max;
+        conn->s_ack_valid = conn->p_ack_valid;
+        conn->s_syn = conn->s_synack = conn->s_fin = conn->s_rst = 0;
+    }
+    conn->p_unmatched = 0;
+    conn->suspect_since = 0;
+    if (conn->diverged) {
+        conn->diverged = 0;
+        self->diverged_count--;
+    }
+    colo_conntable_touch (self->table, conn, now_ms);
+    s_busy_update (self, conn);
+}
+
 void
 colo_compare_checkpoint_done (colo_compare_t *self, uint64_t now_ms)
 {
     s_conn_t *conn = self->busy_head;
     while (conn) {
         s_conn_t *next = conn->busy_next;
-        if (conn->kind == S_KIND_TCP)
-            s_sort_by_seq (&conn->pq);
-        s_item_t *item;
-        while ((item = s_pop (&conn->pq))) {
-            if (conn->kind == S_KIND_TCP)
-                s_note_released (conn, item);
-            s_release (self, item, COLO_CMP_RELEASED_FLUSH);
-        }
-        while ((item = s_pop (&conn->sq)))
-            s_drop_secondary (self, item, COLO_CMP_SECONDARY_FLUSHED);
-        if (conn->kind == S_KIND_TCP) {
-            //  The secondary now runs the primary's state: its stream and
-            //  acknowledgements start where the primary's released ones end.
-            if (conn->released_valid) {
-                conn->cmp_seq = conn->released_end;
-                conn->cmp_valid = 1;
-            }
-            conn->s_ack = conn->p_ack_max;
-            conn->s_ack_valid = conn->p_ack_valid;
-            conn->s_syn = conn->s_synack = conn->s_fin = conn->s_rst = 0;
-        }
-        conn->p_unmatched = 0;
-        conn->suspect_since = 0;
-        if (conn->diverged) {
-            conn->diverged = 0;
-            self->diverged_count--;
-        }
-        colo_conntable_touch (self->table, conn, now_ms);
-        s_busy_update (self, conn);
+        s_flush_conn (self, conn, now_ms, COLO_CMP_RELEASED_FLUSH);
         conn = next;
     }
     //  Diverged connections always hold frames, so none is left; be exact.
@@ -1115,7 +1157,88 @@ colo_compare_checkpoint_done (colo_compare_t *self, uint64_t now_ms)
     self->refused = 0;
     self->request = 0;
     self->next_deadline = UINT64_MAX;
+    self->failover = 0;   //  replication runs again
     self->counters[COLO_CMP_CHECKPOINTS]++;
+}
+
+void
+colo_compare_failover (colo_compare_t *self, uint64_t now_ms)
+{
+    s_conn_t *conn = self->busy_head;
+    while (conn) {
+        s_conn_t *next = conn->busy_next;
+        s_flush_conn (self, conn, now_ms, COLO_CMP_RELEASED_FAILOVER);
+        conn = next;
+    }
+    self->diverged_count = 0;
+    self->refused = 0;
+    self->request = 0;
+    self->next_deadline = UINT64_MAX;
+    self->failover = 1;
+}
+
+int
+colo_compare_in_failover (colo_compare_t *self)
+{
+    return self->failover;
+}
+
+void
+colo_compare_set_rules (colo_compare_t *self, const colo_ruleset_t *rules, uint64_t now_ms)
+{
+    //  Hit counters follow their rule (by id) into the new set.
+    size_t count = rules ? colo_ruleset_count (rules) : 0;
+    uint64_t *ids = count ? (uint64_t *) calloc (count, sizeof (uint64_t)) : NULL;
+    uint64_t *hits = count ? (uint64_t *) calloc (count, sizeof (uint64_t)) : NULL;
+    if (count && (!ids || !hits)) {
+        free (ids);
+        free (hits);
+        colo_error ("compare: out of memory applying %zu rules; keeping the old set", count);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        ids[i] = colo_ruleset_rule (rules, i)->id;
+        for (size_t k = 0; k < self->rule_count; k++)
+            if (self->rule_ids[k] == ids[i])
+                hits[i] = self->rule_hits[k];
+    }
+    free (self->rule_ids);
+    free (self->rule_hits);
+    self->rule_ids = ids;
+    self->rule_hits = hits;
+    self->rule_count = count;
+    self->rules = rules;
+    if (!rules)
+        return;
+    //  Connections a new rule now covers would wait forever for secondary
+    //  frames that are dropped from now on: release what they hold.
+    s_conn_t *conn = self->busy_head;
+    while (conn) {
+        s_conn_t *next = conn->busy_next;
+        s_item_t *probe = conn->pq.head ? conn->pq.head : conn->sq.head;
+        colo_packet_t pkt;
+        if (probe
+            && colo_packet_decode (&pkt, probe->buf->data + probe->buf->vnet_hdr_len,
+                                   probe->buf->len - probe->buf->vnet_hdr_len, NULL)
+                   == COLO_PKT_OK
+            && colo_ruleset_match (rules, &pkt, probe->buf->data + probe->buf->vnet_hdr_len)) {
+            s_flush_conn (self, conn, now_ms, COLO_CMP_RELEASED_BYPASS);
+        }
+        conn = next;
+    }
+    if (self->diverged_count == 0)
+        self->refused = 0;
+}
+
+size_t
+colo_compare_rule_hits (colo_compare_t *self, uint64_t *ids, uint64_t *hits, size_t cap)
+{
+    size_t n = self->rule_count < cap ? self->rule_count : cap;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = self->rule_ids[i];
+        hits[i] = self->rule_hits[i];
+    }
+    return self->rule_count;
 }
 
 //  ---------------------------------------------------------------- status

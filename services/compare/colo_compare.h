@@ -20,6 +20,7 @@
 
 #include "colo_buf.h"
 #include "colo_packet.h"
+#include "colo_ruleset.h"
 
 typedef enum {
     COLO_ACK_LOWER = 0,   //  release verified data with its ack lowered to the secondary's
@@ -83,6 +84,9 @@ typedef enum {
     COLO_CMP_CONNS_IDLE,            //  aged out idle
     COLO_CMP_CONNS_EVICTED,         //  removed to make room (idle, empty)
     COLO_CMP_CHECKPOINTS,           //  checkpoint flushes done
+    COLO_CMP_RELEASED_BYPASS,       //  primary frames a passthrough rule let out
+    COLO_CMP_SECONDARY_BYPASSED,    //  their secondary twins, dropped
+    COLO_CMP_RELEASED_FAILOVER,     //  released unverified after a failover
     COLO_CMP_COUNTER_COUNT
 } colo_compare_counter_t;
 
@@ -149,6 +153,26 @@ int colo_compare_stuck (colo_compare_t *self);
 //  sequence, others by arrival), drop queued secondary frames, and reset
 //  compare state so both guests start equal.
 void colo_compare_checkpoint_done (colo_compare_t *self, uint64_t now_ms);
+
+//  Failover: the secondary is gone, so comparing is over: every queued
+//  primary frame is released, and from now on primary frames leave at once
+//  and secondary frames are dropped (counted as released_failover), until
+//  the next colo_compare_checkpoint_done (replication running again).
+void colo_compare_failover (colo_compare_t *self, uint64_t now_ms);
+int colo_compare_in_failover (colo_compare_t *self);
+
+//  The passthrough rules in force (borrowed: the caller keeps rules alive
+//  until it sets others or destroys the engine; NULL for none).  A primary
+//  frame a rule matches leaves at once and its secondary twin is dropped,
+//  with no connection state.  Connections that hold frames and that a new
+//  rule covers are released (their secondary frames would never come).
+void colo_compare_set_rules (colo_compare_t *self, const colo_ruleset_t *rules,
+                             uint64_t now_ms);
+
+//  Hits per rule of the current set: fills up to cap (id, hits) pairs and
+//  returns the number of rules.  Hits follow a rule across set changes.
+size_t colo_compare_rule_hits (colo_compare_t *self, uint64_t *ids, uint64_t *hits,
+                               size_t cap);
 
 //  Counters (COLO_CMP_COUNTER_COUNT values) and gauges.
 const uint64_t *colo_compare_counters (colo_compare_t *self);

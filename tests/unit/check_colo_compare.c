@@ -8,6 +8,7 @@
 #include "colo_csum.h"
 #include "colo_log.h"
 #include "colo_packet.h"
+#include "colo_ruleset.h"
 #include "colo_test.h"
 
 #define GUEST_PORT 80
@@ -711,6 +712,80 @@ START_TEST (test_table_bounded)
 }
 END_TEST
 
+START_TEST (test_passthrough_rules)
+{
+    s_handshake ();
+    //  A connection with a frame already waiting when the rule arrives.
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "rdp-1", 5));
+    ck_assert_int_eq (s_released (), 0);
+    colo_rule_t rule;
+    colo_rule_init (&rule);
+    rule.id = 7;
+    rule.proto = 6;
+    rule.has_dport = 1;   //  the operator names the guest's port as a destination
+    rule.dport_lo = rule.dport_hi = GUEST_PORT;
+    colo_ruleset_t *rs = colo_ruleset_new (&rule, 1, 1, NULL);
+    colo_compare_set_rules (s_cmp, rs, s_now);
+    //  The waiting frame leaves, and so does every later one: matched in
+    //  either direction (the guest's replies come from port 80).
+    ck_assert_int_eq (s_released (), 1);
+    s_pri (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, "rdp-2", 5));
+    ck_assert_int_eq (s_released (), 1);
+    s_sec (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, "other", 5));   //  twin: dropped
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_BYPASS), 2);
+    ck_assert_uint_eq (s_counter (COLO_CMP_SECONDARY_BYPASSED), 1);
+    uint64_t ids[4], hits[4];
+    ck_assert_uint_eq (colo_compare_rule_hits (s_cmp, ids, hits, 4), 1);
+    ck_assert_uint_eq (ids[0], 7);
+    ck_assert_uint_eq (hits[0], 2);
+    //  Other traffic is still compared.
+    s_pri (s_udp (0, "dns", 3));
+    ck_assert_int_eq (s_released (), 0);
+    //  Hits follow the rule into a new set; removing the rules brings
+    //  comparison back.
+    colo_rule_t two[2] = {rule, rule};
+    two[1].id = 9;
+    two[1].dport_lo = two[1].dport_hi = 3389;
+    colo_ruleset_t *rs2 = colo_ruleset_new (two, 2, 2, NULL);
+    colo_compare_set_rules (s_cmp, rs2, s_now);
+    colo_ruleset_destroy ((const colo_ruleset_t **) &rs);
+    ck_assert_uint_eq (colo_compare_rule_hits (s_cmp, ids, hits, 4), 2);
+    ck_assert_uint_eq (hits[0], 2);
+    ck_assert_uint_eq (hits[1], 0);
+    colo_compare_set_rules (s_cmp, NULL, s_now);
+    colo_ruleset_destroy ((const colo_ruleset_t **) &rs2);
+    s_pri (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK, "rdp-3", 5));
+    ck_assert_int_eq (s_released (), 0);
+}
+END_TEST
+
+START_TEST (test_failover_releases_everything)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "waiting", 7));
+    s_pri (s_udp (0, "also", 4));
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_failover (s_cmp, s_now);
+    ck_assert (colo_compare_in_failover (s_cmp));
+    ck_assert_int_eq (s_released (), 2);
+    //  From now on nothing waits for a secondary that is gone.
+    s_pri (s_tcp (ISN_P + 8, ISN_C + 1, COLO_TCP_ACK, "next", 4));
+    ck_assert_int_eq (s_released (), 1);
+    s_sec (s_tcp (ISN_P + 8, ISN_C + 1, COLO_TCP_ACK, "late", 4));
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_FAILOVER), 3);
+    s_now += 10000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    //  A checkpoint (replication resumed) brings comparison back.
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    ck_assert (!colo_compare_in_failover (s_cmp));
+    s_pri (s_tcp (ISN_P + 12, ISN_C + 1, COLO_TCP_ACK, "cmp", 3));
+    ck_assert_int_eq (s_released (), 0);
+}
+END_TEST
+
 Suite *
 colo_compare_suite (void)
 {
@@ -737,6 +812,8 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_flush_order);
     tcase_add_test (tc, test_malformed_never_forwarded);
     tcase_add_test (tc, test_table_bounded);
+    tcase_add_test (tc, test_passthrough_rules);
+    tcase_add_test (tc, test_failover_releases_everything);
     suite_add_tcase (s, tc);
     TCase *tc2 = tcase_create ("segmentation");
     tcase_add_test (tc2, test_segmentation_independent);
