@@ -435,7 +435,9 @@ colo_ctlclient_new (const char *control_uri, const char *kind, const char *insta
                     err);
         return NULL;
     }
-    if (!kind || !instance || !vm || strlen (kind) > COLO_CTL_KIND_MAX
+    if (!kind || !instance || !vm
+        || (strcmp (kind, "compare") != 0 && strcmp (kind, "rewriter") != 0
+            && strcmp (kind, "mirror") != 0 && strcmp (kind, "adapter") != 0)
         || !colo_rule_name_ok (instance) || !colo_rule_name_ok (vm)) {
         colo_error ("control client: bad kind, instance or vm name (%s/%s, vm %s)",
                     kind ? kind : "", instance ? instance : "", vm ? vm : "");
@@ -842,6 +844,12 @@ s_on_reply (colo_ctlclient_t *self, colo_ctl_reply_t *rep, uint64_t now_ms)
             s_subscribe (self, rep->events);
         return;
     }
+    if (rep->has_event && rep->event.type == COLO_CTL_EV_CHECKPOINT_REQUEST
+        && rep->delivered == 0)
+        colo_log_limited (&self->rl_warn, COLO_LOG_WARN,
+                          "control client %s/%s: colo-control has no adapter for vm %s "
+                          "(no checkpoint-hook, no adapter registered)",
+                          self->kind, self->instance, self->vm);
     if (rep->seq && rep->seq == self->hello_seq) {
         if (rep->events[0])
             s_subscribe (self, rep->events);

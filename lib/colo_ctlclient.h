@@ -27,6 +27,9 @@
  *                  while (colo_ctlclient_next_event (c, &ev)) ...
  *    per frame:    colo_ruleset_match (rs, &pkt, frame)
  *
+ *  Create it in any thread, then use it from one thread only (ZeroMQ
+ *  sockets are not thread-safe); rulesets can be shared (colo_ruleset_ref).
+ *
  *  The fd is one stable epoll fd over the client's sockets (whose ZMQ_FDs
  *  are edge-triggered), a timer and a wake-up; it is readable whenever
  *  process has work, including heartbeats, so a service needs no timer of
