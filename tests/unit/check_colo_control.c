@@ -747,6 +747,85 @@ START_TEST (test_actor_hook_and_metrics)
 }
 END_TEST
 
+typedef struct {
+    colo_control_t *ctl;
+    colo_ctldb_counter_t counter;
+    uint64_t want;
+} s_counter_want_t;
+
+static int
+s_counter_is (void *arg)
+{
+    s_counter_want_t *w = (s_counter_want_t *) arg;
+    return colo_control_counter (w->ctl, w->counter) == w->want;
+}
+
+static void
+s_checkpoint_request (colo_control_t *ctl, const char *reason)
+{
+    colo_ctl_request_t req;
+    colo_ctl_reply_t rep;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_EVENT;
+    req.event.type = COLO_CTL_EV_CHECKPOINT_REQUEST;
+    snprintf (req.event.vm, sizeof req.event.vm, "vm1");
+    snprintf (req.event.reason, sizeof req.event.reason, "%s", reason);
+    ck_assert_int_eq (s_call (ctl, &req, &rep), COLO_CTL_OK);
+    ck_assert_uint_eq (rep.delivered, 1);
+    colo_ctl_reply_clear (&rep);
+}
+
+//  Let the hook that is waiting on the fifo finish.
+static void
+s_release (const char *fifo)
+{
+    int fd = open (fifo, O_WRONLY);   //  blocks until the hook reads
+    ck_assert_int_ge (fd, 0);
+    ck_assert_int_eq (write (fd, "go\n", 3), 3);
+    close (fd);
+}
+
+START_TEST (test_actor_hook_coalesces)
+{
+    char dir[256];
+    s_tmpdir (dir, sizeof dir);
+    ck_assert_int_eq (mkdir (dir, 0700), 0);
+    char hook[300], out[300], fifo[300];
+    snprintf (hook, sizeof hook, "%s/hook.sh", dir);
+    snprintf (out, sizeof out, "%s/hook.out", dir);
+    snprintf (fifo, sizeof fifo, "%s/release", dir);
+    ck_assert_int_eq (mkfifo (fifo, 0600), 0);
+    FILE *f = fopen (hook, "w");
+    fprintf (f, "#!/bin/sh\necho \"$2\" >> %s\nread line < %s\n", out, fifo);
+    fclose (f);
+    chmod (hook, 0700);
+    colo_control_vm_t vms[1] = {{"vm1", hook}};
+    colo_control_t *ctl = s_start (dir, vms, 1, NULL);
+
+    //  The first request runs the hook; two more while it runs fold into
+    //  one more run, with the latest request's reason.
+    s_checkpoint_request (ctl, "r1");
+    const char *first[2] = {out, "r1\n"};
+    ck_assert_int_eq (colo_test_wait (s_file_has, first, NULL, 0, 5000), 1);
+    s_checkpoint_request (ctl, "r2");
+    s_checkpoint_request (ctl, "r3");
+    ck_assert_uint_eq (colo_control_counter (ctl, COLO_CTLDB_HOOKS_RUN), 1);
+    ck_assert_uint_eq (colo_control_counter (ctl, COLO_CTLDB_HOOKS_COALESCED), 2);
+    s_release (fifo);
+    const char *second[2] = {out, "r1\nr3\n"};
+    ck_assert_int_eq (colo_test_wait (s_file_has, second, NULL, 0, 5000), 1);
+    s_counter_want_t w = {ctl, COLO_CTLDB_HOOKS_RUN, 2};
+    ck_assert_int_eq (colo_test_wait (s_counter_is, &w, NULL, 0, 5000), 1);
+    s_release (fifo);
+    //  Both runs ended well; nothing more runs.
+    w.counter = COLO_CTLDB_HOOKS_FAILED;
+    w.want = 0;
+    ck_assert_int_eq (s_counter_is (&w), 1);
+    colo_control_stop (&ctl);
+    s_rmdir (dir);
+}
+END_TEST
+
 START_TEST (test_actor_config_check)
 {
     colo_control_config_t cfg;
@@ -795,6 +874,7 @@ colo_control_suite (void)
     tcase_add_test (tc, test_actor_bad_requests);
     tcase_add_test (tc, test_actor_store_failure_refuses);
     tcase_add_test (tc, test_actor_hook_and_metrics);
+    tcase_add_test (tc, test_actor_hook_coalesces);
     tcase_add_test (tc, test_actor_config_check);
     suite_add_tcase (s, tc);
     return s;
