@@ -10,36 +10,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <czmq.h>
-#include <microhttpd.h>
 
 #include "colo_config.h"
 #include "colo_control.h"
+#include "colo_ctlhook.h"
+#include "colo_ctlhttp.h"
 #include "colo_ctlstore.h"
 #include "colo_curve.h"
 #include "colo_log.h"
 #include "colo_loop.h"
 
-extern char **environ;
-
 #define S_ENDPOINT_MAX 256
 #define S_BURST 256                   //  API messages per turn
 #define S_API_MSG_MAX (1024 * 1024)   //  ZeroMQ drops peers sending more
-#define S_HOOK_WORDS_MAX 32
 
 #define S_MON_EVENTS                                                           \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
@@ -47,18 +40,6 @@ extern char **environ;
 //  ... and CLOSED, so that stop returns only once the endpoints are free.
 #define S_MON_ALL (S_MON_EVENTS | ZMQ_EVENT_CLOSED)
 #define S_UNBIND_WAIT_MS 2000
-
-typedef struct {
-    char *vm;
-    char *command;                    //  as configured
-    char *buffer;                     //  a copy, split into words
-    char *words[S_HOOK_WORDS_MAX + 1];
-    size_t n_words;
-    pid_t pid;                        //  running, or 0
-    int pidfd;                        //  -1 without pidfd_open
-    int pending;                      //  run again when it exits
-    colo_ctl_event_t pending_ev;
-} s_hook_t;
 
 struct colo_control {
     char *id, *api, *events, *store_dir, *metrics, *curve_keys;
@@ -75,10 +56,8 @@ struct colo_control {
     colo_loop_t *loop;
     pthread_t thread;
     int running;
-    struct MHD_Daemon *http;
-    int metrics_port;
-    s_hook_t *hooks;
-    size_t n_hooks;
+    colo_ctlhttp_t *http;
+    colo_ctlhooks_t *hooks;
     colo_ratelimit_t rl_bad, rl_curve, rl_hook, rl_send;
 };
 
@@ -118,60 +97,6 @@ s_endpoint (const char *text, char *out, size_t cap)
 }
 
 //  "HOST:PORT", "[V6]:PORT", ":PORT" or "*:PORT" into an address.
-static int
-s_metrics_addr (const char *text, struct sockaddr_storage *sa, socklen_t *sa_len)
-{
-    char host[256];
-    const char *port;
-    if (!text || !*text)
-        return -1;
-    if (text[0] == '[') {
-        const char *close = strchr (text, ']');
-        if (!close || close[1] != ':' || (size_t) (close - text - 1) >= sizeof host)
-            return -1;
-        memcpy (host, text + 1, (size_t) (close - text - 1));
-        host[close - text - 1] = 0;
-        port = close + 2;
-    }
-    else {
-        const char *colon = strrchr (text, ':');
-        if (!colon || (size_t) (colon - text) >= sizeof host)
-            return -1;
-        memcpy (host, text, (size_t) (colon - text));
-        host[colon - text] = 0;
-        port = colon + 1;
-    }
-    uint64_t number;
-    if (colo_config_parse_u64 (port, 0, 65535, &number) != 0)
-        return -1;
-    struct addrinfo hints, *res = NULL;
-    memset (&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int both = !host[0] || strcmp (host, "*") == 0;
-    if (getaddrinfo (both ? NULL : host, port, &hints, &res) != 0 || !res)
-        return -1;
-    memcpy (sa, res->ai_addr, res->ai_addrlen);
-    *sa_len = res->ai_addrlen;
-    freeaddrinfo (res);
-    return 0;
-}
-
-static int
-s_split_words (char *text, char **words, size_t max, size_t *n)
-{
-    *n = 0;
-    for (char *save = NULL, *w = strtok_r (text, " \t", &save); w;
-         w = strtok_r (NULL, " \t", &save)) {
-        if (*n == max)
-            return -1;
-        words[(*n)++] = w;
-    }
-    words[*n] = NULL;
-    return *n ? 0 : -1;
-}
-
 int
 colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t err_cap)
 {
@@ -195,9 +120,7 @@ colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t e
         s_err (err, err_cap, "store '%s': not a directory", cfg->store);
         return -1;
     }
-    struct sockaddr_storage sa;
-    socklen_t sa_len;
-    if (cfg->metrics && s_metrics_addr (cfg->metrics, &sa, &sa_len) != 0) {
+    if (cfg->metrics && colo_ctlhttp_addr_check (cfg->metrics) != 0) {
         s_err (err, err_cap, "metrics '%s': expected HOST:PORT", cfg->metrics);
         return -1;
     }
@@ -230,21 +153,10 @@ colo_control_config_check (const colo_control_config_t *cfg, char *err, size_t e
                    vm->vm ? vm->vm : "");
             return -1;
         }
-        if (vm->checkpoint_hook) {
-            char copy[PATH_MAX];
-            char *words[S_HOOK_WORDS_MAX + 1];
-            size_t n;
-            if (snprintf (copy, sizeof copy, "%s", vm->checkpoint_hook) >= (int) sizeof copy
-                || s_split_words (copy, words, S_HOOK_WORDS_MAX, &n) != 0) {
-                s_err (err, err_cap, "checkpoint-hook '%s': empty or too long (vm %s)",
-                       vm->checkpoint_hook, vm->vm);
-                return -1;
-            }
-            if (strchr (words[0], '/') && access (words[0], X_OK) != 0) {
-                s_err (err, err_cap, "checkpoint-hook '%s': %s (vm %s)", words[0],
-                       strerror (errno), vm->vm);
-                return -1;
-            }
+        char why[PATH_MAX + 64];
+        if (vm->checkpoint_hook && colo_ctlhook_check (vm->checkpoint_hook, why, sizeof why) != 0) {
+            s_err (err, err_cap, "checkpoint-hook %s (vm %s)", why, vm->vm);
+            return -1;
         }
     }
     return 0;
@@ -307,116 +219,7 @@ s_publish (colo_control_t *self, const char *topic, colo_ctl_pub_t *pub)
 
 // ---------------------------------------------------------------- events and hooks
 
-static s_hook_t *
-s_hook_for (colo_control_t *self, const char *vm)
-{
-    for (size_t i = 0; i < self->n_hooks; i++)
-        if (strcmp (self->hooks[i].vm, vm) == 0)
-            return &self->hooks[i];
-    return NULL;
-}
-
-static void s_on_hook_exit (colo_loop_t *loop, int fd, void *arg);
-
-static int
-s_hook_spawn (colo_control_t *self, s_hook_t *hook, const colo_ctl_event_t *ev)
-{
-    char *argv[S_HOOK_WORDS_MAX + 4];
-    size_t argc = 0;
-    for (size_t i = 0; i < hook->n_words; i++)
-        argv[argc++] = hook->words[i];
-    argv[argc++] = (char *) ev->vm;
-    argv[argc++] = (char *) ev->reason;
-    argv[argc++] = (char *) ev->connection;
-    argv[argc] = NULL;
-    size_t n_env = 0;
-    while (environ && environ[n_env])
-        n_env++;
-    char **envp = (char **) calloc (n_env + 6, sizeof *envp);
-    char vars[5][COLO_CTL_TEXT_MAX + 32];
-    if (!envp)
-        return -1;
-    size_t e = 0;
-    for (size_t i = 0; i < n_env; i++)
-        if (strncmp (environ[i], "COLO_", 5) != 0)
-            envp[e++] = environ[i];
-    snprintf (vars[0], sizeof vars[0], "COLO_EVENT=%s", colo_ctl_event_name (ev->type));
-    snprintf (vars[1], sizeof vars[1], "COLO_VM=%s", ev->vm);
-    snprintf (vars[2], sizeof vars[2], "COLO_REASON=%s", ev->reason);
-    snprintf (vars[3], sizeof vars[3], "COLO_CONNECTION=%s", ev->connection);
-    snprintf (vars[4], sizeof vars[4], "COLO_SOURCE=%s", ev->source);
-    for (int i = 0; i < 5; i++)
-        envp[e++] = vars[i];
-    envp[e] = NULL;
-    pid_t pid = 0;
-    int rc = posix_spawnp (&pid, argv[0], NULL, NULL, argv, envp);
-    free (envp);
-    if (rc != 0) {
-        colo_ctldb_count (self->db, COLO_CTLDB_HOOKS_FAILED);
-        colo_log_limited (&self->rl_hook, COLO_LOG_ERROR,
-                          "%s: vm %s: cannot run checkpoint-hook '%s': %s", self->id,
-                          ev->vm, hook->command, strerror (rc));
-        return -1;
-    }
-    colo_ctldb_count (self->db, COLO_CTLDB_HOOKS_RUN);
-    colo_debug ("%s: vm %s: checkpoint-hook started (pid %d, reason %s)", self->id, ev->vm,
-                (int) pid, ev->reason);
-    hook->pid = pid;
-    hook->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
-    if (hook->pidfd >= 0
-        && colo_loop_add_fd (self->loop, hook->pidfd, s_on_hook_exit, self) != 0) {
-        close (hook->pidfd);
-        hook->pidfd = -1;   //  the heartbeat timer reaps it
-    }
-    return 0;
-}
-
 //  Reap the hook if it ended; start the coalesced run.
-static void
-s_hook_reap (colo_control_t *self, s_hook_t *hook)
-{
-    if (hook->pid <= 0)
-        return;
-    int status = 0;
-    pid_t done = waitpid (hook->pid, &status, WNOHANG);
-    if (done == 0 || (done < 0 && errno == EINTR))
-        return;
-    if (done < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-        colo_ctldb_count (self->db, COLO_CTLDB_HOOKS_FAILED);
-        colo_log_limited (&self->rl_hook, COLO_LOG_WARN,
-                          "%s: vm %s: checkpoint-hook '%s' failed (%s %d)", self->id,
-                          hook->vm, hook->command,
-                          done < 0              ? "waitpid"
-                          : WIFEXITED (status) ? "exit status"
-                                               : "signal",
-                          done < 0             ? errno
-                          : WIFEXITED (status) ? WEXITSTATUS (status)
-                                               : WTERMSIG (status));
-    }
-    hook->pid = 0;
-    if (hook->pidfd >= 0) {
-        colo_loop_remove_fd (self->loop, hook->pidfd);
-        close (hook->pidfd);
-        hook->pidfd = -1;
-    }
-    if (hook->pending) {
-        hook->pending = 0;
-        s_hook_spawn (self, hook, &hook->pending_ev);
-    }
-}
-
-static void
-s_on_hook_exit (colo_loop_t *loop, int fd, void *arg)
-{
-    (void) loop;
-    colo_control_t *self = (colo_control_t *) arg;
-    pthread_mutex_lock (&self->lock);
-    for (size_t i = 0; i < self->n_hooks; i++)
-        if (self->hooks[i].pidfd == fd)
-            s_hook_reap (self, &self->hooks[i]);
-    pthread_mutex_unlock (&self->lock);
-}
-
 typedef struct {
     colo_control_t *self;
     const uint8_t *payload;
@@ -468,14 +271,7 @@ s_event (colo_control_t *self, colo_ctl_event_t *ev)
     s_publish (self, topic, &pub);
     size_t delivered = push.delivered;
     if (ev->type == COLO_CTL_EV_CHECKPOINT_REQUEST) {
-        s_hook_t *hook = s_hook_for (self, ev->vm);
-        if (hook && hook->pid > 0) {
-            hook->pending = 1;
-            hook->pending_ev = *ev;
-            colo_ctldb_count (self->db, COLO_CTLDB_HOOKS_COALESCED);
-            delivered++;
-        }
-        else if (hook && s_hook_spawn (self, hook, ev) == 0)
+        if (colo_ctlhooks_fire (self->hooks, ev) == 1)
             delivered++;
         if (delivered == 0)
             colo_log_limited (&self->rl_hook, COLO_LOG_WARN,
@@ -748,9 +544,7 @@ s_on_tick (colo_loop_t *loop, int timer_id, uint64_t now_ms, void *arg)
     memset (&pub, 0, sizeof pub);
     s_publish (self, "H", &pub);
     colo_ctldb_tick (self->db, now_ms);
-    for (size_t i = 0; i < self->n_hooks; i++)
-        if (self->hooks[i].pidfd < 0)
-            s_hook_reap (self, &self->hooks[i]);
+    colo_ctlhooks_reap (self->hooks, -1);
     pthread_mutex_unlock (&self->lock);
     s_api_recheck (self);
 }
@@ -765,77 +559,38 @@ s_run (void *arg)
 
 // ---------------------------------------------------------------- metrics
 
-static enum MHD_Result
-s_http (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-        const char *version, const char *upload_data, size_t *upload_size, void **state)
+static char *
+s_render_metrics (void *arg, size_t *len)
 {
-    (void) version;
-    (void) upload_data;
-    (void) upload_size;
-    (void) state;
-    colo_control_t *self = (colo_control_t *) cls;
-    unsigned status = MHD_HTTP_OK;
-    char *text = NULL;
-    size_t len = 0;
-    if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0)
-        status = MHD_HTTP_METHOD_NOT_ALLOWED;
-    else if (strcmp (url, "/metrics") != 0)
-        status = MHD_HTTP_NOT_FOUND;
-    else {
-        pthread_mutex_lock (&self->lock);
-        text = colo_ctldb_metrics (self->db, colo_clock_mono_ms (), &len);
-        pthread_mutex_unlock (&self->lock);
-        if (!text)
-            status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (status != MHD_HTTP_OK) {
-        static const char *const texts[] = {"see /metrics\n", "no memory\n"};
-        const char *t = status == MHD_HTTP_INTERNAL_SERVER_ERROR ? texts[1] : texts[0];
-        text = strdup (t);
-        len = text ? strlen (text) : 0;
-    }
-    struct MHD_Response *resp
-        = MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free (text);
-        return MHD_NO;
-    }
-    MHD_add_response_header (resp, "Content-Type",
-                             status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
-                                                   : "text/plain");
-    enum MHD_Result ret = MHD_queue_response (conn, status, resp);
-    MHD_destroy_response (resp);
-    return ret;
+    colo_control_t *self = (colo_control_t *) arg;
+    pthread_mutex_lock (&self->lock);
+    char *text = colo_ctldb_metrics (self->db, colo_clock_mono_ms (), len);
+    pthread_mutex_unlock (&self->lock);
+    return text;
 }
 
-static int
-s_metrics_start (colo_control_t *self)
+static void
+s_on_hook_exit (colo_loop_t *loop, int fd, void *arg)
 {
-    struct sockaddr_storage sa;
-    socklen_t sa_len;
-    if (s_metrics_addr (self->metrics, &sa, &sa_len) != 0) {
-        colo_error ("%s: metrics '%s': expected HOST:PORT", self->id, self->metrics);
-        return -1;
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (sa.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    uint16_t port = sa.ss_family == AF_INET6
-                        ? ntohs (((struct sockaddr_in6 *) &sa)->sin6_port)
-                        : ntohs (((struct sockaddr_in *) &sa)->sin_port);
-    self->http = MHD_start_daemon (flags, port, NULL, NULL, s_http, self, MHD_OPTION_SOCK_ADDR,
-                                   (struct sockaddr *) &sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                                   (unsigned) 10, MHD_OPTION_END);
-    if (!self->http) {
-        colo_error ("%s: cannot serve metrics on %s", self->id, self->metrics);
-        return -1;
-    }
-    const union MHD_DaemonInfo *info
-        = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_BIND_PORT);
-    self->metrics_port = info ? info->port : port;
-    colo_info ("%s: metrics on http://%s/metrics (port %d)", self->id, self->metrics,
-               self->metrics_port);
-    return 0;
+    (void) loop;
+    colo_control_t *self = (colo_control_t *) arg;
+    pthread_mutex_lock (&self->lock);
+    colo_ctlhooks_reap (self->hooks, fd);
+    pthread_mutex_unlock (&self->lock);
+}
+
+//  A hook's pidfd in or out of the loop (on the loop's thread, or before
+//  it runs).
+static void
+s_hook_watch (void *arg, int fd, int watch)
+{
+    colo_control_t *self = (colo_control_t *) arg;
+    if (!self->loop)
+        return;
+    if (watch)
+        colo_loop_add_fd (self->loop, fd, s_on_hook_exit, self);
+    else
+        colo_loop_remove_fd (self->loop, fd);
 }
 
 // ---------------------------------------------------------------- start, stop
@@ -913,30 +668,6 @@ s_dup (const char *s)
     return s ? strdup (s) : NULL;
 }
 
-static int
-s_hooks (colo_control_t *self, const colo_control_config_t *cfg)
-{
-    self->hooks = (s_hook_t *) calloc (cfg->n_vms ? cfg->n_vms : 1, sizeof *self->hooks);
-    if (!self->hooks)
-        return -1;
-    for (size_t i = 0; i < cfg->n_vms; i++) {
-        if (!cfg->vms[i].checkpoint_hook)
-            continue;
-        s_hook_t *hook = &self->hooks[self->n_hooks++];
-        hook->pidfd = -1;
-        hook->vm = s_dup (cfg->vms[i].vm);
-        hook->command = s_dup (cfg->vms[i].checkpoint_hook);
-        hook->buffer = s_dup (cfg->vms[i].checkpoint_hook);
-        if (!hook->vm || !hook->command || !hook->buffer
-            || s_split_words (hook->buffer, hook->words, S_HOOK_WORDS_MAX, &hook->n_words)
-                   != 0) {
-            colo_error ("%s: vm %s: bad checkpoint-hook", self->id, cfg->vms[i].vm);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 colo_control_t *
 colo_control_start (const colo_control_config_t *cfg)
 {
@@ -963,8 +694,7 @@ colo_control_start (const colo_control_config_t *cfg)
     if (getrandom (&self->epoch, sizeof self->epoch, 0) != (ssize_t) sizeof self->epoch)
         self->epoch = colo_clock_real_ns ();
     self->epoch |= 1;
-    if (!self->id || !self->api || !self->events || !self->store_dir
-        || s_hooks (self, cfg) != 0)
+    if (!self->id || !self->api || !self->events || !self->store_dir)
         goto fail;
 
     colo_ctl_store_t state;
@@ -981,6 +711,10 @@ colo_control_start (const colo_control_config_t *cfg)
                     self->db ? err : "no memory");
         goto fail;
     }
+    self->hooks = colo_ctlhooks_new (cfg->vms, cfg->n_vms, self->db, self->id);
+    if (!self->hooks)
+        goto fail;
+    colo_ctlhooks_set_watch (self->hooks, s_hook_watch, self);
 
     self->api_sock = zsock_new (ZMQ_ROUTER);
     self->pub = zsock_new (ZMQ_PUB);
@@ -1011,8 +745,13 @@ colo_control_start (const colo_control_config_t *cfg)
     if (s_bind (self, self->api_sock, self->api, self->api_ep, "api") != 0
         || s_bind (self, self->pub, self->events, self->events_ep, "events") != 0)
         goto fail;
-    if (self->metrics && s_metrics_start (self) != 0)
-        goto fail;
+    if (self->metrics) {
+        self->http = colo_ctlhttp_start (self->metrics, s_render_metrics, self);
+        if (!self->http)
+            goto fail;
+        colo_info ("%s: metrics on http://%s/metrics (port %d)", self->id, self->metrics,
+                   colo_ctlhttp_port (self->http));
+    }
 
     self->loop = colo_loop_new ();
     if (!self->loop
@@ -1077,19 +816,8 @@ colo_control_stop (colo_control_t **self_p)
         colo_loop_stop (self->loop);
         pthread_join (self->thread, NULL);
     }
-    if (self->http)
-        MHD_stop_daemon (self->http);
-    for (size_t i = 0; i < self->n_hooks; i++) {
-        s_hook_t *hook = &self->hooks[i];
-        if (hook->pid > 0)
-            waitpid (hook->pid, NULL, WNOHANG);
-        if (hook->pidfd >= 0)
-            close (hook->pidfd);
-        free (hook->vm);
-        free (hook->command);
-        free (hook->buffer);
-    }
-    free (self->hooks);
+    colo_ctlhttp_stop (&self->http);
+    colo_ctlhooks_destroy (&self->hooks);
     colo_loop_destroy (&self->loop);
     s_unbind_wait (self->api_sock, self->api_mon, self->api_ep);
     s_unbind_wait (self->pub, self->pub_mon, self->events_ep);
@@ -1132,7 +860,7 @@ colo_control_events_endpoint (colo_control_t *self)
 int
 colo_control_metrics_port (colo_control_t *self)
 {
-    return self->metrics_port;
+    return colo_ctlhttp_port (self->http);
 }
 
 uint64_t
