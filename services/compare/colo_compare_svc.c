@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "colo_compare_svc.h"
+#include "colo_ctlclient.h"
 #include "colo_log.h"
 #include "colo_loop.h"
 #include "colo_notify.h"
@@ -33,7 +34,12 @@ const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
 struct colo_compare_svc {
     colo_compare_svc_config_t cfg;
     char *id;
+    char *vm;
+    char *control;
     char *pcap_dir;
+    colo_ctlclient_t *ctl;        //  colo-control, or NULL
+    const colo_ruleset_t *rules;  //  our reference to the rules in force
+    const char *status_names[COLO_COMPARE_ALL_COUNTERS];
     colo_compare_t *engine;
     colo_port_t *pri, *sec, *out, *notify;
     colo_loop_t *loop;
@@ -135,6 +141,14 @@ colo_compare_svc_check (const colo_compare_svc_config_t *cfg, char *err, size_t 
                 snprintf (err, cap, "'%s' and '%s' must differ", ports[i].name, ports[j].name);
                 return -1;
             }
+    if (cfg->control) {
+        colo_ctl_uri_t uri;
+        char why[300];
+        if (colo_ctl_uri_parse (cfg->control, &uri, why, sizeof why) != 0) {
+            snprintf (err, cap, "'control': %s", why);
+            return -1;
+        }
+    }
     if (cfg->engine.compare_timeout_ms == 0 || cfg->expired_scan_cycle_ms == 0
         || cfg->engine.max_queue_size == 0 || cfg->engine.max_connections == 0) {
         snprintf (err, cap, "compare-timeout, expired-scan-cycle, max-queue-size and "
@@ -213,10 +227,19 @@ s_request_checkpoint (colo_compare_svc_t *self, uint64_t now_ms, int repeat)
         self->counters[COLO_SVC_CHECKPOINT_EPISODES]++;
     if (self->notify)
         s_send_notify (self, COLO_NOTIFY_DO_CHECKPOINT);
+    if (self->ctl
+        && colo_ctlclient_request_checkpoint (self->ctl,
+                                              colo_compare_reason_names[self->last_reason],
+                                              self->last_desc)
+               != 0)
+        colo_log_limited (&self->rl, COLO_LOG_WARN,
+                          "compare %s: colo-control unreachable; checkpoint request will "
+                          "be repeated",
+                          self->id);
     if (!repeat)
         colo_warn ("compare %s: checkpoint requested: %s %s%s", self->id,
                    colo_compare_reason_names[self->last_reason], self->last_desc,
-                   self->notify || self->cfg.control
+                   self->notify || self->ctl
                        ? ""
                        : " (no notify-dev or control: nobody will answer; frames stay held)");
     else
@@ -408,6 +431,44 @@ s_on_notify (colo_loop_t *loop, int fd, void *arg)
     }
 }
 
+//  colo-control: rules, checkpoint-done and failover events.
+static void
+s_on_control (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
+    uint64_t now = colo_clock_mono_ms ();
+    colo_ctlclient_process (self->ctl, now);
+    const colo_ruleset_t *rules = colo_ctlclient_rules (self->ctl);
+    if (rules != self->rules
+        && (!rules || !self->rules
+            || colo_ruleset_version (rules) != colo_ruleset_version (self->rules))) {
+        const colo_ruleset_t *old = self->rules;
+        self->rules = rules ? colo_ruleset_ref (rules) : NULL;
+        colo_compare_set_rules (self->engine, self->rules, now);
+        colo_ruleset_destroy (&old);
+        colo_info ("compare %s: %zu passthrough rule%s in force (version %llu)", self->id,
+                   rules ? colo_ruleset_count (rules) : 0,
+                   rules && colo_ruleset_count (rules) == 1 ? "" : "s",
+                   rules ? (unsigned long long) colo_ruleset_version (rules) : 0ULL);
+        s_flush_out (self);
+    }
+    colo_ctl_event_t ev;
+    while (colo_ctlclient_next_event (self->ctl, &ev)) {
+        if (ev.type == COLO_CTL_EV_CHECKPOINT_DONE)
+            s_checkpoint_done (self);
+        else if (ev.type == COLO_CTL_EV_FAILOVER) {
+            colo_warn ("compare %s: failover (from %s): comparison stops, every primary "
+                       "frame is released until replication resumes",
+                       self->id, ev.source);
+            colo_compare_failover (self->engine, now);
+            self->outstanding = 0;
+            s_flush_out (self);
+        }
+    }
+}
+
 static void
 s_fill_snapshot (colo_compare_svc_t *self)
 {
@@ -447,6 +508,18 @@ s_on_scan (colo_loop_t *loop, int id, uint64_t now_ms, void *arg)
     colo_compare_tick (self->engine, now_ms);
     s_flush_out (self);
     s_check_requests (self, now_ms);
+    if (self->ctl) {
+        uint64_t values[COLO_COMPARE_ALL_COUNTERS];
+        self->counters[COLO_SVC_OUT_QUEUED] = colo_compare_released_count (self->engine);
+        self->counters[COLO_SVC_CONNECTIONS] = colo_compare_connections (self->engine);
+        self->counters[COLO_SVC_QUEUED_PRIMARY] = colo_compare_queued_primary (self->engine);
+        self->counters[COLO_SVC_QUEUED_SECONDARY] = colo_compare_queued_secondary (self->engine);
+        memcpy (values, colo_compare_counters (self->engine),
+                sizeof (uint64_t) * COLO_CMP_COUNTER_COUNT);
+        memcpy (values + COLO_CMP_COUNTER_COUNT, self->counters, sizeof self->counters);
+        colo_ctlclient_set_status (self->ctl, self->status_names, values,
+                                   COLO_COMPARE_ALL_COUNTERS);
+    }
     //  An unanswered request is repeated once per cycle, never per packet.
     if (self->outstanding && now_ms - self->last_request_ms >= self->cfg.expired_scan_cycle_ms)
         s_request_checkpoint (self, now_ms, 1);
@@ -489,12 +562,17 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->id = strdup (cfg->id ? cfg->id : "compare");
+    self->vm = strdup (cfg->vm ? cfg->vm : self->id);
+    self->control = cfg->control ? strdup (cfg->control) : NULL;
+    for (int i = 0; i < COLO_COMPARE_ALL_COUNTERS; i++)
+        self->status_names[i] = colo_compare_svc_counter_name (i);
     self->pcap_dir = cfg->pcap_dir ? strdup (cfg->pcap_dir) : NULL;
     self->cfg.id = self->id;
     self->cfg.pcap_dir = self->pcap_dir;
     self->cfg.primary_in = self->cfg.secondary_in = self->cfg.outdev = NULL;
-    self->cfg.notify_dev = self->cfg.control = NULL;
-    self->cfg.control = cfg->control ? "configured" : NULL;
+    self->cfg.notify_dev = NULL;
+    self->cfg.control = self->control;
+    self->cfg.vm = self->vm;
     self->cmd_fd = -1;
     self->rl = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 10);
     pthread_mutex_init (&self->lock, NULL);
@@ -511,11 +589,13 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
         self->out = self->sec ? colo_port_new (out, COLO_PORT_TX) : NULL;
         if (self->out && cfg->notify_dev)
             self->notify = colo_port_new (cfg->notify_dev, COLO_PORT_RXTX);
+        if (self->out && cfg->control)
+            self->ctl = colo_ctlclient_new (cfg->control, "compare", self->id, self->vm);
     }
     free (pri);
     free (sec);
     free (out);
-    if (!self->out || (cfg->notify_dev && !self->notify)) {
+    if (!self->out || (cfg->notify_dev && !self->notify) || (cfg->control && !self->ctl)) {
         colo_error ("compare %s: cannot start", self->id);
         colo_compare_svc_stop (&self);
         return NULL;
@@ -527,9 +607,14 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
     if (self->notify)
         colo_loop_add_fd (self->loop, colo_port_fd (self->notify), s_on_notify, self);
     colo_loop_add_fd (self->loop, self->cmd_fd, s_on_command, self);
+    if (self->ctl)
+        colo_loop_add_fd (self->loop, colo_ctlclient_fd (self->ctl), s_on_control, self);
     self->scan_timer = colo_loop_add_timer (self->loop, cfg->expired_scan_cycle_ms, s_on_scan,
                                             self);
     self->deadline_timer = colo_loop_add_timer (self->loop, 3600000, s_on_deadline, self);
+    //  One turn for every input before the first sleep: some transports
+    //  (shm) only ring a consumer that has looked and found nothing.
+    colo_loop_again (self->loop);
     if (pthread_create (&self->thread, NULL, s_thread, self) != 0) {
         colo_compare_svc_stop (&self);
         return NULL;
@@ -560,6 +645,8 @@ colo_compare_svc_stop (colo_compare_svc_t **self_p)
     }
     for (int side = 0; side < 2; side++)
         colo_buf_destroy_array (self->held[side].bufs, self->held[side].count);
+    colo_ctlclient_destroy (&self->ctl);
+    colo_ruleset_destroy (&self->rules);
     colo_port_destroy (&self->notify);
     colo_port_destroy (&self->out);
     colo_port_destroy (&self->sec);
@@ -571,6 +658,8 @@ colo_compare_svc_stop (colo_compare_svc_t **self_p)
     pthread_mutex_destroy (&self->lock);
     pthread_cond_destroy (&self->cond);
     free (self->id);
+    free (self->vm);
+    free (self->control);
     free (self->pcap_dir);
     free (self);
     *self_p = NULL;

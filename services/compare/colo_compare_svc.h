@@ -23,7 +23,8 @@ typedef struct {
     const char *secondary_in;
     const char *outdev;
     const char *notify_dev;       //  NULL: none
-    const char *control;          //  NULL: none (colo-control integration)
+    const char *control;          //  colo-control URI (colo_ctlclient.h), NULL: none
+    const char *vm;               //  the VM this instance serves (rules, events); default id
     const char *pcap_dir;         //  NULL: no mismatch captures
     uint32_t pcap_keep;           //  mismatch captures kept (16)
     uint32_t expired_scan_cycle_ms;   //  1000

@@ -19,6 +19,7 @@ static const char *s_usage
     = "usage: colo-compare --primary-in URI --secondary-in URI --outdev URI\n"
       "         [--notify-dev URI] [--compare-timeout MS] [--expired-scan-cycle MS]\n"
       "         [--max-queue-size N] [--vnet-hdr-support] [--id NAME] [--control URI]\n"
+      "         [--vm NAME]\n"
       "         [--pcap-dir DIR] [--max-connections N] [--ack-policy lower|hold]\n"
       "         [--reorder-grace MS] [--idle-timeout MS] [--config FILE] [--check-config] [-v]\n";
 
@@ -66,7 +67,7 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
         {"primary-in", &cfg->primary_in}, {"secondary-in", &cfg->secondary_in},
         {"outdev", &cfg->outdev},         {"notify-dev", &cfg->notify_dev},
         {"id", &cfg->id},                 {"control", &cfg->control},
-        {"pcap-dir", &cfg->pcap_dir},
+        {"pcap-dir", &cfg->pcap_dir},     {"vm", &cfg->vm},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         if (strcmp (key, strings[i].name) == 0) {
@@ -148,6 +149,7 @@ main (int argc, char **argv)
         {"max-queue-size", required_argument, 0, 0},
         {"vnet-hdr-support", no_argument, 0, 0},   {"id", required_argument, 0, 0},
         {"control", required_argument, 0, 0},      {"pcap-dir", required_argument, 0, 0},
+        {"vm", required_argument, 0, 0},
         {"max-connections", required_argument, 0, 0},
         {"ack-policy", required_argument, 0, 0},   {"reorder-grace", required_argument, 0, 0},
         {"idle-timeout", required_argument, 0, 0}, {"config", required_argument, 0, 'c'},
