@@ -76,7 +76,7 @@ start_control() {
 # Wait (bounded) until a file has a line matching a pattern.
 wait_line() {
     n=0
-    while [ $n -lt 100 ]; do
+    while [ $n -lt 200 ]; do
         if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
         n=$((n + 1))
         sleep 0.1
