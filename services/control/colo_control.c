@@ -622,8 +622,10 @@ s_bind (colo_control_t *self, zsock_t *sock, const char *uri, char *out, const c
     size_t len = strlen (ep);
     if (strncmp (ep, "tcp://", 6) == 0 && len > 2 && strcmp (ep + len - 2, ":0") == 0)
         ep[len - 1] = '*';
-    //  Dual-stack: a wildcard host takes IPv4 and IPv6 clients alike.
-    zsock_set_ipv6 (sock, 1);
+    //  IPv6 for an IPv6 address, and dual-stack for the wildcard host, which
+    //  then takes IPv4 and IPv6 clients alike.
+    if (strchr (ep, '[') || strncmp (ep, "tcp://*:", 8) == 0)
+        zsock_set_ipv6 (sock, 1);
     if (zmq_bind (zsock_resolve (sock), ep) != 0) {
         colo_error ("%s: cannot bind the %s socket to %s: %s", self->id, what, ep,
                     zmq_strerror (zmq_errno ()));
