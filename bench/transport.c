@@ -5,7 +5,8 @@
  *  Usage: transport [--frames N] [--burst B] [--json]
  *  For each frame size (64, 512, 1500 bytes) and each transport, a producer
  *  thread sends N frames through colo_port_send and a consumer thread takes
- *  them with colo_port_recv, checking count and order; the figure is frames
+ *  them with colo_port_recv, checking count and order (zmq+ipc-1 is zmq+ipc
+ *  with one frame per message, to show what batching buys); the figure is frames
  *  per second over the consumer's wall time.  zmq+ipc is the baseline: the
  *  ratio shm / zmq+ipc is printed for each size.  Allocation of every frame
  *  (producer) and its free (consumer) are inside the measurement, as in a
@@ -186,21 +187,25 @@ main (int argc, char **argv)
     snprintf (ipc_tx, sizeof ipc_tx, "zmq+ipc://%s", ipc_path);
     snprintf (ipc_rx, sizeof ipc_rx, "zmq+ipc://%s,bind", ipc_path);
     int tcp_port = 20000 + (int) (getpid () % 20000);
-    char tcp_tx[96], tcp_rx[96];
+    char tcp_tx[96], tcp_rx[96], one_tx[200], one_rx[200];
+    //  Also zmq+ipc with one frame per message, to show what batching buys.
+    snprintf (one_tx, sizeof one_tx, "zmq+ipc://%s.1,batch=1", ipc_path);
+    snprintf (one_rx, sizeof one_rx, "zmq+ipc://%s.1,bind", ipc_path);
     snprintf (tcp_tx, sizeof tcp_tx, "zmq+tcp://127.0.0.1:%d", tcp_port);
     snprintf (tcp_rx, sizeof tcp_rx, "zmq+tcp://127.0.0.1:%d,bind", tcp_port);
 
     static const uint32_t sizes[] = {64, 512, 1500};
-    const char *names[] = {"shm", "zmq+ipc", "zmq+tcp"};
-    const char *tx_uris[] = {shm_uri, ipc_tx, tcp_tx};
-    const char *rx_uris[] = {shm_uri, ipc_rx, tcp_rx};
-    double fps[3][3];
+    const char *names[] = {"shm", "zmq+ipc", "zmq+tcp", "zmq+ipc-1"};
+    const char *tx_uris[] = {shm_uri, ipc_tx, tcp_tx, one_tx};
+    const char *rx_uris[] = {shm_uri, ipc_rx, tcp_rx, one_rx};
+    enum { S_T = 4 };
+    double fps[3][S_T];
     int rc = 0;
     if (!json)
         printf ("transport: %llu frames per run, burst %d\n",
                 (unsigned long long) frames, burst);
     for (int s = 0; s < 3; s++) {
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < S_T; t++) {
             s_run_t run;
             memset (&run, 0, sizeof run);
             run.tx_uri = tx_uris[t];
@@ -226,20 +231,27 @@ main (int argc, char **argv)
                         names[t], fps[s][t], fps[s][t] * sizes[s] / 1e6);
         }
         if (!json)
-            printf ("  %5u bytes  ratio shm / zmq+ipc = %.2f\n", sizes[s],
-                    fps[s][1] > 0 ? fps[s][0] / fps[s][1] : 0);
+            printf ("  %5u bytes  ratio shm / zmq+ipc = %.2f  (shm / zmq+ipc one frame per "
+                    "message = %.2f)\n",
+                    sizes[s], fps[s][1] > 0 ? fps[s][0] / fps[s][1] : 0,
+                    fps[s][3] > 0 ? fps[s][0] / fps[s][3] : 0);
     }
     unlink (ipc_path);
+    char one_path[160];
+    snprintf (one_path, sizeof one_path, "%s.1", ipc_path);
+    unlink (one_path);
     if (json) {
         printf ("{\"benchmark\":\"transport\",\"frames\":%llu,\"burst\":%d,\"results\":[",
                 (unsigned long long) frames, burst);
         for (int s = 0; s < 3; s++) {
             printf ("%s{\"size\":%u", s ? "," : "", sizes[s]);
-            for (int t = 0; t < 3; t++)
+            for (int t = 0; t < S_T; t++)
                 printf (",\"%s_fps\":%.0f", names[t], fps[s][t]);
-            printf (",\"ratio_shm_zmq_ipc\":%.3f,\"ratio_shm_zmq_tcp\":%.3f}",
+            printf (",\"ratio_shm_zmq_ipc\":%.3f,\"ratio_shm_zmq_tcp\":%.3f,"
+                    "\"ratio_shm_zmq_ipc_1\":%.3f}",
                     fps[s][1] > 0 ? fps[s][0] / fps[s][1] : 0,
-                    fps[s][2] > 0 ? fps[s][0] / fps[s][2] : 0);
+                    fps[s][2] > 0 ? fps[s][0] / fps[s][2] : 0,
+                    fps[s][3] > 0 ? fps[s][0] / fps[s][3] : 0);
         }
         printf ("],\"ok\":%s}\n", rc ? "false" : "true");
     }
