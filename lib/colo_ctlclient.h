@@ -151,8 +151,8 @@ void colo_ctlclient_process (colo_ctlclient_t *self, uint64_t now_ms);
 const colo_ruleset_t *colo_ctlclient_rules (colo_ctlclient_t *self);
 
 //  The next event for this instance, oldest first: 1 and *ev filled, or 0.
-//  compare and rewriter get CHECKPOINT_DONE and FAILOVER, mirror gets
-//  FAILOVER, an adapter gets CHECKPOINT_REQUEST; always for this VM only.
+//  compare, rewriter and mirror get CHECKPOINT_DONE and FAILOVER, an
+//  adapter gets CHECKPOINT_REQUEST; always for this VM only.
 int colo_ctlclient_next_event (colo_ctlclient_t *self, colo_ctl_event_t *ev);
 
 //  Ask colo-control for a checkpoint of this VM; it goes to the VM's

@@ -61,7 +61,7 @@ const char *colo_ctl_error_name (int code);
 typedef enum {
     COLO_CTL_EV_NONE = 0,
     COLO_CTL_EV_CHECKPOINT_REQUEST = 1,  //  compare -> control -> adapter
-    COLO_CTL_EV_CHECKPOINT_DONE = 2,  //  adapter -> control -> compare, rewriter
+    COLO_CTL_EV_CHECKPOINT_DONE = 2,  //  adapter -> control -> compare, rewriter, mirror
     COLO_CTL_EV_FAILOVER = 3,  //  adapter -> control -> compare, rewriter, mirror
     COLO_CTL_EV_COUNT
 } colo_ctl_event_type_t;

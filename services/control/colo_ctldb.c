@@ -390,7 +390,6 @@ s_receives (const char *kind, colo_ctl_event_type_t type)
         case COLO_CTL_EV_CHECKPOINT_REQUEST:
             return strcmp (kind, "adapter") == 0;
         case COLO_CTL_EV_CHECKPOINT_DONE:
-            return strcmp (kind, "compare") == 0 || strcmp (kind, "rewriter") == 0;
         case COLO_CTL_EV_FAILOVER:
             return strcmp (kind, "compare") == 0 || strcmp (kind, "rewriter") == 0
                    || strcmp (kind, "mirror") == 0;

@@ -20,8 +20,9 @@
  *  COLO_CTLDB_FORGET_MS dead.  Instances are not persisted: after a
  *  restart they reappear with their next heartbeat.
  *
- *  Events go to instances of the event's VM only: checkpoint-done to
- *  compare and rewriter, failover to compare, rewriter and mirror,
+ *  Events go to instances of the event's VM only: checkpoint-done and
+ *  failover to compare, rewriter and mirror (a checkpoint ends a mirror's
+ *  divergence),
  *  checkpoint requests to adapters (besides the VM's hook, which the actor
  *  runs).
  */

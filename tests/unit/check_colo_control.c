@@ -277,14 +277,15 @@ START_TEST (test_db_instances_and_targets)
     ck_assert_int_eq (colo_ctldb_hello (db, &bad, "x", 1, 1000, msg, sizeof msg),
                       COLO_CTL_E_INVALID);
 
-    //  Checkpoint-done: compare and rewriter of vm1 only.
+    //  Checkpoint-done: compare, rewriter and mirror of vm1 only.
     s_targets_t t = {{{0}}, 0};
     ck_assert_uint_eq (colo_ctldb_each_target (db, "vm1", COLO_CTL_EV_CHECKPOINT_DONE,
                                                s_collect, &t),
-                       2);
+                       3);
     ck_assert_str_eq (t.seen[0], "compare/a1");
     ck_assert_str_eq (t.seen[1], "rewriter/b1");
-    //  Failover: the mirror too.
+    ck_assert_str_eq (t.seen[2], "mirror/c1");
+    //  Failover: the same.
     t.n = 0;
     ck_assert_uint_eq (colo_ctldb_each_target (db, "vm1", COLO_CTL_EV_FAILOVER, s_collect, &t),
                        3);
