@@ -331,10 +331,11 @@ START_TEST (test_client_events_reach_the_right_vm)
     colo_ctlclient_t *cmp2 = f.c[f.n++] = s_client (ctl, "compare", "cmp2", "vm2");
     ck_assert (s_until (&f, s_all_connected, &f));
 
-    //  checkpoint-done for vm1: its compare and rewriter, nobody else.
-    ck_assert_uint_eq (s_event (ctl, COLO_CTL_EV_CHECKPOINT_DONE, "vm1"), 2);
+    //  checkpoint-done for vm1: its compare, rewriter and mirror, nobody else.
+    ck_assert_uint_eq (s_event (ctl, COLO_CTL_EV_CHECKPOINT_DONE, "vm1"), 3);
     s_expect_event (&f, cmp1, COLO_CTL_EV_CHECKPOINT_DONE, "vm1");
     s_expect_event (&f, rew1, COLO_CTL_EV_CHECKPOINT_DONE, "vm1");
+    s_expect_event (&f, mir1, COLO_CTL_EV_CHECKPOINT_DONE, "vm1");
     //  vm2's own event is the first one cmp2 sees.
     ck_assert_uint_eq (s_event (ctl, COLO_CTL_EV_CHECKPOINT_DONE, "vm2"), 1);
     s_expect_event (&f, cmp2, COLO_CTL_EV_CHECKPOINT_DONE, "vm2");
@@ -356,8 +357,8 @@ START_TEST (test_client_events_reach_the_right_vm)
     ck_assert_str_eq (w.ev.connection, "tcp 10.0.0.1:80 <-> 10.0.0.2:5");
     ck_assert_str_eq (w.ev.source, "compare/cmp1");
 
-    //  Nothing else arrived anywhere: vm2's compare saw only its own event,
-    //  the mirror no checkpoint-done, the adapter nothing but its request.
+    //  Nothing else arrived anywhere: vm2's compare saw only its own events,
+    //  the adapter nothing but its request.
     ck_assert_uint_eq (s_event (ctl, COLO_CTL_EV_FAILOVER, "vm2"), 1);
     s_expect_event (&f, cmp2, COLO_CTL_EV_FAILOVER, "vm2");
     colo_ctl_event_t ev;
@@ -366,7 +367,7 @@ START_TEST (test_client_events_reach_the_right_vm)
     ck_assert_int_eq (colo_ctlclient_next_event (ada1, &ev), 0);
     ck_assert_int_eq (colo_ctlclient_next_event (cmp1, &ev), 0);
     ck_assert_uint_eq (colo_ctlclient_counters (cmp2)[COLO_CTLCLIENT_EVENTS], 2);
-    ck_assert_uint_eq (colo_ctlclient_counters (mir1)[COLO_CTLCLIENT_EVENTS], 1);
+    ck_assert_uint_eq (colo_ctlclient_counters (mir1)[COLO_CTLCLIENT_EVENTS], 2);
 
     for (int i = 0; i < f.n; i++)
         colo_ctlclient_destroy (&f.c[i]);
