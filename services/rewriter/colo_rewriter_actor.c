@@ -9,6 +9,11 @@
  *  not take waits in the pipeline (at most one burst), and the input fd is
  *  switched off until the output has taken it all.  The counters are
  *  copied under a mutex after every burst for colo_rewriter_actor_stats.
+ *
+ *  With --control, colo-control's client lives in the same thread: its fd
+ *  is one more input of the loop (readable at least every heartbeat), its
+ *  events are applied right there (the cross-thread calls would wait for
+ *  this very thread), and the counters are handed to it on each turn.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "colo_ctlclient.h"
 #include "colo_log.h"
 #include "colo_loop.h"
 #include "colo_port.h"
@@ -51,6 +57,9 @@ typedef struct {
 struct colo_rewriter_actor {
     char *id;
     char *control;
+    char *vm;
+    colo_ctlclient_t *ctl;            //  colo-control, or NULL
+    int failed_over;                  //  loop thread: failover applied
     uint32_t tick_ms;
     colo_rewriter_t *engine;
     colo_loop_t *loop;
@@ -183,6 +192,24 @@ colo_rewriter_actor_check (const colo_rewriter_actor_config_t *cfg, const char *
     *key = "tick";
     if (cfg->tick_ms == 0) {
         snprintf (err, err_cap, "0: expected at least 1 ms");
+        goto done;
+    }
+    if (cfg->control) {
+        *key = "control";
+        colo_ctl_uri_t uri;
+        if (colo_ctl_uri_parse (cfg->control, &uri, err, err_cap) != 0)
+            goto done;
+        *key = "id";
+        const char *id = cfg->id && *cfg->id ? cfg->id : "colo-rewriter";
+        if (!colo_rule_name_ok (id)) {
+            snprintf (err, err_cap, "'%s': colo-control needs 1 to 63 of A-Z a-z 0-9 . _ -",
+                      id);
+            goto done;
+        }
+    }
+    *key = "vm";
+    if (cfg->vm && !colo_rule_name_ok (cfg->vm)) {
+        snprintf (err, err_cap, "'%s': expected 1 to 63 of A-Z a-z 0-9 . _ -", cfg->vm);
         goto done;
     }
     *key = "";
@@ -348,6 +375,17 @@ s_on_timer (colo_loop_t *loop, int timer_id, uint64_t now_ms, void *arg)
 }
 
 static void
+s_failover (colo_rewriter_actor_t *self, const char *source)
+{
+    if (!self->failed_over)
+        colo_info ("rewriter %s: failover%s%s: connections opened from now on pass as they "
+                   "are",
+                   self->id, source ? " from " : "", source ? source : "");
+    self->failed_over = 1;
+    colo_rewriter_failover (self->engine);
+}
+
+static void
 s_on_command (colo_loop_t *loop, int fd, void *arg)
 {
     (void) loop;
@@ -361,10 +399,7 @@ s_on_command (colo_loop_t *loop, int fd, void *arg)
     for (; self->cp_done < cp; self->cp_done++)
         colo_rewriter_checkpoint_done (self->engine);
     if (self->fo_done < fo) {
-        if (self->fo_done == 0)
-            colo_info ("rewriter %s: failover: connections opened from now on pass as they are",
-                       self->id);
-        colo_rewriter_failover (self->engine);
+        s_failover (self, NULL);
         self->fo_done = fo;
     }
     s_publish (self);
@@ -373,6 +408,54 @@ s_on_command (colo_loop_t *loop, int fd, void *arg)
     self->fo_applied = fo;
     pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->lock);
+}
+
+static const char *const s_status_extra[] = {
+    "connections", "to_guest_frames", "to_compare_frames", "to_guest_stalls",
+    "to_compare_stalls",
+};
+#define S_STATUS_COUNT (COLO_RW_COUNTER_COUNT + 5)
+
+//  colo-control: checkpoint-done and failover for this VM, applied here
+//  (between bursts, like the calls); the counters go with the heartbeats.
+static void
+s_on_control (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_rewriter_actor_t *self = (colo_rewriter_actor_t *) arg;
+    const char *names[S_STATUS_COUNT];
+    uint64_t values[S_STATUS_COUNT];
+    const uint64_t *engine = colo_rewriter_counters (self->engine);
+    for (int i = 0; i < COLO_RW_COUNTER_COUNT; i++) {
+        names[i] = colo_rewriter_counter_names[i];
+        values[i] = engine[i];
+    }
+    for (int i = 0; i < 5; i++)
+        names[COLO_RW_COUNTER_COUNT + i] = s_status_extra[i];
+    values[COLO_RW_COUNTER_COUNT + 0] = colo_rewriter_connections (self->engine);
+    values[COLO_RW_COUNTER_COUNT + 1] = self->pipes[0].frames;
+    values[COLO_RW_COUNTER_COUNT + 2] = self->pipes[1].frames;
+    values[COLO_RW_COUNTER_COUNT + 3] = self->pipes[0].stalls;
+    values[COLO_RW_COUNTER_COUNT + 4] = self->pipes[1].stalls;
+    colo_ctlclient_set_status (self->ctl, names, values, S_STATUS_COUNT);
+    colo_ctlclient_process (self->ctl, colo_clock_mono_ms ());
+    colo_ctl_event_t ev;
+    int applied = 0;
+    while (colo_ctlclient_next_event (self->ctl, &ev)) {
+        if (ev.type == COLO_CTL_EV_CHECKPOINT_DONE) {
+            colo_rewriter_checkpoint_done (self->engine);
+            colo_debug ("rewriter %s: checkpoint done (from %s): offsets are zero", self->id,
+                        ev.source);
+            applied = 1;
+        }
+        else if (ev.type == COLO_CTL_EV_FAILOVER) {
+            s_failover (self, ev.source);
+            applied = 1;
+        }
+    }
+    if (applied)
+        s_publish (self);
 }
 
 static void *
@@ -434,10 +517,12 @@ colo_rewriter_actor_start (const colo_rewriter_actor_config_t *cfg)
     self->tick_ms = cfg->tick_ms;
     self->id = strdup (id);
     self->control = cfg->control ? strdup (cfg->control) : NULL;
+    self->vm = strdup (cfg->vm ? cfg->vm : self->id ? self->id : id);
     self->engine = colo_rewriter_new (&cfg->engine);
     self->loop = colo_loop_new ();
     self->cmd_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!self->id || !self->engine || !self->loop || self->cmd_fd < 0) {
+    if (!self->id || !self->vm || (cfg->control && !self->control) || !self->engine
+        || !self->loop || self->cmd_fd < 0) {
         colo_error ("rewriter %s: out of resources", id);
         goto fail;
     }
@@ -468,6 +553,16 @@ colo_rewriter_actor_start (const colo_rewriter_actor_config_t *cfg)
     self->timer = colo_loop_add_timer (self->loop, self->tick_ms, s_on_timer, self);
     if (self->timer < 0 || colo_loop_add_fd (self->loop, self->cmd_fd, s_on_command, self) != 0)
         goto fail;
+    if (self->control) {
+        self->ctl = colo_ctlclient_new (self->control, "rewriter", self->id, self->vm);
+        if (!self->ctl) {
+            colo_error ("rewriter %s: key 'control': cannot use %s", self->id, self->control);
+            goto fail;
+        }
+        if (colo_loop_add_fd (self->loop, colo_ctlclient_fd (self->ctl), s_on_control, self)
+            != 0)
+            goto fail;
+    }
     self->next_tick_ms = colo_clock_mono_ms () + self->tick_ms;
     s_publish (self);
     //  Every port gets a first turn: some only wake us once we have found
@@ -483,8 +578,10 @@ colo_rewriter_actor_start (const colo_rewriter_actor_config_t *cfg)
         pthread_cond_wait (&self->cond, &self->lock);
     pthread_mutex_unlock (&self->lock);
     colo_info ("rewriter %s: %s -> %s (acks to the secondary's space), %s -> %s (seqs to the "
-               "primary's)",
-               self->id, ends[0]->uri, ends[1]->uri, ends[2]->uri, ends[3]->uri);
+               "primary's)%s%s%s%s",
+               self->id, ends[0]->uri, ends[1]->uri, ends[2]->uri, ends[3]->uri,
+               self->ctl ? "; colo-control " : "", self->ctl ? self->control : "",
+               self->ctl ? ", vm " : "", self->ctl ? self->vm : "");
     return self;
 fail:
     colo_rewriter_actor_stop (&self);
@@ -501,6 +598,7 @@ colo_rewriter_actor_stop (colo_rewriter_actor_t **self_p)
         colo_loop_stop (self->loop);
         pthread_join (self->thread, NULL);
     }
+    colo_ctlclient_destroy (&self->ctl);
     for (int i = self->nports - 1; i >= 0; i--) {
         colo_port_destroy (&self->ports[i].port);
         free (self->ports[i].uri);
@@ -515,6 +613,7 @@ colo_rewriter_actor_stop (colo_rewriter_actor_t **self_p)
     pthread_cond_destroy (&self->cond);
     pthread_mutex_destroy (&self->lock);
     free (self->control);
+    free (self->vm);
     free (self->id);
     free (self);
     *self_p = NULL;

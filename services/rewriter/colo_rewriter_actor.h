@@ -10,6 +10,13 @@
  *  until they are gone (backpressure): nothing is dropped.  Checkpoint and
  *  failover arrive as calls from any thread and are applied by the
  *  instance's thread between bursts.
+ *
+ *  With a control URI the instance registers with colo-control (kind
+ *  "rewriter", its id, its VM), applies the VM's checkpoint-done and
+ *  failover events in its own thread exactly as the calls below do, and
+ *  reports its counters (colo_rewriter_stats: the engine's counters by
+ *  their names, then connections, to_guest_frames, to_compare_frames,
+ *  to_guest_stalls, to_compare_stalls) with every heartbeat.
  */
 #ifndef COLO_REWRITER_ACTOR_H_INCLUDED
 #define COLO_REWRITER_ACTOR_H_INCLUDED
@@ -25,7 +32,8 @@ typedef struct {
     const char *to_guest;       //  toward the secondary guest (TX)
     const char *from_guest;     //  the secondary guest's output (RX)
     const char *to_compare;     //  toward colo-compare's secondary input (TX)
-    const char *control;        //  colo-control endpoint (kept; used by a later issue)
+    const char *control;        //  colo-control URI (lib/colo_ctlclient.h), or NULL
+    const char *vm;             //  the VM this instance serves in colo-control (default: id)
     int vnet_hdr_support;       //  qemu+ ports carry the vnet_hdr_len field
     uint32_t tick_ms;           //  aging period (default 1000)
     colo_rewriter_config_t engine;
@@ -38,8 +46,11 @@ void colo_rewriter_actor_config_defaults (colo_rewriter_actor_config_t *cfg);
 //  and valid for their direction (colo_port_check), no URI used twice
 //  except an input of one pipeline shared with the output of the other on
 //  a two-way transport (e.g. to-guest = from-guest = packet:tap0), engine
-//  numbers in range.  Returns 0, or -1 with the option at fault in *key
-//  ("to-guest", "max-connections", ...) and the reason in err.
+//  numbers in range, the control URI (colo_ctl_uri_parse) and, with one,
+//  the id and vm as colo-control names (1..63 of [A-Za-z0-9._-]); a vm is
+//  checked whenever given.  Returns 0, or -1 with the option at fault in
+//  *key ("to-guest", "max-connections", "control", ...) and the reason in
+//  err.
 int colo_rewriter_actor_check (const colo_rewriter_actor_config_t *cfg, const char **key,
                                char *err, size_t err_cap);
 

@@ -18,9 +18,10 @@
 
 static const char *s_usage
     = "usage: colo-rewriter --from-mirror URI --to-guest URI --from-guest URI --to-compare URI\n"
-      "         [--vnet-hdr-support] [--id NAME] [--control URI] [--max-connections N]\n"
-      "         [--idle-timeout MS] [--closed-linger MS] [--config FILE] [--check-config] "
-      "[-v]\n";
+      "         [--vnet-hdr-support] [--id NAME] [--control URI] [--vm NAME]\n"
+      "         [--max-connections N]"
+      " [--idle-timeout MS] [--closed-linger MS] [--config FILE]\n"
+      "         [--check-config] [-v]\n";
 
 typedef struct {
     colo_rewriter_actor_config_t cfg;
@@ -77,6 +78,7 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
         {"from-mirror", &cfg->from_mirror}, {"to-guest", &cfg->to_guest},
         {"from-guest", &cfg->from_guest},   {"to-compare", &cfg->to_compare},
         {"id", &cfg->id},                   {"control", &cfg->control},
+        {"vm", &cfg->vm},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         if (strcmp (key, strings[i].name) == 0) {
@@ -147,6 +149,7 @@ main (int argc, char **argv)
         {"vnet-hdr-support", no_argument, 0, 0},
         {"id", required_argument, 0, 0},
         {"control", required_argument, 0, 0},
+        {"vm", required_argument, 0, 0},
         {"max-connections", required_argument, 0, 0},
         {"idle-timeout", required_argument, 0, 0},
         {"closed-linger", required_argument, 0, 0},
