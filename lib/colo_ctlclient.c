@@ -853,7 +853,7 @@ s_on_reply (colo_ctlclient_t *self, colo_ctl_reply_t *rep, uint64_t now_ms)
     if (rep->seq && rep->seq == self->hello_seq) {
         if (rep->events[0])
             s_subscribe (self, rep->events);
-        if (self->have_rules && rep->rules_version > self->version)
+        if (self->have_rules && !self->snapshot_sent_ms && rep->rules_version > self->version)
             s_gap (self, rep->rules_version);
     }
 }
