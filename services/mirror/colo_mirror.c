@@ -7,6 +7,12 @@
  *  copy of each into `sec` (the bounded secondary backlog).  The input is
  *  read only while `pri` is empty, so the primary port's backpressure
  *  reaches the sender; the secondary's never does.
+ *
+ *  colo-control's client (with --control) is one more fd of the loop,
+ *  readable at least every heartbeat; its events, the checkpoint requests
+ *  and their repeats all happen in this thread.  The divergence and
+ *  failover flags are shared (under the lock) because
+ *  colo_mirror_checkpoint_done may come from any thread.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -14,21 +20,28 @@
 #include <string.h>
 
 #include "colo_buf.h"
+#include "colo_ctlclient.h"
 #include "colo_log.h"
 #include "colo_loop.h"
 #include "colo_mirror.h"
 #include "colo_port.h"
 
 #define S_BURST 64
+#define S_REQUEST_REPEAT_MS 1000   //  an unsent checkpoint request, tried again
 
 const char *const colo_mirror_counter_names[COLO_MIRROR_COUNTER_COUNT] = {
     "in_frames",          "in_bytes",         "primary_frames",
     "secondary_frames",   "secondary_overflow", "secondary_broken",
     "divergences",        "checkpoints",      "input_paused",
+    "failovers",          "secondary_skipped", "checkpoint_requests",
+    "checkpoint_unsent",
 };
 
 struct colo_mirror {
     char *id;
+    char *vm;
+    char *control;
+    colo_ctlclient_t *ctl;        //  colo-control, or NULL
     colo_port_t *in;
     colo_port_t *pri_port;
     colo_port_t *sec_port;
@@ -49,12 +62,16 @@ struct colo_mirror {
     uint64_t sec_tx_at_connect;
     uint64_t counters[COLO_MIRROR_COUNTER_COUNT];
     colo_ratelimit_t rl_overflow;
+    colo_ratelimit_t rl_control;
+    int request_unsent;           //  this episode's request has not gone out yet
+    uint64_t request_ms;          //  when it was last tried
 
     //  Shared, under lock
     pthread_mutex_t lock;
     uint64_t shared[COLO_MIRROR_COUNTER_COUNT];
     int diverged;
     const char *reason;
+    int failover;                 //  the secondary is not fed until a checkpoint
 };
 
 void
@@ -81,6 +98,23 @@ colo_mirror_config_check (const colo_mirror_config_t *cfg, char *err, size_t err
                   COLO_MIRROR_BACKLOG_MAX);
         return -1;
     }
+    if (cfg->control) {
+        colo_ctl_uri_t uri;
+        if (colo_ctl_uri_parse (cfg->control, &uri, why, sizeof why) != 0) {
+            snprintf (err, err_cap, "control: %s", why);
+            return -1;
+        }
+        const char *id = cfg->id ? cfg->id : "mirror";
+        if (!colo_rule_name_ok (id)) {
+            snprintf (err, err_cap, "id '%s': colo-control needs 1 to 63 of A-Z a-z 0-9 . _ -",
+                      id);
+            return -1;
+        }
+    }
+    if (cfg->vm && !colo_rule_name_ok (cfg->vm)) {
+        snprintf (err, err_cap, "vm '%s': expected 1 to 63 of A-Z a-z 0-9 . _ -", cfg->vm);
+        return -1;
+    }
     const char *uris[3] = {cfg->in, cfg->to_primary, cfg->to_secondary};
     colo_port_dir_t dirs[3] = {COLO_PORT_RX, COLO_PORT_TX, COLO_PORT_TX};
     for (int i = 0; i < 3; i++)
@@ -103,13 +137,32 @@ s_publish (colo_mirror_t *self)
     pthread_mutex_unlock (&self->lock);
 }
 
-//  The secondary missed input: start an episode unless one is running.
+//  Ask colo-control for a checkpoint; remember whether it went out.
+static void
+s_request_checkpoint (colo_mirror_t *self, const char *reason, uint64_t now_ms)
+{
+    self->request_ms = now_ms;
+    if (colo_ctlclient_request_checkpoint (self->ctl, reason, NULL) == 0) {
+        self->counters[COLO_MIRROR_CHECKPOINT_REQUESTS]++;
+        self->request_unsent = 0;
+        return;
+    }
+    self->counters[COLO_MIRROR_CHECKPOINT_UNSENT]++;
+    self->request_unsent = 1;
+    colo_log_limited (&self->rl_control, COLO_LOG_WARN,
+                      "mirror %s: colo-control unreachable; the checkpoint request (%s) will "
+                      "be repeated every second",
+                      self->id, reason);
+}
+
+//  The secondary missed input: start an episode unless one is running (or
+//  the secondary is not fed at all since a failover).
 static void
 s_diverge (colo_mirror_t *self, const char *reason)
 {
     s_publish (self);   //  the counters that explain it are visible with the flag
     pthread_mutex_lock (&self->lock);
-    int starts = !self->diverged;
+    int starts = !self->diverged && !self->failover;
     if (starts) {
         self->diverged = 1;
         self->reason = reason;
@@ -122,19 +175,26 @@ s_diverge (colo_mirror_t *self, const char *reason)
                self->id, reason);
     if (self->on_divergence)
         self->on_divergence (self->on_divergence_arg, reason);
+    if (self->ctl)
+        s_request_checkpoint (self, reason, colo_clock_mono_ms ());
 }
 
 void
 colo_mirror_checkpoint_done (colo_mirror_t *self)
 {
     pthread_mutex_lock (&self->lock);
-    int was = self->diverged;
+    int was = self->diverged, resumes = self->failover;
     self->diverged = 0;
     self->reason = NULL;
+    self->failover = 0;
     self->shared[COLO_MIRROR_CHECKPOINTS]++;
     pthread_mutex_unlock (&self->lock);
     if (was)
         colo_info ("mirror %s: checkpoint done; the secondary is in step again", self->id);
+    if (resumes)
+        colo_info ("mirror %s: checkpoint done after failover; mirroring to the secondary "
+                   "again",
+                   self->id);
 }
 
 int
@@ -275,10 +335,18 @@ s_on_input (colo_loop_t *loop, int fd, void *arg)
         return;   //  still waiting for the primary
     int n = colo_port_recv (self->in, self->pri, S_BURST);
     if (n > 0) {
+        int mirroring = self->sec_port != NULL;
+        if (mirroring && self->ctl) {
+            pthread_mutex_lock (&self->lock);
+            mirroring = !self->failover;
+            pthread_mutex_unlock (&self->lock);
+            if (!mirroring)
+                self->counters[COLO_MIRROR_SECONDARY_SKIPPED] += (uint64_t) n;
+        }
         for (int i = 0; i < n; i++) {
             self->counters[COLO_MIRROR_IN_FRAMES]++;
             self->counters[COLO_MIRROR_IN_BYTES] += self->pri[i]->len;
-            if (self->sec_port)
+            if (mirroring)
                 s_copy_to_secondary (self, self->pri[i]);
         }
         if (self->pri_port) {
@@ -324,6 +392,64 @@ s_on_secondary (colo_loop_t *loop, int fd, void *arg)
     s_publish (self);
 }
 
+//  colo-control failover: the secondary is gone (or serves alone).  Drop
+//  what waits for it and stop copying; the primary path is untouched.
+static void
+s_failover (colo_mirror_t *self, const char *source)
+{
+    pthread_mutex_lock (&self->lock);
+    int was = self->failover;
+    self->failover = 1;
+    self->diverged = 0;
+    self->reason = NULL;
+    pthread_mutex_unlock (&self->lock);
+    self->counters[COLO_MIRROR_FAILOVERS]++;
+    self->request_unsent = 0;
+    size_t dropped = self->sec_count;
+    for (size_t i = 0; i < self->sec_count; i++)
+        colo_buf_destroy (&self->sec[(self->sec_head + i) % self->sec_cap]);
+    self->sec_head = self->sec_count = 0;
+    self->counters[COLO_MIRROR_SECONDARY_SKIPPED] += dropped;
+    if (!was)
+        colo_warn ("mirror %s: failover (from %s): no longer feeding the secondary (%zu "
+                   "waiting copies dropped) until the next checkpoint",
+                   self->id, source, dropped);
+}
+
+//  colo-control: checkpoint-done and failover events, request repeats,
+//  and the counters for the next heartbeat.
+static void
+s_on_control (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    colo_mirror_t *self = (colo_mirror_t *) arg;
+    uint64_t values[COLO_MIRROR_COUNTER_COUNT];
+    s_publish (self);
+    colo_mirror_counters (self, values);
+    colo_ctlclient_set_status (self->ctl, colo_mirror_counter_names, values,
+                               COLO_MIRROR_COUNTER_COUNT);
+    uint64_t now = colo_clock_mono_ms ();
+    colo_ctlclient_process (self->ctl, now);
+    colo_ctl_event_t ev;
+    while (colo_ctlclient_next_event (self->ctl, &ev)) {
+        if (ev.type == COLO_CTL_EV_CHECKPOINT_DONE) {
+            colo_mirror_checkpoint_done (self);
+            self->request_unsent = 0;
+        }
+        else if (ev.type == COLO_CTL_EV_FAILOVER)
+            s_failover (self, ev.source);
+    }
+    const char *reason = NULL;
+    if (self->request_unsent && now - self->request_ms >= S_REQUEST_REPEAT_MS) {
+        if (colo_mirror_diverged (self, &reason) && reason)
+            s_request_checkpoint (self, reason, now);
+        else
+            self->request_unsent = 0;   //  ended meanwhile (a checkpoint from elsewhere)
+    }
+    s_publish (self);
+}
+
 static void *
 s_run (void *arg)
 {
@@ -348,11 +474,14 @@ colo_mirror_start (const colo_mirror_config_t *cfg)
         return NULL;
     pthread_mutex_init (&self->lock, NULL);
     self->id = strdup (id);
+    self->vm = strdup (cfg->vm ? cfg->vm : id);
+    self->control = cfg->control ? strdup (cfg->control) : NULL;
     self->on_divergence = cfg->on_divergence;
     self->on_divergence_arg = cfg->on_divergence_arg;
     self->rl_overflow = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
+    self->rl_control = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 3);
     self->loop = colo_loop_new ();
-    if (!self->id || !self->loop)
+    if (!self->id || !self->vm || (cfg->control && !self->control) || !self->loop)
         goto fail;
     //  Outputs first, so nothing is read before it has somewhere to go.
     if (cfg->to_secondary) {
@@ -383,15 +512,27 @@ colo_mirror_start (const colo_mirror_config_t *cfg)
         || colo_loop_add_fd (self->loop, colo_port_fd (self->in), s_on_input, self) != 0)
         goto fail;
     self->in_enabled = 1;
+    if (self->control) {
+        self->ctl = colo_ctlclient_new (self->control, "mirror", self->id, self->vm);
+        if (!self->ctl) {
+            colo_error ("mirror %s: control: cannot use %s", self->id, self->control);
+            goto fail;
+        }
+        if (colo_loop_add_fd (self->loop, colo_ctlclient_fd (self->ctl), s_on_control, self)
+            != 0)
+            goto fail;
+    }
     colo_loop_again (self->loop);   //  frames may already be waiting
     if (pthread_create (&self->thread, NULL, s_run, self) != 0) {
         colo_error ("mirror %s: cannot start a thread", self->id);
         goto fail;
     }
     self->thread_started = 1;
-    colo_info ("mirror %s: %s -> primary %s, secondary %s", self->id, cfg->in,
+    colo_info ("mirror %s: %s -> primary %s, secondary %s%s%s%s%s", self->id, cfg->in,
                cfg->to_primary ? cfg->to_primary : "(none)",
-               cfg->to_secondary ? cfg->to_secondary : "(none)");
+               cfg->to_secondary ? cfg->to_secondary : "(none)",
+               self->ctl ? "; colo-control " : "", self->ctl ? self->control : "",
+               self->ctl ? ", vm " : "", self->ctl ? self->vm : "");
     return self;
 fail:
     colo_error ("mirror %s: cannot start", id);
@@ -409,6 +550,7 @@ colo_mirror_stop (colo_mirror_t **self_p)
         colo_loop_stop (self->loop);
         pthread_join (self->thread, NULL);
     }
+    colo_ctlclient_destroy (&self->ctl);
     colo_port_destroy (&self->in);
     colo_port_destroy (&self->pri_port);
     colo_port_destroy (&self->sec_port);
@@ -422,6 +564,8 @@ colo_mirror_stop (colo_mirror_t **self_p)
     free (self->sec);
     colo_loop_destroy (&self->loop);
     pthread_mutex_destroy (&self->lock);
+    free (self->control);
+    free (self->vm);
     free (self->id);
     free (self);
     *self_p = NULL;

@@ -22,6 +22,21 @@
  *  QEMU filter-mirror, which already delivers the original to the guest);
  *  without a secondary it is a plain lossless relay (what colo-redirector
  *  runs).
+ *
+ *  With a control URI the actor registers with colo-control (kind
+ *  "mirror", its id, its VM) and, in its own thread:
+ *  - asks for a checkpoint of the VM when a divergence episode starts
+ *    (colo_ctlclient_request_checkpoint with the reason); if colo-control
+ *    was unreachable, the request is repeated at most once a second while
+ *    the episode lasts, until one goes out;
+ *  - on the VM's checkpoint-done, does what colo_mirror_checkpoint_done
+ *    does;
+ *  - on the VM's failover, stops feeding the secondary (it is gone, or
+ *    serves on its own): the backlog is dropped, copies are no longer made
+ *    (secondary_skipped), any divergence ends and none starts; the primary
+ *    path goes on as before.  The next checkpoint-done (replication
+ *    resumed) makes it mirror again;
+ *  - reports its counters with every heartbeat.
  */
 #ifndef COLO_MIRROR_H_INCLUDED
 #define COLO_MIRROR_H_INCLUDED
@@ -34,7 +49,8 @@ typedef struct {
     const char *in;                //  URI of the input (client -> guest frames)
     const char *to_primary;        //  URI toward the primary guest, or NULL
     const char *to_secondary;      //  URI toward the secondary, or NULL
-    const char *control;           //  colo-control URI (kept; used later), or NULL
+    const char *control;           //  colo-control URI (lib/colo_ctlclient.h), or NULL
+    const char *vm;                //  the VM in colo-control (default: id)
     uint32_t backlog;              //  secondary copies waiting beyond the port's queue
     //  Called on the actor thread when a divergence episode starts (the flag
     //  goes from clear to set); reason is a short static string.  Optional.
@@ -55,6 +71,10 @@ typedef enum {
     COLO_MIRROR_DIVERGENCES,         //  divergence episodes (each needs a checkpoint)
     COLO_MIRROR_CHECKPOINTS,         //  checkpoint-done calls
     COLO_MIRROR_INPUT_PAUSED,        //  times the input stopped for primary backpressure
+    COLO_MIRROR_FAILOVERS,           //  failover events from colo-control
+    COLO_MIRROR_SECONDARY_SKIPPED,   //  copies not made or dropped after failover
+    COLO_MIRROR_CHECKPOINT_REQUESTS, //  checkpoint requests sent to colo-control
+    COLO_MIRROR_CHECKPOINT_UNSENT,   //  requests that found colo-control unreachable
     COLO_MIRROR_COUNTER_COUNT
 } colo_mirror_counter_t;
 
@@ -65,8 +85,10 @@ typedef struct colo_mirror colo_mirror_t;
 //  Fill cfg with defaults: every URI NULL, backlog COLO_MIRROR_BACKLOG_DEFAULT.
 void colo_mirror_config_defaults (colo_mirror_config_t *cfg);
 
-//  Check cfg without opening anything: URIs (colo_port_check) and numbers.
-//  Returns 0, or -1 with a one-line reason in err.
+//  Check cfg without opening anything: URIs (colo_port_check), numbers, the
+//  control URI (colo_ctl_uri_parse) and, with one, the id and vm as
+//  colo-control names (1..63 of [A-Za-z0-9._-]).  Returns 0, or -1 with a
+//  one-line reason in err.
 int colo_mirror_config_check (const colo_mirror_config_t *cfg, char *err, size_t err_cap);
 
 //  Open the ports and start the actor thread; returns once it runs, or NULL
@@ -78,9 +100,10 @@ colo_mirror_t *colo_mirror_start (const colo_mirror_config_t *cfg);
 void colo_mirror_stop (colo_mirror_t **self_p);
 
 //  A checkpoint completed: the secondary runs the primary's state, so a
-//  divergence is cleared.  Copies still waiting for the secondary are kept
-//  and sent, like frames in flight through QEMU's own filter-mirror.
-//  Thread-safe; takes effect before it returns.
+//  divergence is cleared (and mirroring resumes after a failover).  Copies
+//  still waiting for the secondary are kept and sent, like frames in
+//  flight through QEMU's own filter-mirror.  Thread-safe; takes effect
+//  before it returns.
 void colo_mirror_checkpoint_done (colo_mirror_t *self);
 
 //  1 while the secondary has missed input since the last checkpoint.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "colo_ctlclient.h"
 #include "colo_log.h"
 #include "colo_mirror.h"
 #include "colo_redirector.h"
@@ -27,7 +28,9 @@ s_engine_config (const colo_redirector_config_t *cfg, colo_mirror_config_t *mcfg
     mcfg->id = cfg->id ? cfg->id : "redirector";
     mcfg->in = cfg->in;
     mcfg->to_primary = cfg->out;
-    mcfg->control = cfg->control;
+    //  Not passed on: the engine would register as a "mirror" with
+    //  colo-control, and a redirector has no part in checkpoints yet.
+    mcfg->control = NULL;
 }
 
 int
@@ -36,6 +39,12 @@ colo_redirector_config_check (const colo_redirector_config_t *cfg, char *err,
 {
     if (!cfg->in || !cfg->out) {
         snprintf (err, err_cap, "both an input and an output URI are required");
+        return -1;
+    }
+    colo_ctl_uri_t uri;
+    char why[256];
+    if (cfg->control && colo_ctl_uri_parse (cfg->control, &uri, why, sizeof why) != 0) {
+        snprintf (err, err_cap, "control: %s", why);
         return -1;
     }
     colo_mirror_config_t mcfg;

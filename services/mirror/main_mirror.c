@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "colo_config.h"
+#include "colo_ctlclient.h"
 #include "colo_log.h"
 #include "colo_mirror.h"
 #include "colo_port.h"
@@ -17,7 +18,8 @@
 
 static const char *s_usage =
     "usage: colo-mirror --in URI --to-secondary URI [--to-primary URI] [--backlog FRAMES]\n"
-    "                   [--id NAME] [--control URI] [--config FILE] [--check-config] [-v]\n";
+    "                   [--id NAME] [--control URI] [--vm NAME] [--config FILE]\n"
+    "                   [--check-config] [-v]\n";
 
 typedef struct {
     colo_mirror_config_t cfg;
@@ -33,6 +35,24 @@ s_parse_backlog (const char *text, uint32_t *out)
         return -1;
     *out = (uint32_t) value;
     return 0;
+}
+
+//  Lines of the keys s_check_instance names (0: the command line).
+enum { S_L_IN, S_L_PRIMARY, S_L_SECONDARY, S_L_CONTROL, S_L_VM, S_L_ID, S_LINES };
+
+//  One line naming the key at fault.
+static void
+s_complain (const s_instance_t *inst, const int *lines, int which, const char *key,
+            const char *err)
+{
+    int line = lines[which];
+    if (inst->file && line)
+        fprintf (stderr, "%s:%d: [mirror %s] key '%s': %s\n", inst->file, line, inst->name,
+                 key, err);
+    else if (inst->file)
+        fprintf (stderr, "%s: [mirror %s] key '%s': %s\n", inst->file, inst->name, key, err);
+    else
+        fprintf (stderr, "colo-mirror: --%s: %s\n", key, err);
 }
 
 //  Check one instance; print one line and return -1 on the first problem.
@@ -65,6 +85,25 @@ s_check_instance (const s_instance_t *inst, const int *lines)
             return -1;
         }
     }
+    if (cfg->control) {
+        colo_ctl_uri_t uri;
+        if (colo_ctl_uri_parse (cfg->control, &uri, err, sizeof err) != 0) {
+            s_complain (inst, lines, S_L_CONTROL, "control", err);
+            return -1;
+        }
+        const char *id = cfg->id ? cfg->id : "mirror";
+        if (!colo_rule_name_ok (id)) {
+            snprintf (err, sizeof err, "'%s': colo-control needs 1 to 63 of A-Z a-z 0-9 . _ -",
+                      id);
+            s_complain (inst, lines, S_L_ID, "id", err);
+            return -1;
+        }
+    }
+    if (cfg->vm && !colo_rule_name_ok (cfg->vm)) {
+        snprintf (err, sizeof err, "'%s': expected 1 to 63 of A-Z a-z 0-9 . _ -", cfg->vm);
+        s_complain (inst, lines, S_L_VM, "vm", err);
+        return -1;
+    }
     if (colo_mirror_config_check (cfg, err, sizeof err) != 0) {
         if (inst->file)
             fprintf (stderr, "%s: [mirror %s]: %s\n", inst->file, inst->name, err);
@@ -93,7 +132,8 @@ s_load_config (colo_config_t *conf, const char *file, s_instance_t *insts, int *
         inst->cfg.id = name;
         inst->file = file;
         inst->name = name;
-        int lines[3] = {0, 0, 0};
+        int lines[S_LINES] = {0};
+        lines[S_L_ID] = colo_config_section_line (conf, s);   //  the name is the id
         for (size_t k = 0; k < colo_config_key_count (conf, s); k++) {
             const char *key = colo_config_key (conf, s, k);
             const char *value = colo_config_value (conf, s, k);
@@ -110,10 +150,18 @@ s_load_config (colo_config_t *conf, const char *file, s_instance_t *insts, int *
                 inst->cfg.to_secondary = value;
                 lines[2] = line;
             }
-            else if (strcmp (key, "id") == 0)
+            else if (strcmp (key, "id") == 0) {
                 inst->cfg.id = value;
-            else if (strcmp (key, "control") == 0)
+                lines[S_L_ID] = line;
+            }
+            else if (strcmp (key, "control") == 0) {
                 inst->cfg.control = value;
+                lines[S_L_CONTROL] = line;
+            }
+            else if (strcmp (key, "vm") == 0) {
+                inst->cfg.vm = value;
+                lines[S_L_VM] = line;
+            }
             else if (strcmp (key, "backlog") == 0) {
                 if (s_parse_backlog (value, &inst->cfg.backlog) != 0) {
                     fprintf (stderr, "%s:%d: [mirror %s] key 'backlog': '%s': expected "
@@ -144,6 +192,7 @@ main (int argc, char **argv)
         {"backlog", required_argument, NULL, 'b'},
         {"id", required_argument, NULL, 'n'},
         {"control", required_argument, NULL, 'c'},
+        {"vm", required_argument, NULL, 'm'},
         {"config", required_argument, NULL, 'f'},
         {"check-config", no_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},
@@ -171,6 +220,7 @@ main (int argc, char **argv)
             break;
         case 'n': cli.id = optarg; break;
         case 'c': cli.control = optarg; break;
+        case 'm': cli.vm = optarg; break;
         case 'f': config_file = optarg; break;
         case 'C': check_only = 1; break;
         case 'v': verbose++; break;
@@ -207,7 +257,7 @@ main (int argc, char **argv)
         if (!inst->cfg.id)
             inst->cfg.id = "mirror";
         inst->name = inst->cfg.id;
-        int lines[3] = {0, 0, 0};
+        int lines[S_LINES] = {0};
         if (s_check_instance (inst, lines) != 0) {
             colo_config_destroy (&conf);
             return cli.in && cli.to_secondary ? 1 : 2;
