@@ -1,0 +1,308 @@
+# lib.sh - the e2e topology: network namespaces, veths, the colonet services, a test adapter.
+# SPDX-License-Identifier: MPL-2.0
+#
+# Sourced by tests/e2e/*.sh (POSIX sh, run as root).  Not a test itself.
+#
+#   client (cl)                primary host (ph)                   primary guest (pg)
+#   eth0 192.0.2.1  ─veth─  cli ┬ colo-mirror --in ──▶ --to-primary ┬ gst ─veth─ eth0 192.0.2.2
+#   2001:db8:1::1               └ colo-compare --outdev ◀ --primary-in ┘           2001:db8:1::2
+#                               sec 198.51.100.1                                   02:00:00:00:00:02
+#                                 │ zmq: mirror → rewriter (9001), rewriter → compare (9002)
+#                               pri 198.51.100.2
+#                               secondary host (sh)                 secondary guest (sg)
+#                               colo-rewriter --to-guest/--from-guest gst ─veth─ eth0 (the same
+#                                                                          addresses and MAC)
+#
+# The guests differ only in their own choices (ISNs, timing); whatever the
+# client sees comes out of colo-compare.  Checkpoint requests go on
+# colo-compare's notify-dev (Xen strings) to $BUILD/e2e/adapter in the
+# primary host's namespace, which counts them and answers checkpoint-done.
+#
+# Everything a run creates carries the prefix cn<pid>- (namespaces) or lives
+# in $E2E_DIR; e2e_cleanup (installed on EXIT) kills the processes, deletes
+# the namespaces and checks that nothing with the prefix is left.
+#
+# Neighbours are static (no ARP/NDP), IPv6 addresses are nodad and no
+# link-local address is generated, router solicitations are off.  What is
+# left are the MLD reports a guest sends once its link comes up (twice, about
+# half a second later): e2e_topology waits until each guest's host-side veth
+# has seen them (tcpdump, bounded), before any service starts.  After that the
+# guests send nothing on their own, so every frame compare sees answers the
+# client.
+
+BUILD=${BUILD:-build}
+E2E_NAME=${E2E_NAME:-e2e}
+E2E_P="cn$$-"
+E2E_DIR=""
+E2E_PIDS=""
+E2E_PASSED=0
+E2E_FAILED=0
+
+E2E_CLIENT4=192.0.2.1
+E2E_GUEST4=192.0.2.2
+E2E_CLIENT6=2001:db8:1::1
+E2E_GUEST6=2001:db8:1::2
+E2E_CLIENT_MAC=02:00:00:00:00:01
+E2E_GUEST_MAC=02:00:00:00:00:02
+E2E_PH4=198.51.100.1
+E2E_SH4=198.51.100.2
+E2E_PORT_MIRROR=9001
+E2E_PORT_COMPARE=9002
+E2E_PORT_NOTIFY=9010
+# TCP timestamps on the guests: off by default.  Linux >= 6.11 checks the
+# TSecr of the handshake's final ACK against the SYN-ACK's TSval it sent
+# (TcpExtTSEcrRejected) and drops the ACK when it is not one of them: the
+# client echoes the *primary's* TSval, which colo-rewriter does not
+# translate, so the secondary stays in SYN-RECV and compare times out.
+# tests/e2e/wip_tcp_timestamps.sh.off shows it.
+E2E_GUEST_TCP_TIMESTAMPS=${E2E_GUEST_TCP_TIMESTAMPS:-0}
+
+e2e_say() { echo "$E2E_NAME: $*"; }
+
+# Skip (exit 0) without root or a tool; fail without the binaries.
+e2e_require() {
+    if [ "$(id -u)" != 0 ]; then
+        e2e_say "skipped: needs root (network namespaces)"
+        echo "0 passed, 0 failed"
+        exit 0
+    fi
+    for t in ip ethtool sysctl socat ping ss tcpdump; do
+        if ! command -v "$t" >/dev/null 2>&1; then
+            e2e_say "skipped: $t not installed (sh scripts/deps.sh)"
+            echo "0 passed, 0 failed"
+            exit 0
+        fi
+    done
+    if ! ip netns add "${E2E_P}probe" 2>/dev/null; then
+        e2e_say "skipped: cannot create network namespaces here"
+        echo "0 passed, 0 failed"
+        exit 0
+    fi
+    ip netns del "${E2E_P}probe"
+    for f in "$BUILD/bin/colo-mirror" "$BUILD/bin/colo-compare" "$BUILD/bin/colo-rewriter" \
+        "$BUILD/e2e/adapter"; do
+        if [ ! -x "$f" ]; then
+            e2e_say "$f not built (make BUILD=$BUILD)"
+            echo "0 passed, 1 failed"
+            exit 1
+        fi
+    done
+    E2E_DIR=$(mktemp -d "/tmp/colonet-e2e.XXXXXX")
+    trap e2e_cleanup EXIT
+    trap 'exit 1' INT TERM HUP
+}
+
+# Run a command in one of our namespaces: e2e_in cl|pg|sg|ph|sh CMD...
+e2e_in() {
+    ns=$1
+    shift
+    ip netns exec "$E2E_P$ns" "$@"
+}
+
+# Start a background command in a namespace, remember its pid.
+# e2e_bg NS LOGFILE CMD...
+e2e_bg() {
+    ns=$1
+    log=$2
+    shift 2
+    ip netns exec "$E2E_P$ns" "$@" >"$log" 2>&1 &
+    E2E_PIDS="$E2E_PIDS $!"
+    E2E_LAST_PID=$!
+}
+
+e2e_check() {
+    name=$1
+    shift
+    if "$@"; then
+        echo "ok   $name"
+        E2E_PASSED=$((E2E_PASSED + 1))
+    else
+        echo "FAIL $name"
+        E2E_FAILED=$((E2E_FAILED + 1))
+    fi
+}
+
+# Wait (bounded: N tenths of a second) until a command succeeds.
+e2e_wait() {
+    tenths=$1
+    shift
+    n=0
+    while [ "$n" -lt "$tenths" ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        n=$((n + 1))
+        sleep 0.1
+    done
+    return 1
+}
+
+e2e_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^$E2E_P" ; }
+
+e2e_cleanup() {
+    rc=$?
+    for p in $E2E_PIDS; do kill "$p" 2>/dev/null; done
+    for ns in $(e2e_namespaces); do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    done
+    for p in $E2E_PIDS; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for ns in $(e2e_namespaces); do ip netns del "$ns" 2>/dev/null; done
+    if [ -n "$(e2e_namespaces)" ]; then
+        echo "$E2E_NAME: namespaces left behind: $(e2e_namespaces)" >&2
+        rc=1
+    fi
+    if [ -n "${KEEP:-}" ]; then
+        echo "$E2E_NAME: kept $E2E_DIR" >&2
+    elif [ -n "$E2E_DIR" ]; then
+        rm -rf "$E2E_DIR"
+    fi
+    exit "$rc"
+}
+
+# One end of a veth: no offloads (frames stay MTU-sized), up.
+s_e2e_if_plain() {
+    e2e_in "$1" ethtool -K "$2" tso off gso off gro off tx off rx off sg off >/dev/null 2>&1
+    e2e_in "$1" ip link set "$2" up
+}
+
+# A host-side veth end: no addresses of its own, no IPv6 at all.
+s_e2e_if_host() {
+    e2e_in "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+    s_e2e_if_plain "$1" "$2"
+}
+
+# An endpoint (client or guest): MAC, addresses, static neighbour, quiet IPv6.
+# s_e2e_if_endpoint NS MAC ADDR4 ADDR6 PEER4 PEER6 PEERMAC
+s_e2e_if_endpoint() {
+    ns=$1
+    e2e_in "$ns" ip link set eth0 address "$2"
+    e2e_in "$ns" ip link set eth0 addrgenmode none
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.accept_ra=0
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.router_solicitations=0
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.dad_transmits=0
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.mldv2_unsolicited_report_interval=1
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.mldv1_unsolicited_report_interval=1
+    e2e_in "$ns" ip addr add "$3/24" dev eth0
+    e2e_in "$ns" ip addr add "$4/64" dev eth0 nodad
+    s_e2e_if_plain "$ns" eth0
+    e2e_in "$ns" ip neigh replace "$5" lladdr "$7" dev eth0 nud permanent
+    e2e_in "$ns" ip neigh replace "$6" lladdr "$7" dev eth0 nud permanent
+}
+
+# Build the namespaces and links.  Returns non-zero if any step failed.
+e2e_topology() {
+    for ns in cl pg sg ph sh; do
+        ip netns add "$E2E_P$ns" || return 1
+        e2e_in "$ns" ip link set lo up || return 1
+    done
+    ip link add eth0 netns "${E2E_P}cl" type veth peer name cli netns "${E2E_P}ph" || return 1
+    ip link add eth0 netns "${E2E_P}pg" type veth peer name gst netns "${E2E_P}ph" || return 1
+    ip link add eth0 netns "${E2E_P}sg" type veth peer name gst netns "${E2E_P}sh" || return 1
+    ip link add sec netns "${E2E_P}ph" type veth peer name pri netns "${E2E_P}sh" || return 1
+    s_e2e_if_host ph cli
+    s_e2e_if_host ph gst
+    s_e2e_if_host sh gst
+    s_e2e_if_plain ph sec
+    s_e2e_if_plain sh pri
+    e2e_in ph ip addr add "$E2E_PH4/24" dev sec || return 1
+    e2e_in sh ip addr add "$E2E_SH4/24" dev pri || return 1
+    # Watch for the guests' MLD reports (see the top of this file).
+    e2e_in ph timeout 5 tcpdump -nn -i gst -c 2 "ether dst host 33:33:00:00:00:16" \
+        >"$E2E_DIR/mld-pg.log" 2>&1 &
+    mld_pg=$!
+    e2e_in sh timeout 5 tcpdump -nn -i gst -c 2 "ether dst host 33:33:00:00:00:16" \
+        >"$E2E_DIR/mld-sg.log" 2>&1 &
+    mld_sg=$!
+    e2e_wait 30 grep -q listening "$E2E_DIR/mld-pg.log"
+    e2e_wait 30 grep -q listening "$E2E_DIR/mld-sg.log"
+    s_e2e_if_endpoint cl "$E2E_CLIENT_MAC" "$E2E_CLIENT4" "$E2E_CLIENT6" \
+        "$E2E_GUEST4" "$E2E_GUEST6" "$E2E_GUEST_MAC" || return 1
+    for g in pg sg; do
+        e2e_in "$g" sysctl -qw "net.ipv4.tcp_timestamps=$E2E_GUEST_TCP_TIMESTAMPS" || return 1
+        s_e2e_if_endpoint "$g" "$E2E_GUEST_MAC" "$E2E_GUEST4" "$E2E_GUEST6" \
+            "$E2E_CLIENT4" "$E2E_CLIENT6" "$E2E_CLIENT_MAC" || return 1
+    done
+    # Bounded (5 s): if a report was missed, it went out before this point.
+    wait "$mld_pg"
+    wait "$mld_sg"
+    return 0
+}
+
+# Write the deployment config (one file for both hosts; each service runs
+# the sections of its own kind).  Extra "key = value" lines for the compare
+# section may be given as arguments.
+e2e_config() {
+    E2E_CONF=$E2E_DIR/colonet.conf
+    {
+        echo "# colonet e2e deployment: primary host $E2E_PH4, secondary host $E2E_SH4"
+        echo "[mirror vm1]"
+        echo "in = packet:cli"
+        echo "to-primary = packet:gst"
+        echo "to-secondary = zmq+tcp://$E2E_SH4:$E2E_PORT_MIRROR"
+        echo
+        echo "[compare vm1]"
+        echo "primary-in = packet:gst"
+        echo "secondary-in = zmq+tcp://$E2E_PH4:$E2E_PORT_COMPARE,bind"
+        echo "outdev = packet:cli"
+        echo "notify-dev = qemu+tcp:127.0.0.1:$E2E_PORT_NOTIFY,server"
+        for kv in "$@"; do echo "$kv"; done
+        echo
+        echo "[rewriter vm1]"
+        echo "from-mirror = zmq+tcp://$E2E_SH4:$E2E_PORT_MIRROR,bind"
+        echo "to-guest = packet:gst"
+        echo "from-guest = packet:gst"
+        echo "to-compare = zmq+tcp://$E2E_PH4:$E2E_PORT_COMPARE"
+    } >"$E2E_CONF"
+}
+
+s_e2e_established() {
+    e2e_in "$1" ss -Htn state established "( sport = :$2 or dport = :$2 )" | grep -q .
+}
+
+s_e2e_adapter_connected() { grep -q "connected=1" "$E2E_DIR/adapter.state" 2>/dev/null; }
+
+# Start the services and the adapter (optional argument: a gate file for
+# the adapter's answers) and wait until every link is up.
+e2e_start() {
+    e2e_bg sh "$E2E_DIR/rewriter.log" "$BUILD/bin/colo-rewriter" --config "$E2E_CONF"
+    E2E_REWRITER_PID=$E2E_LAST_PID
+    e2e_bg ph "$E2E_DIR/compare.log" "$BUILD/bin/colo-compare" --config "$E2E_CONF"
+    E2E_COMPARE_PID=$E2E_LAST_PID
+    e2e_bg ph "$E2E_DIR/mirror.log" "$BUILD/bin/colo-mirror" --config "$E2E_CONF"
+    E2E_MIRROR_PID=$E2E_LAST_PID
+    e2e_bg ph "$E2E_DIR/adapter.log" "$BUILD/e2e/adapter" \
+        "qemu+tcp:127.0.0.1:$E2E_PORT_NOTIFY" "$E2E_DIR/adapter.state" "$@"
+    E2E_ADAPTER_PID=$E2E_LAST_PID
+    e2e_wait 100 s_e2e_established ph "$E2E_PORT_MIRROR" || return 1
+    e2e_wait 100 s_e2e_established ph "$E2E_PORT_COMPARE" || return 1
+    e2e_wait 100 s_e2e_adapter_connected || return 1
+    return 0
+}
+
+# Checkpoint requests the adapter has counted so far.
+e2e_requests() {
+    sed -n 's/.*requests=\([0-9]*\).*/\1/p' "$E2E_DIR/adapter.state" 2>/dev/null || echo 0
+}
+
+e2e_answers() {
+    sed -n 's/.*answers=\([0-9]*\).*/\1/p' "$E2E_DIR/adapter.state" 2>/dev/null || echo 0
+}
+
+# The processes started are all still running.
+e2e_alive() {
+    for p in $E2E_REWRITER_PID $E2E_COMPARE_PID $E2E_MIRROR_PID $E2E_ADAPTER_PID; do
+        kill -0 "$p" 2>/dev/null || return 1
+    done
+}
+
+e2e_finish() {
+    echo "$E2E_PASSED passed, $E2E_FAILED failed"
+    [ "$E2E_FAILED" -eq 0 ]
+}
+
+# On failure, show the services' logs (tails) to help the reader.
+e2e_dump_logs() {
+    for f in "$E2E_DIR"/*.log; do
+        [ -s "$f" ] || continue
+        echo "--- $(basename "$f")" >&2
+        tail -15 "$f" >&2
+    done
+}
