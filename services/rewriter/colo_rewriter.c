@@ -36,7 +36,7 @@ const char *const colo_rewriter_counter_names[COLO_RW_COUNTER_COUNT] = {
     "isn_changed",       "conns_created",     "table_full",
     "after_failover",    "malformed",         "closed",
     "reset",             "idle",              "evicted",
-    "checkpoints",       "failovers",
+    "checkpoints",       "failovers",         "tsecr_rewritten",
 };
 
 //  Entries examined, oldest first, to find one to evict when full.
@@ -49,6 +49,8 @@ typedef enum { S_ACCEPT = 1, S_OPEN = 2, S_EST = 3 } s_state_t;
 #define H_PRI 0x02       //  pri_isn: the primary's ISN (an early client ACK)
 #define H_PEER 0x04      //  peer_next: client ISN + 1
 #define H_PENDING 0x08   //  syn_pending: a client SYN seen on an EST entry
+#define H_SEC_TS 0x10    //  sec_tsval: the secondary's SYN/SYN-ACK TSval
+#define H_PRI_TS 0x20    //  pri_tsval: the primary's, as the peer echoed it
 
 //  Close tracking (bits of s_conn_t.fins).
 #define F_GUEST 0x01         //  the guest sent FIN; guest_fin_end valid
@@ -60,6 +62,9 @@ typedef struct s_conn {
     struct s_conn *close_prev, *close_next;   //  the closing FIFO
     uint64_t close_deadline_ms;
     uint32_t offset;          //  secondary - primary (EST)
+    uint32_t ts_offset;       //  secondary - primary TCP timestamp clock (EST)
+    uint32_t sec_tsval;       //  H_SEC_TS
+    uint32_t pri_tsval;       //  H_PRI_TS
     uint32_t sec_isn;         //  H_SEC
     uint32_t pri_isn;         //  H_PRI
     uint32_t peer_next;       //  H_PEER
@@ -182,6 +187,7 @@ s_refresh (colo_rewriter_t *self, s_conn_t *c)
         c->gen = self->gen;
         c->state = S_EST;
         c->offset = 0;
+        c->ts_offset = 0;
         c->have = 0;
     }
 }
@@ -245,6 +251,7 @@ s_restart (colo_rewriter_t *self, s_conn_t *c, s_state_t state)
     c->have = 0;
     c->fins = 0;
     c->offset = 0;
+    c->ts_offset = 0;
     return c;
 }
 
@@ -252,6 +259,12 @@ static void
 s_learned (colo_rewriter_t *self, s_conn_t *c, int opened)
 {
     c->offset = c->sec_isn - c->pri_isn;
+    //  The guests' timestamp clocks differ as their ISNs do: the peer echoes
+    //  the primary's TSval, which the secondary must see as its own (Linux
+    //  6.11+ drops a handshake ACK whose TSecr it never sent; older kernels
+    //  take wrong RTT samples).
+    c->ts_offset = (c->have & H_SEC_TS) && (c->have & H_PRI_TS) ? c->sec_tsval - c->pri_tsval
+                                                                 : 0;
     c->state = S_EST;
     self->counters[opened ? COLO_RW_LEARNED_OPENED : COLO_RW_LEARNED_ACCEPTED]++;
 }
@@ -416,6 +429,10 @@ colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
         //  an RST-ACK): it acknowledges the primary's ISN + 1.
         c->pri_isn = f.ack - 1;
         c->have |= H_PRI;
+        if (f.pkt.tcp_has_ts && f.pkt.tcp_ts_ecr) {
+            c->pri_tsval = f.pkt.tcp_ts_ecr;
+            c->have |= H_PRI_TS;
+        }
         if (c->have & H_SEC)
             s_learned (self, c, 0);
     }
@@ -425,6 +442,10 @@ colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
         //  the primary's ISN + 1: the primary's SYN reached the peer.
         c->pri_isn = f.ack - 1;
         c->have |= H_PRI;
+        if (f.pkt.tcp_has_ts && f.pkt.tcp_ts_ecr) {
+            c->pri_tsval = f.pkt.tcp_ts_ecr;
+            c->have |= H_PRI_TS;
+        }
         if (f.flags & COLO_TCP_SYN) {
             c->peer_next = f.seq + 1;
             c->have |= H_PEER;
@@ -451,6 +472,14 @@ colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
             self->counters[COLO_RW_REWRITTEN_TO_GUEST]++;
             if (!f.csum)
                 self->counters[COLO_RW_CSUM_PARTIAL]++;
+            result = COLO_RW_REWRITTEN;
+        }
+        if (c->state == S_EST && c->ts_offset != 0 && f.pkt.tcp_has_ts && f.pkt.tcp_ts_ecr
+            && f.pkt.tcp_ts_off >= f.pkt.l4_off + 20
+            && f.pkt.tcp_ts_off + 8 <= f.pkt.l4_off + f.pkt.l4_hdr_len) {
+            uint8_t *ecr = f.frame + f.pkt.tcp_ts_off + 4;
+            s_put32 (&f, ecr, f.pkt.tcp_ts_ecr + c->ts_offset);
+            self->counters[COLO_RW_TSECR_REWRITTEN]++;
             result = COLO_RW_REWRITTEN;
         }
     }
@@ -503,6 +532,10 @@ colo_rewriter_from_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_m
             self->counters[COLO_RW_ISN_CHANGED]++;   //  a new ISN mid-handshake: latest wins
         c->sec_isn = f.seq;
         c->have |= H_SEC;
+        if (f.pkt.tcp_has_ts) {
+            c->sec_tsval = f.pkt.tcp_ts_val;
+            c->have |= H_SEC_TS;
+        }
         if (synack && c->state == S_ACCEPT) {
             c->peer_next = f.ack;
             c->have |= H_PEER;

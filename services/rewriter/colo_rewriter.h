@@ -72,6 +72,7 @@ typedef enum {
     COLO_RW_EVICTED,                //  removed to make room
     COLO_RW_CHECKPOINTS,
     COLO_RW_FAILOVERS,
+    COLO_RW_TSECR_REWRITTEN,        //  timestamp echoes translated toward the guest
     COLO_RW_COUNTER_COUNT
 } colo_rewriter_counter_t;
 

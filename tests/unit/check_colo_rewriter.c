@@ -280,6 +280,91 @@ START_TEST (test_handshake_needs_matching_seq)
 }
 END_TEST
 
+//  ---------------------------------------------------------------- timestamps
+
+//  NOP NOP TS(val, ecr): the 12 option bytes of a timestamped segment.
+static void
+s_ts_opts (uint8_t opts[12], uint32_t val, uint32_t ecr)
+{
+    static const uint8_t head[4] = {1, 1, 8, 10};
+    memcpy (opts, head, 4);
+    colo_put_be32 (opts + 4, val);
+    colo_put_be32 (opts + 8, ecr);
+}
+
+//  The two guests' timestamp clocks differ like their ISNs: the peer echoes
+//  the primary's TSval, and the secondary must get its own back, or Linux
+//  6.11+ drops the handshake's last ACK (TSEcrRejected) and the connection
+//  never establishes on the secondary.
+START_TEST (test_timestamp_echo_translated)
+{
+    int v6 = _i;
+    const uint32_t ts_c = 100, ts_p = 9000, ts_s = 5000;
+    uint8_t o_syn[12], o_synack[12], o_ack[12], o_ack_want[12];
+    //  Guest accepts.
+    colo_test_pkt_t syn = s_tcp (v6, 0, COLO_TCP_SYN, ISN_C, 0, 0);
+    s_ts_opts (o_syn, ts_c, 0);
+    syn.tcp_opts = o_syn;
+    syn.tcp_opts_len = 12;
+    TO_GUEST (syn, NULL, COLO_RW_PASSED);
+    colo_test_pkt_t synack = s_tcp (v6, 1, COLO_TCP_SYN | COLO_TCP_ACK, ISN_S, ISN_C + 1, 0);
+    s_ts_opts (o_synack, ts_s, ts_c);
+    synack.tcp_opts = o_synack;
+    synack.tcp_opts_len = 12;
+    FROM_GUEST (synack, NULL, COLO_RW_PASSED);
+    colo_test_pkt_t ack = s_tcp (v6, 0, COLO_TCP_ACK, ISN_C + 1, ISN_P + 1, 0);
+    s_ts_opts (o_ack, ts_c + 1, ts_p);          //  echoes the primary's SYN-ACK
+    ack.tcp_opts = o_ack;
+    ack.tcp_opts_len = 12;
+    colo_test_pkt_t ack_want = s_with_ack (ack, ISN_S + 1);
+    s_ts_opts (o_ack_want, ts_c + 1, ts_s);     //  the secondary sees its own
+    ack_want.tcp_opts = o_ack_want;
+    TO_GUEST (ack, &ack_want, COLO_RW_REWRITTEN);
+    //  Later echoes keep the offset; TSval (the client's clock) is untouched.
+    s_ts_opts (o_ack, ts_c + 50, ts_p + 700);
+    s_ts_opts (o_ack_want, ts_c + 50, ts_s + 700);
+    TO_GUEST (ack, &ack_want, COLO_RW_REWRITTEN);
+    ck_assert_uint_eq (s_count (COLO_RW_TSECR_REWRITTEN), 2);
+    //  From the guest, timestamps pass unchanged (compare does not look).
+    colo_test_pkt_t out = s_tcp (v6, 1, COLO_TCP_ACK, ISN_S + 1, ISN_C + 1, 10);
+    uint8_t o_out[12];
+    s_ts_opts (o_out, ts_s + 700, ts_c + 50);
+    out.tcp_opts = o_out;
+    out.tcp_opts_len = 12;
+    colo_test_pkt_t out_want = s_with_seq (out, ISN_P + 1);
+    FROM_GUEST (out, &out_want, COLO_RW_REWRITTEN);
+    //  After a checkpoint the secondary runs the primary's clock: no change.
+    colo_rewriter_checkpoint_done (s_rw);
+    s_ts_opts (o_ack, ts_c + 60, ts_p + 800);
+    colo_test_pkt_t after = s_tcp (v6, 0, COLO_TCP_ACK, ISN_C + 1, ISN_P + 11, 0);
+    after.tcp_opts = o_ack;
+    after.tcp_opts_len = 12;
+    TO_GUEST (after, NULL, COLO_RW_PASSED);
+}
+END_TEST
+
+START_TEST (test_timestamp_echo_guest_opens)
+{
+    int v6 = _i;
+    const uint32_t ts_peer = 300, ts_p = 2000, ts_s = 7000;
+    uint8_t o_syn[12], o_synack[12], o_want[12];
+    colo_test_pkt_t syn = s_tcp (v6, 1, COLO_TCP_SYN, ISN_S, 0, 0);
+    s_ts_opts (o_syn, ts_s, 0);
+    syn.tcp_opts = o_syn;
+    syn.tcp_opts_len = 12;
+    FROM_GUEST (syn, NULL, COLO_RW_PASSED);
+    colo_test_pkt_t synack = s_tcp (v6, 0, COLO_TCP_SYN | COLO_TCP_ACK, ISN_C, ISN_P + 1, 0);
+    s_ts_opts (o_synack, ts_peer, ts_p);       //  echoes the primary's SYN
+    synack.tcp_opts = o_synack;
+    synack.tcp_opts_len = 12;
+    colo_test_pkt_t want = s_with_ack (synack, ISN_S + 1);
+    s_ts_opts (o_want, ts_peer, ts_s);
+    want.tcp_opts = o_want;
+    TO_GUEST (synack, &want, COLO_RW_REWRITTEN);
+    ck_assert_uint_eq (s_count (COLO_RW_TSECR_REWRITTEN), 1);
+}
+END_TEST
+
 //  ---------------------------------------------------------------- SACK, wrap
 
 START_TEST (test_sack_blocks)
@@ -1096,6 +1181,8 @@ colo_rewriter_suite (void)
     tcase_add_test (tc, test_client_ack_before_synack);
     tcase_add_test (tc, test_handshake_needs_matching_seq);
     tcase_add_loop_test (tc, test_sack_blocks, 0, 2);
+    tcase_add_loop_test (tc, test_timestamp_echo_translated, 0, 2);
+    tcase_add_loop_test (tc, test_timestamp_echo_guest_opens, 0, 2);
     tcase_add_loop_test (tc, test_sequence_wrap, 0, 2);
     tcase_add_loop_test (tc, test_passive_close, 0, 2);
     tcase_add_loop_test (tc, test_active_close, 0, 2);
