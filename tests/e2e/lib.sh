@@ -49,13 +49,11 @@ E2E_SH4=198.51.100.2
 E2E_PORT_MIRROR=9001
 E2E_PORT_COMPARE=9002
 E2E_PORT_NOTIFY=9010
-# TCP timestamps on the guests: off by default.  Linux >= 6.11 checks the
-# TSecr of the handshake's final ACK against the SYN-ACK's TSval it sent
-# (TcpExtTSEcrRejected) and drops the ACK when it is not one of them: the
-# client echoes the *primary's* TSval, which colo-rewriter does not
-# translate, so the secondary stays in SYN-RECV and compare times out.
-# tests/e2e/wip_tcp_timestamps.sh.off shows it.
-E2E_GUEST_TCP_TIMESTAMPS=${E2E_GUEST_TCP_TIMESTAMPS:-0}
+# TCP timestamps on the guests: on, as on any Linux guest.  colo-rewriter
+# translates the echoed TSecr toward the secondary (Linux >= 6.11 drops a
+# handshake ACK whose TSecr it never sent: TcpExtTSEcrRejected); set 0 to
+# run without them.
+E2E_GUEST_TCP_TIMESTAMPS=${E2E_GUEST_TCP_TIMESTAMPS:-1}
 
 e2e_say() { echo "$E2E_NAME: $*"; }
 
