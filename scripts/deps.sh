@@ -9,7 +9,7 @@ set -eu
 PKGS="make gcc pkg-config libc6-dev
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
 check clang libclang-rt-dev iproute2 ethtool procps
-qemu-system-x86 libmicrohttpd-dev socat iputils-ping tcpdump"
+qemu-system-x86 libmicrohttpd-dev socat iputils-ping tcpdump python3-yaml"
 
 missing=""
 for p in $PKGS; do
