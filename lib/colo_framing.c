@@ -136,8 +136,8 @@ s_start_frame (colo_framing_t *self, const uint8_t *hdr)
 }
 
 colo_framing_result_t
-colo_framing_feed (colo_framing_t *self, const uint8_t *data, size_t len,
-                   size_t *consumed, colo_buf_t **out)
+colo_framing_feed_at (colo_framing_t *self, const uint8_t *data, size_t len,
+                      size_t *consumed, colo_buf_t **out, uint64_t now_ns)
 {
     size_t pos = 0;
     colo_framing_result_t rc = COLO_FRAMING_NEED_MORE;
@@ -177,7 +177,7 @@ colo_framing_feed (colo_framing_t *self, const uint8_t *data, size_t len,
         self->have += (uint32_t) take;
         pos += take;
         if (self->have == buf->len) {
-            buf->ts_ns = colo_clock_real_ns ();
+            buf->ts_ns = now_ns;
             buf->dir = COLO_DIR_NONE;
             self->counters[COLO_FRAMING_FRAMES]++;
             self->counters[COLO_FRAMING_BYTES] += buf->len;
@@ -189,6 +189,16 @@ colo_framing_feed (colo_framing_t *self, const uint8_t *data, size_t len,
         }
     }
     *consumed = pos;
+    return rc;
+}
+
+colo_framing_result_t
+colo_framing_feed (colo_framing_t *self, const uint8_t *data, size_t len,
+                   size_t *consumed, colo_buf_t **out)
+{
+    colo_framing_result_t rc = colo_framing_feed_at (self, data, len, consumed, out, 0);
+    if (rc == COLO_FRAMING_FRAME)
+        (*out)->ts_ns = colo_clock_real_ns ();
     return rc;
 }
 

@@ -64,6 +64,14 @@ colo_framing_result_t colo_framing_feed (colo_framing_t *self, const uint8_t *da
                                          size_t len, size_t *consumed,
                                          colo_buf_t **out);
 
+//  colo_framing_feed, but a frame that completes is stamped with now_ns
+//  instead of a fresh clock read: a caller that feeds the bytes of one
+//  read() passes the time of that read, so the frames it held share one
+//  arrival time and the clock is read once per read, not once per frame.
+colo_framing_result_t colo_framing_feed_at (colo_framing_t *self, const uint8_t *data,
+                                            size_t len, size_t *consumed,
+                                            colo_buf_t **out, uint64_t now_ns);
+
 //  Counters of this decoder (COLO_FRAMING_COUNTER_COUNT values).
 const uint64_t *colo_framing_counters (const colo_framing_t *self);
 

@@ -80,6 +80,7 @@ typedef struct {
     uint8_t *rbuf;
     size_t rpos;
     size_t rlen;
+    uint64_t rts_ns;             //  when rbuf was filled: frames' arrival time
     s_fifo_t stash;              //  complete frames of a closed connection
     //  Sending
     s_fifo_t outq;
@@ -246,8 +247,8 @@ s_decode_one (s_qemu_t *q, colo_buf_t **out)
 {
     while (q->rpos < q->rlen) {
         size_t used = 0;
-        colo_framing_result_t rc = colo_framing_feed (
-            q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, out);
+        colo_framing_result_t rc = colo_framing_feed_at (
+            q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, out, q->rts_ns);
         q->rpos += used;
         if (rc == COLO_FRAMING_FRAME) {
             q->port->counters[COLO_PORT_RX_FRAMES]++;
@@ -275,6 +276,7 @@ s_read (s_qemu_t *q)
     if (n > 0) {
         q->rpos = 0;
         q->rlen = (size_t) n;
+        q->rts_ns = colo_clock_real_ns ();
     }
     return n;
 }

@@ -177,6 +177,33 @@ START_TEST (test_single_feed)
 }
 END_TEST
 
+START_TEST (test_feed_at)
+{
+    //  Frames completed by feed_at carry the caller's time, also one whose
+    //  header came in an earlier call.
+    static const uint8_t wire[] = {0, 0, 0, 2, 'h', 'i', 0, 0, 0, 1, 'Z'};
+    colo_framing_t *dec = colo_framing_new (0);
+    size_t used = 0;
+    colo_buf_t *buf = NULL;
+    ck_assert_int_eq (colo_framing_feed_at (dec, wire, sizeof wire, &used, &buf, 1234),
+                      COLO_FRAMING_FRAME);
+    ck_assert_uint_eq (used, 6);
+    ck_assert_uint_eq (buf->ts_ns, 1234);
+    ck_assert_int_eq (memcmp (buf->data, "hi", 2), 0);
+    colo_buf_destroy (&buf);
+    ck_assert_int_eq (colo_framing_feed_at (dec, wire + 6, 4, &used, &buf, 5),
+                      COLO_FRAMING_NEED_MORE);
+    ck_assert_ptr_null (buf);
+    ck_assert_int_eq (colo_framing_feed_at (dec, wire + 10, 1, &used, &buf, 99),
+                      COLO_FRAMING_FRAME);
+    ck_assert_uint_eq (buf->ts_ns, 99);
+    ck_assert_uint_eq (buf->data[0], 'Z');
+    colo_buf_destroy (&buf);
+    ck_assert_uint_eq (colo_framing_counters (dec)[COLO_FRAMING_FRAMES], 2);
+    colo_framing_destroy (&dec);
+}
+END_TEST
+
 START_TEST (test_encode_header)
 {
     uint8_t hdr[COLO_FRAMING_HDR_MAX];
@@ -374,6 +401,7 @@ colo_framing_suite (void)
     tcase_add_loop_test (tc, test_byte_by_byte, 0, 2);
     tcase_add_loop_test (tc, test_two_chunk_splits, 0, 2);
     tcase_add_test (tc, test_single_feed);
+    tcase_add_test (tc, test_feed_at);
     tcase_add_test (tc, test_encode_header);
     tcase_add_loop_test (tc, test_max_size, 0, 2);
     tcase_add_loop_test (tc, test_oversize, 0, 2);
