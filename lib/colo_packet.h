@@ -227,7 +227,8 @@ int colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
 //  Seeded 64-bit hash of a flow key (seed it randomly per process so that
 //  traffic cannot choose collisions).  Fast, not cryptographic: the key's
 //  five 64-bit words go through two chained lanes of a multiply-xorshift
-//  bijection, joined by a final round.
+//  bijection, joined by a final round; a key whose address bytes 4..15 are
+//  zero (IPv4) takes two chained rounds over its two informative words.
 uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
 
 //  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf;

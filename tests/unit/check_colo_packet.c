@@ -1572,6 +1572,38 @@ START_TEST (test_flow_hash)
                            "input bit %d -> output bit %d: %u/%d", bit, o,
                            flips[bit][o], TRIALS);
 
+    //  The same for IPv4-shaped keys (address bytes 4..15 zero), which
+    //  take a shorter path: every bit that can vary in them.
+    static uint32_t flips4[104][64];
+    memset (flips4, 0, sizeof flips4);
+    static const int v4_bytes[13] = {0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 36};
+    for (int t = 0; t < TRIALS; t++) {
+        uint8_t raw[40];
+        memset (raw, 0, sizeof raw);
+        uint64_t r = s_rand (&rng), r2 = s_rand (&rng);
+        for (int i = 0; i < 13; i++)
+            raw[v4_bytes[i]] = (uint8_t) ((i < 8 ? r >> (8 * i) : r2 >> (8 * (i - 8))));
+        uint64_t seed = s_rand (&rng);
+        colo_flow_key_t key;
+        memcpy (&key, raw, sizeof key);
+        uint64_t h4 = colo_flow_hash (&key, seed);
+        for (int bit = 0; bit < 104; bit++) {
+            uint8_t alt[40];
+            memcpy (alt, raw, sizeof alt);
+            alt[v4_bytes[bit / 8]] ^= (uint8_t) (1u << (bit % 8));
+            memcpy (&key, alt, sizeof key);
+            uint64_t d = h4 ^ colo_flow_hash (&key, seed);
+            for (int o = 0; o < 64; o++)
+                flips4[bit][o] += (d >> o) & 1;
+        }
+    }
+    for (int bit = 0; bit < 104; bit++)
+        for (int o = 0; o < 64; o++)
+            ck_assert_msg (flips4[bit][o] > TRIALS / 4
+                               && flips4[bit][o] < TRIALS * 3 / 4,
+                           "v4 input byte %d bit %d -> output bit %d: %u/%d",
+                           v4_bytes[bit / 8], bit % 8, o, flips4[bit][o], TRIALS);
+
     //  No collisions among many close keys (one port apart).
     enum { N = 1 << 16 };
     uint64_t *h = malloc (N * sizeof *h);
