@@ -3,8 +3,6 @@
  *  This file is part of colonet; see LICENSE.
  */
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 #include "colo_compare_svc.h"
 #include "colo_config.h"
 #include "colo_log.h"
+#include "colo_service.h"
 
 #define S_INSTANCES_MAX 256
 
@@ -38,20 +37,6 @@ s_keep (s_instance_t *inst, const char *value)
     if (copy && inst->string_count < 16)
         inst->strings[inst->string_count++] = copy;
     return copy;
-}
-
-static int
-s_bool (const char *value, int *out)
-{
-    if (!value || !*value || !strcmp (value, "on") || !strcmp (value, "true")
-        || !strcmp (value, "yes") || !strcmp (value, "1"))
-        *out = 1;
-    else if (!strcmp (value, "off") || !strcmp (value, "false") || !strcmp (value, "no")
-             || !strcmp (value, "0"))
-        *out = 0;
-    else
-        return -1;
-    return 0;
 }
 
 //  Apply one option (by long name, without dashes).  0, or -1 with err set.
@@ -109,7 +94,7 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
             return 0;
         }
     if (strcmp (key, "vnet-hdr-support") == 0) {
-        if (s_bool (value, &cfg->vnet_hdr_support) != 0) {
+        if (colo_service_parse_bool (value, &cfg->vnet_hdr_support) != 0) {
             snprintf (err, cap, "'%s' takes on or off", key);
             return -1;
         }
@@ -128,6 +113,19 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
     }
     snprintf (err, cap, "unknown key '%s'", key);
     return -1;
+}
+
+static void *
+s_start (void *cfg)
+{
+    return colo_compare_svc_start ((colo_compare_svc_config_t *) cfg);
+}
+
+static void
+s_stop (void *actor)
+{
+    colo_compare_svc_t *svc = (colo_compare_svc_t *) actor;
+    colo_compare_svc_stop (&svc);
 }
 
 static void
@@ -262,34 +260,10 @@ main (int argc, char **argv)
         return 0;
     }
 
-    //  Signals are taken by sigwait here, never by the instance threads.
-    sigset_t stop;
-    sigemptyset (&stop);
-    sigaddset (&stop, SIGTERM);
-    sigaddset (&stop, SIGINT);
-    sigaddset (&stop, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &stop, NULL);
-    signal (SIGPIPE, SIG_IGN);
-
-    static colo_compare_svc_t *running[S_INSTANCES_MAX];
-    int started = 0, rc = 0;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count; i++)
         if (!instances[i].cfg.id)
             instances[i].cfg.id = "compare";
-        running[i] = colo_compare_svc_start (&instances[i].cfg);
-        if (!running[i]) {
-            rc = 1;
-            break;
-        }
-        started++;
-    }
-    if (rc == 0) {
-        int sig = 0;
-        sigwait (&stop, &sig);
-        colo_info ("signal %d: stopping %d instance%s", sig, started, started == 1 ? "" : "s");
-    }
-    for (int i = started - 1; i >= 0; i--)
-        colo_compare_svc_stop (&running[i]);
+    int rc = colo_service_run (&instances[0].cfg, sizeof instances[0], count, s_start, s_stop);
     colo_config_destroy (&config);
     for (int i = 0; i < count; i++)
         s_instance_free (&instances[i]);

@@ -11,6 +11,7 @@
 #include "colo_config.h"
 #include "colo_control.h"
 #include "colo_log.h"
+#include "colo_service.h"
 
 #define S_INSTANCES_MAX 16
 #define S_VMS_MAX 4096
@@ -173,6 +174,19 @@ s_load_controls (colo_config_t *conf, const char *file, int *count)
     return 0;
 }
 
+static void *
+s_start (void *cfg)
+{
+    return colo_control_start (cfg);
+}
+
+static void
+s_stop (void *actor)
+{
+    colo_control_t *a = (colo_control_t *) actor;
+    colo_control_stop (&a);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -300,27 +314,7 @@ main (int argc, char **argv)
         return 0;
     }
 
-    sigset_t sigs;
-    sigemptyset (&sigs);
-    sigaddset (&sigs, SIGTERM);
-    sigaddset (&sigs, SIGINT);
-    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
-    colo_control_t *actors[S_INSTANCES_MAX + 1];
-    int started = 0, rc = 0;
-    for (; started < count; started++) {
-        actors[started] = colo_control_start (&s_insts[started].cfg);
-        if (!actors[started]) {
-            rc = 1;
-            break;
-        }
-    }
-    if (rc == 0) {
-        int sig = 0;
-        sigwait (&sigs, &sig);
-        colo_info ("signal %d: stopping", sig);
-    }
-    while (started > 0)
-        colo_control_stop (&actors[--started]);
+    int rc = colo_service_run (&s_insts[0].cfg, sizeof s_insts[0], count, s_start, s_stop);
     colo_config_destroy (&conf);
     return rc;
 }

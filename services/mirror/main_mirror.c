@@ -11,6 +11,7 @@
 #include "colo_config.h"
 #include "colo_ctlclient.h"
 #include "colo_log.h"
+#include "colo_service.h"
 #include "colo_mirror.h"
 #include "colo_port.h"
 
@@ -182,6 +183,19 @@ s_load_config (colo_config_t *conf, const char *file, s_instance_t *insts, int *
     return 0;
 }
 
+static void *
+s_start (void *cfg)
+{
+    return colo_mirror_start (cfg);
+}
+
+static void
+s_stop (void *actor)
+{
+    colo_mirror_t *a = (colo_mirror_t *) actor;
+    colo_mirror_stop (&a);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -273,27 +287,7 @@ main (int argc, char **argv)
         return 0;
     }
 
-    sigset_t sigs;
-    sigemptyset (&sigs);
-    sigaddset (&sigs, SIGTERM);
-    sigaddset (&sigs, SIGINT);
-    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
-    colo_mirror_t *actors[S_INSTANCES_MAX + 1];
-    int started = 0, rc = 0;
-    for (; started < count; started++) {
-        actors[started] = colo_mirror_start (&insts[started].cfg);
-        if (!actors[started]) {
-            rc = 1;
-            break;
-        }
-    }
-    if (rc == 0) {
-        int sig = 0;
-        sigwait (&sigs, &sig);
-        colo_info ("signal %d: stopping", sig);
-    }
-    while (started > 0)
-        colo_mirror_stop (&actors[--started]);
+    int rc = colo_service_run (&insts[0].cfg, sizeof insts[0], count, s_start, s_stop);
     colo_config_destroy (&conf);
     return rc;
 }

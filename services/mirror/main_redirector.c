@@ -10,6 +10,7 @@
 
 #include "colo_config.h"
 #include "colo_log.h"
+#include "colo_service.h"
 #include "colo_port.h"
 #include "colo_redirector.h"
 
@@ -90,6 +91,19 @@ s_load_config (colo_config_t *conf, const char *file, s_pair_t *pairs, int *coun
             return -1;
     }
     return 0;
+}
+
+static void *
+s_start (void *cfg)
+{
+    return colo_redirector_start (cfg);
+}
+
+static void
+s_stop (void *actor)
+{
+    colo_redirector_t *a = (colo_redirector_t *) actor;
+    colo_redirector_stop (&a);
 }
 
 int
@@ -184,27 +198,7 @@ main (int argc, char **argv)
         return 0;
     }
 
-    sigset_t sigs;
-    sigemptyset (&sigs);
-    sigaddset (&sigs, SIGTERM);
-    sigaddset (&sigs, SIGINT);
-    pthread_sigmask (SIG_BLOCK, &sigs, NULL);
-    colo_redirector_t *actors[2 * S_PAIRS_MAX];
-    int started = 0, rc = 0;
-    for (; started < count; started++) {
-        actors[started] = colo_redirector_start (&pairs[started].cfg);
-        if (!actors[started]) {
-            rc = 1;
-            break;
-        }
-    }
-    if (rc == 0) {
-        int sig = 0;
-        sigwait (&sigs, &sig);
-        colo_info ("signal %d: stopping", sig);
-    }
-    while (started > 0)
-        colo_redirector_stop (&actors[--started]);
+    int rc = colo_service_run (&pairs[0].cfg, sizeof pairs[0], count, s_start, s_stop);
     colo_config_destroy (&conf);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "colo_config.h"
 #include "colo_log.h"
+#include "colo_service.h"
 #include "colo_rewriter_actor.h"
 
 #define S_INSTANCES_MAX 256
@@ -50,20 +51,6 @@ s_instance_free (s_instance_t *inst)
     for (int i = 0; i < inst->string_count; i++)
         free (inst->strings[i]);
     inst->string_count = 0;
-}
-
-static int
-s_bool (const char *value, int *out)
-{
-    if (!value || !*value || !strcmp (value, "on") || !strcmp (value, "true")
-        || !strcmp (value, "yes") || !strcmp (value, "1"))
-        *out = 1;
-    else if (!strcmp (value, "off") || !strcmp (value, "false") || !strcmp (value, "no")
-             || !strcmp (value, "0"))
-        *out = 0;
-    else
-        return -1;
-    return 0;
 }
 
 //  Apply one option (its long name, no dashes).  0, or -1 with err set.
@@ -118,7 +105,7 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
             return 0;
         }
     if (strcmp (key, "vnet-hdr-support") == 0) {
-        if (s_bool (value, &cfg->vnet_hdr_support) != 0) {
+        if (colo_service_parse_bool (value, &cfg->vnet_hdr_support) != 0) {
             snprintf (err, cap, "key '%s': '%s': expected on or off", key, value);
             return -1;
         }
@@ -136,6 +123,19 @@ s_key_line (colo_config_t *config, const s_instance_t *inst, const char *key)
         if (strcmp (colo_config_key (config, inst->section, k), key) == 0)
             return colo_config_line (config, inst->section, k);
     return inst->line;
+}
+
+static void *
+s_start (void *cfg)
+{
+    return colo_rewriter_actor_start ((colo_rewriter_actor_config_t *) cfg);
+}
+
+static void
+s_stop (void *actor)
+{
+    colo_rewriter_actor_t *a = (colo_rewriter_actor_t *) actor;
+    colo_rewriter_actor_stop (&a);
 }
 
 int
@@ -276,32 +276,7 @@ main (int argc, char **argv)
         return rc;
     }
 
-    //  Signals are taken by sigwait here, never by the instance threads.
-    sigset_t stop;
-    sigemptyset (&stop);
-    sigaddset (&stop, SIGTERM);
-    sigaddset (&stop, SIGINT);
-    sigaddset (&stop, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &stop, NULL);
-    signal (SIGPIPE, SIG_IGN);
-
-    static colo_rewriter_actor_t *running[S_INSTANCES_MAX];
-    int started = 0;
-    for (int i = 0; i < count; i++) {
-        running[i] = colo_rewriter_actor_start (&instances[i].cfg);
-        if (!running[i]) {
-            rc = 1;
-            break;
-        }
-        started++;
-    }
-    if (rc == 0) {
-        int sig = 0;
-        sigwait (&stop, &sig);
-        colo_info ("signal %d: stopping %d instance%s", sig, started, started == 1 ? "" : "s");
-    }
-    for (int i = started - 1; i >= 0; i--)
-        colo_rewriter_actor_stop (&running[i]);
+    rc = colo_service_run (&instances[0].cfg, sizeof instances[0], count, s_start, s_stop);
     colo_config_destroy (&config);
     for (int i = 0; i < count; i++)
         s_instance_free (&instances[i]);
