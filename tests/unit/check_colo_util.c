@@ -9,6 +9,7 @@
 #include "colo_counters.h"
 #include "colo_log.h"
 #include "colo_seq.h"
+#include "colo_service.h"
 #include "colo_test.h"
 
 START_TEST (test_log_levels)
@@ -142,6 +143,26 @@ START_TEST (test_clocks)
 }
 END_TEST
 
+START_TEST (test_service_bool)
+{
+    static const char *const yes[] = {"", "on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+    int v = -1;
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq (colo_service_parse_bool (yes[i], &v), 0);
+        ck_assert_int_eq (v, 1);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq (colo_service_parse_bool (no[i], &v), 0);
+        ck_assert_int_eq (v, 0);
+    }
+    ck_assert_int_eq (colo_service_parse_bool (NULL, &v), 0);
+    ck_assert_int_eq (v, 1);
+    ck_assert_int_eq (colo_service_parse_bool ("maybe", &v), -1);
+    ck_assert_int_eq (colo_service_parse_bool ("ON", &v), -1);
+}
+END_TEST
+
 Suite *
 colo_util_suite (void)
 {
@@ -153,6 +174,7 @@ colo_util_suite (void)
     tcase_add_test (tc, test_buf);
     tcase_add_test (tc, test_seq_wrap);
     tcase_add_test (tc, test_clocks);
+    tcase_add_test (tc, test_service_bool);
     suite_add_tcase (s, tc);
     return s;
 }
