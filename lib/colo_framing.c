@@ -139,6 +139,32 @@ colo_framing_result_t
 colo_framing_feed_at (colo_framing_t *self, const uint8_t *data, size_t len,
                       size_t *consumed, colo_buf_t **out, uint64_t now_ns)
 {
+    //  Fast path: between frames with a whole valid frame, header
+    //  included, in data (the usual case for a large read): one pass.
+    //  Anything else, errors included, takes the general path below.
+    size_t hdr_size = self->hdr_size;
+    if (!self->cur && self->hdr_have == 0 && len >= hdr_size) {
+        uint32_t flen = s_get_be32 (data);
+        uint32_t vlen = self->vnet ? s_get_be32 (data + 4) : 0;
+        if (flen > 0 && flen <= COLO_FRAME_MAX && vlen <= COLO_VNET_HDR_MAX && vlen <= flen
+            && len - hdr_size >= flen) {
+            colo_buf_t *buf = colo_buf_new (flen);
+            if (buf) {
+                memcpy (buf->data, data + hdr_size, flen);
+                buf->len = flen;
+                buf->vnet_hdr_len = (uint16_t) vlen;
+                buf->ts_ns = now_ns;
+                buf->dir = COLO_DIR_NONE;
+                self->last_len = flen;
+                self->last_vnet = vlen;
+                self->counters[COLO_FRAMING_FRAMES]++;
+                self->counters[COLO_FRAMING_BYTES] += flen;
+                *consumed = hdr_size + flen;
+                *out = buf;
+                return COLO_FRAMING_FRAME;
+            }
+        }
+    }
     size_t pos = 0;
     colo_framing_result_t rc = COLO_FRAMING_NEED_MORE;
     *out = NULL;
