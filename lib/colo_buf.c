@@ -69,19 +69,16 @@ s_make_key (void)
     pthread_key_create (&s_key, s_cache_release);
 }
 
-//  The class of a capacity, or -1 above COLO_FRAME_MAX.
+//  The class of a capacity, or -1 above COLO_FRAME_MAX: the power of two
+//  from 128 up that holds it.
 static inline int
 s_class (size_t cap)
 {
     if (cap > COLO_FRAME_MAX)
         return -1;
-    int c = 0;
-    size_t size = 128;
-    while (size < cap) {
-        size <<= 1;
-        c++;
-    }
-    return c;
+    if (cap <= 128)
+        return 0;
+    return 64 - __builtin_clzll ((unsigned long long) cap - 1) - 7;
 }
 
 static inline size_t
@@ -91,11 +88,16 @@ s_class_cap (int c)
     return cap > COLO_FRAME_MAX ? COLO_FRAME_MAX : cap;
 }
 
+//  Buffers a thread keeps per class: S_CACHE_BYTES worth, at least
+//  S_CACHE_MIN (1 MiB / class size, precomputed).
+static const uint32_t s_class_limits[S_CLASSES] = {
+    8192, 4096, 2048, 1024, 512, 256, 128, 64, S_CACHE_MIN, S_CACHE_MIN, S_CACHE_MIN,
+};
+
 static inline uint32_t
 s_class_limit (int c)
 {
-    uint32_t limit = (uint32_t) (S_CACHE_BYTES / s_class_cap (c));
-    return limit < S_CACHE_MIN ? S_CACHE_MIN : limit;
+    return s_class_limits[c];
 }
 
 colo_buf_t *
