@@ -77,9 +77,9 @@ s_json_str (const char *s)
     putchar ('"');
     for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            printf ("\\%c", *p);
+            fprintf (stdout, "\\%c", *p);
         else if (*p < 0x20)
-            printf ("\\u%04x", *p);
+            fprintf (stdout, "\\u%04x", *p);
         else
             putchar (*p);
     }
@@ -102,7 +102,7 @@ static void
 s_rule_json (const colo_rule_t *r)
 {
     char proto[16], src[64], dst[64], sport[16], dport[16];
-    printf ("{\"id\":%llu,\"version\":%llu,\"vm\":", (unsigned long long) r->id,
+    fprintf (stdout, "{\"id\":%llu,\"version\":%llu,\"vm\":", (unsigned long long) r->id,
             (unsigned long long) r->version);
     s_json_str (r->vm[0] ? r->vm : NULL);
     fputs (",\"proto\":", stdout);
@@ -128,7 +128,7 @@ s_counters_json (const colo_ctl_counter_t *c, size_t n)
         if (i)
             putchar (',');
         s_json_str (c[i].name);
-        printf (":%llu", (unsigned long long) c[i].value);
+        fprintf (stdout, ":%llu", (unsigned long long) c[i].value);
     }
     putchar ('}');
 }
@@ -149,7 +149,7 @@ s_call (const s_opts_t *o, colo_ctl_request_t *req, colo_ctl_reply_t *rep)
         fprintf (stderr, "coloctl: %s (is colo-control running, and are the keys right?)\n",
                  err);
         if (o->json)
-            printf ("{\"ok\":false,\"error\":\"unreachable\",\"message\":\"%s\"}\n",
+            fprintf (stdout, "{\"ok\":false,\"error\":\"unreachable\",\"message\":\"%s\"}\n",
                     "no reply");
         return S_UNREACHABLE;
     }
@@ -157,11 +157,11 @@ s_call (const s_opts_t *o, colo_ctl_request_t *req, colo_ctl_reply_t *rep)
         fprintf (stderr, "coloctl: refused (%s): %s\n", colo_ctl_error_name (rep->error),
                  rep->message);
         if (o->json) {
-            printf ("{\"ok\":false,\"error\":\"%s\",\"message\":",
+            fprintf (stdout, "{\"ok\":false,\"error\":\"%s\",\"message\":",
                     colo_ctl_error_name (rep->error));
             s_json_str (rep->message);
             if (rep->rule_id)
-                printf (",\"id\":%llu", (unsigned long long) rep->rule_id);
+                fprintf (stdout, ",\"id\":%llu", (unsigned long long) rep->rule_id);
             puts ("}");
         }
         colo_ctl_reply_clear (rep);
@@ -218,10 +218,10 @@ s_cmd_add (const s_opts_t *o)
     if (rc != S_OK)
         return rc;
     if (o->json)
-        printf ("{\"ok\":true,\"id\":%llu,\"version\":%llu}\n",
+        fprintf (stdout, "{\"ok\":true,\"id\":%llu,\"version\":%llu}\n",
                 (unsigned long long) rep.rule_id, (unsigned long long) rep.rules_version);
     else
-        printf ("%llu\n", (unsigned long long) rep.rule_id);
+        fprintf (stdout, "%llu\n", (unsigned long long) rep.rule_id);
     colo_ctl_reply_clear (&rep);
     return S_OK;
 }
@@ -241,10 +241,10 @@ s_cmd_del (const s_opts_t *o, const char *id_text)
     if (rc != S_OK)
         return rc;
     if (o->json)
-        printf ("{\"ok\":true,\"id\":%llu,\"version\":%llu}\n", (unsigned long long) id,
+        fprintf (stdout, "{\"ok\":true,\"id\":%llu,\"version\":%llu}\n", (unsigned long long) id,
                 (unsigned long long) rep.rules_version);
     else
-        printf ("deleted %llu\n", (unsigned long long) id);
+        fprintf (stdout, "deleted %llu\n", (unsigned long long) id);
     colo_ctl_reply_clear (&rep);
     return S_OK;
 }
@@ -265,7 +265,7 @@ s_cmd_list (const s_opts_t *o)
     if (rc != S_OK)
         return rc;
     if (o->json) {
-        printf ("{\"ok\":true,\"version\":%llu,\"rules\":[",
+        fprintf (stdout, "{\"ok\":true,\"version\":%llu,\"rules\":[",
                 (unsigned long long) rep.rules_version);
         for (size_t i = 0; i < rep.n_rules; i++) {
             if (i)
@@ -275,7 +275,7 @@ s_cmd_list (const s_opts_t *o)
         puts ("]}");
     }
     else {
-        printf ("%-6s %-12s %-6s %-24s %-11s %-24s %-11s %s\n", "ID", "VM", "PROTO", "SRC",
+        fprintf (stdout, "%-6s %-12s %-6s %-24s %-11s %-24s %-11s %s\n", "ID", "VM", "PROTO", "SRC",
                 "SPORT", "DST", "DPORT", "COMMENT");
         for (size_t i = 0; i < rep.n_rules; i++) {
             const colo_rule_t *r = &rep.rules[i];
@@ -284,7 +284,7 @@ s_cmd_list (const s_opts_t *o)
                                       sizeof sport);
             const char *dp = s_ports (r->has_dport, r->dport_lo, r->dport_hi, dport,
                                       sizeof dport);
-            printf ("%-6llu %-12s %-6s %-24s %-11s %-24s %-11s %s\n",
+            fprintf (stdout, "%-6llu %-12s %-6s %-24s %-11s %-24s %-11s %s\n",
                     (unsigned long long) r->id, r->vm[0] ? r->vm : "*",
                     colo_proto_format (r->proto, proto, sizeof proto),
                     colo_cidr_format (&r->src, src, sizeof src), sp ? sp : "any",
@@ -306,17 +306,17 @@ s_cmd_status (const s_opts_t *o)
     if (rc != S_OK)
         return rc;
     if (o->json) {
-        printf ("{\"ok\":true,\"version\":%llu,\"instances\":[",
+        fprintf (stdout, "{\"ok\":true,\"version\":%llu,\"instances\":[",
                 (unsigned long long) rep.rules_version);
         for (size_t i = 0; i < rep.n_instances; i++) {
             const colo_ctl_instance_t *in = &rep.instances[i];
-            printf ("%s{\"kind\":", i ? "," : "");
+            fprintf (stdout, "%s{\"kind\":", i ? "," : "");
             s_json_str (in->kind);
             fputs (",\"instance\":", stdout);
             s_json_str (in->instance);
             fputs (",\"vm\":", stdout);
             s_json_str (in->vm);
-            printf (",\"rules_version\":%llu,\"last_heartbeat_ms\":%llu,\"alive\":%s,"
+            fprintf (stdout, ",\"rules_version\":%llu,\"last_heartbeat_ms\":%llu,\"alive\":%s,"
                     "\"counters\":",
                     (unsigned long long) in->rules_version, (unsigned long long) in->age_ms,
                     in->alive ? "true" : "false");
@@ -326,8 +326,8 @@ s_cmd_status (const s_opts_t *o)
         puts ("]}");
     }
     else {
-        printf ("rules version %llu\n", (unsigned long long) rep.rules_version);
-        printf ("%-12s %-9s %-16s %-8s %-14s %-6s %s\n", "VM", "KIND", "INSTANCE", "RULES",
+        fprintf (stdout, "rules version %llu\n", (unsigned long long) rep.rules_version);
+        fprintf (stdout, "%-12s %-9s %-16s %-8s %-14s %-6s %s\n", "VM", "KIND", "INSTANCE", "RULES",
                 "HEARTBEAT", "STATE", "COUNTERS");
         for (size_t i = 0; i < rep.n_instances; i++) {
             const colo_ctl_instance_t *in = &rep.instances[i];
@@ -335,11 +335,11 @@ s_cmd_status (const s_opts_t *o)
             snprintf (version, sizeof version, "%llu%s", (unsigned long long) in->rules_version,
                       in->rules_version < rep.rules_version ? "*" : "");
             snprintf (age, sizeof age, "%.1fs ago", (double) in->age_ms / 1000.0);
-            printf ("%-12s %-9s %-16s %-8s %-14s %-6s", in->vm, in->kind, in->instance,
+            fprintf (stdout, "%-12s %-9s %-16s %-8s %-14s %-6s", in->vm, in->kind, in->instance,
                     version, age, in->alive ? "alive" : "DEAD");
             for (size_t c = 0; c < in->n_counters; c++)
                 if (in->counters[c].value)
-                    printf (" %s=%llu", in->counters[c].name,
+                    fprintf (stdout, " %s=%llu", in->counters[c].name,
                             (unsigned long long) in->counters[c].value);
             putchar ('\n');
         }
@@ -364,7 +364,7 @@ s_cmd_stats (const s_opts_t *o)
     if (rc != S_OK)
         return rc;
     if (o->json) {
-        printf ("{\"ok\":true,\"version\":%llu,\"groups\":{",
+        fprintf (stdout, "{\"ok\":true,\"version\":%llu,\"groups\":{",
                 (unsigned long long) rep.rules_version);
         for (size_t i = 0; i < rep.n_groups; i++) {
             if (i)
@@ -377,9 +377,9 @@ s_cmd_stats (const s_opts_t *o)
     }
     else
         for (size_t i = 0; i < rep.n_groups; i++) {
-            printf ("[%s]\n", rep.groups[i].name);
+            fprintf (stdout, "[%s]\n", rep.groups[i].name);
             for (size_t c = 0; c < rep.groups[i].n_counters; c++)
-                printf ("  %-32s %llu\n", rep.groups[i].counters[c].name,
+                fprintf (stdout, "  %-32s %llu\n", rep.groups[i].counters[c].name,
                         (unsigned long long) rep.groups[i].counters[c].value);
         }
     colo_ctl_reply_clear (&rep);
@@ -403,10 +403,10 @@ s_cmd_event (const s_opts_t *o, colo_ctl_event_type_t type, const char *name)
     if (rc != S_OK)
         return rc;
     if (o->json)
-        printf ("{\"ok\":true,\"event_id\":%llu,\"delivered\":%u}\n",
+        fprintf (stdout, "{\"ok\":true,\"event_id\":%llu,\"delivered\":%u}\n",
                 (unsigned long long) rep.event.id, rep.delivered);
     else
-        printf ("%s for vm %s delivered to %u instance%s\n", name, o->vm, rep.delivered,
+        fprintf (stdout, "%s for vm %s delivered to %u instance%s\n", name, o->vm, rep.delivered,
                 rep.delivered == 1 ? "" : "s");
     colo_ctl_reply_clear (&rep);
     return S_OK;
@@ -424,10 +424,10 @@ s_cmd_keygen (const s_opts_t *o, const char *path)
         return S_REFUSED;
     }
     if (o->json)
-        printf ("{\"ok\":true,\"public\":\"%s\",\"secret_file\":\"%s\"}\n",
+        fprintf (stdout, "{\"ok\":true,\"public\":\"%s\",\"secret_file\":\"%s\"}\n",
                 zcert_public_txt (cert), secret);
     else
-        printf ("%s\n", zcert_public_txt (cert));
+        fprintf (stdout, "%s\n", zcert_public_txt (cert));
     zcert_destroy (&cert);
     return S_OK;
 }
@@ -471,7 +471,7 @@ s_cmd_watch (const s_opts_t *o)
         if (now_connected != connected) {
             connected = now_connected;
             if (o->json)
-                printf ("{\"connected\":%s}\n", connected ? "true" : "false");
+                fprintf (stdout, "{\"connected\":%s}\n", connected ? "true" : "false");
             else
                 puts (connected ? "connected" : "disconnected");
         }
@@ -480,18 +480,18 @@ s_cmd_watch (const s_opts_t *o)
             have = 1;
             version = colo_ruleset_version (rs);
             if (o->json)
-                printf ("{\"rules_version\":%llu,\"rules\":%zu}\n",
+                fprintf (stdout, "{\"rules_version\":%llu,\"rules\":%zu}\n",
                         (unsigned long long) version, colo_ruleset_count (rs));
             else
-                printf ("rules %llu %zu\n", (unsigned long long) version,
+                fprintf (stdout, "rules %llu %zu\n", (unsigned long long) version,
                         colo_ruleset_count (rs));
         }
         colo_ctl_event_t ev;
         while (colo_ctlclient_next_event (c, &ev)) {
             if (o->json) {
-                printf ("{\"event\":\"%s\",\"vm\":", colo_ctl_event_name (ev.type));
+                fprintf (stdout, "{\"event\":\"%s\",\"vm\":", colo_ctl_event_name (ev.type));
                 s_json_str (ev.vm);
-                printf (",\"id\":%llu,\"reason\":", (unsigned long long) ev.id);
+                fprintf (stdout, ",\"id\":%llu,\"reason\":", (unsigned long long) ev.id);
                 s_json_str (ev.reason);
                 fputs (",\"connection\":", stdout);
                 s_json_str (ev.connection);
@@ -500,7 +500,7 @@ s_cmd_watch (const s_opts_t *o)
                 puts ("}");
             }
             else
-                printf ("event\t%s\t%s\t%llu\t%s\t%s\t%s\n", colo_ctl_event_name (ev.type),
+                fprintf (stdout, "event\t%s\t%s\t%llu\t%s\t%s\t%s\n", colo_ctl_event_name (ev.type),
                         ev.vm, (unsigned long long) ev.id, ev.reason, ev.connection,
                         ev.source);
         }
