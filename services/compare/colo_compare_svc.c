@@ -361,6 +361,18 @@ s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int bud
         colo_loop_again (self->loop);   //  more may wait: come back next turn
 }
 
+//  After input: release what matched, turn events into a request, and
+//  wake for the engine's next deadline (datagram reorder grace).
+static void
+s_after_input (colo_compare_svc_t *self)
+{
+    s_flush_out (self);
+    s_check_requests (self, colo_clock_mono_ms ());
+    uint64_t deadline = colo_compare_next_deadline (self->engine);
+    if (deadline != UINT64_MAX)
+        colo_loop_timer_set_next (self->loop, self->deadline_timer, deadline);
+}
+
 static void
 s_on_primary (colo_loop_t *loop, int fd, void *arg)
 {
@@ -368,11 +380,7 @@ s_on_primary (colo_loop_t *loop, int fd, void *arg)
     (void) fd;
     colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
     s_drain_input (self, self->pri, 1, 1024);
-    s_flush_out (self);
-    s_check_requests (self, colo_clock_mono_ms ());
-    uint64_t deadline = colo_compare_next_deadline (self->engine);
-    if (deadline != UINT64_MAX)
-        colo_loop_timer_set_next (self->loop, self->deadline_timer, deadline);
+    s_after_input (self);
 }
 
 static void
@@ -382,11 +390,7 @@ s_on_secondary (colo_loop_t *loop, int fd, void *arg)
     (void) fd;
     colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
     s_drain_input (self, self->sec, 0, 1024);
-    s_flush_out (self);
-    s_check_requests (self, colo_clock_mono_ms ());
-    uint64_t deadline = colo_compare_next_deadline (self->engine);
-    if (deadline != UINT64_MAX)
-        colo_loop_timer_set_next (self->loop, self->deadline_timer, deadline);
+    s_after_input (self);
 }
 
 static void
@@ -469,17 +473,24 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
     }
 }
 
+//  Every counter, the engine's then the service's, with the gauges current.
 static void
-s_fill_snapshot (colo_compare_svc_t *self)
+s_collect (colo_compare_svc_t *self, uint64_t out[COLO_COMPARE_ALL_COUNTERS])
 {
     self->counters[COLO_SVC_OUT_QUEUED] = colo_compare_released_count (self->engine);
     self->counters[COLO_SVC_CONNECTIONS] = colo_compare_connections (self->engine);
     self->counters[COLO_SVC_QUEUED_PRIMARY] = colo_compare_queued_primary (self->engine);
     self->counters[COLO_SVC_QUEUED_SECONDARY] = colo_compare_queued_secondary (self->engine);
-    pthread_mutex_lock (&self->lock);
-    memcpy (self->snapshot, colo_compare_counters (self->engine),
+    memcpy (out, colo_compare_counters (self->engine),
             sizeof (uint64_t) * COLO_CMP_COUNTER_COUNT);
-    memcpy (self->snapshot + COLO_CMP_COUNTER_COUNT, self->counters, sizeof self->counters);
+    memcpy (out + COLO_CMP_COUNTER_COUNT, self->counters, sizeof self->counters);
+}
+
+static void
+s_fill_snapshot (colo_compare_svc_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    s_collect (self, self->snapshot);
     self->snapshot_gen++;
     pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->lock);
@@ -510,13 +521,7 @@ s_on_scan (colo_loop_t *loop, int id, uint64_t now_ms, void *arg)
     s_check_requests (self, now_ms);
     if (self->ctl) {
         uint64_t values[COLO_COMPARE_ALL_COUNTERS];
-        self->counters[COLO_SVC_OUT_QUEUED] = colo_compare_released_count (self->engine);
-        self->counters[COLO_SVC_CONNECTIONS] = colo_compare_connections (self->engine);
-        self->counters[COLO_SVC_QUEUED_PRIMARY] = colo_compare_queued_primary (self->engine);
-        self->counters[COLO_SVC_QUEUED_SECONDARY] = colo_compare_queued_secondary (self->engine);
-        memcpy (values, colo_compare_counters (self->engine),
-                sizeof (uint64_t) * COLO_CMP_COUNTER_COUNT);
-        memcpy (values + COLO_CMP_COUNTER_COUNT, self->counters, sizeof self->counters);
+        s_collect (self, values);
         colo_ctlclient_set_status (self->ctl, self->status_names, values,
                                    COLO_COMPARE_ALL_COUNTERS);
     }
