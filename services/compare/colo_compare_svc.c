@@ -28,7 +28,7 @@
 const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
     "checkpoint_requests", "checkpoint_episodes", "notify_init",      "notify_unknown",
     "input_pauses",        "out_queued",          "connections",      "queued_primary",
-    "queued_secondary",
+    "queued_secondary",    "out_frames",          "held_us",
 };
 
 struct colo_compare_svc {
@@ -162,6 +162,20 @@ colo_compare_svc_check (const colo_compare_svc_config_t *cfg, char *err, size_t 
 
 static void s_update_inputs (colo_compare_svc_t *self);
 
+//  Add the time the frames that left spent in colonet (arrival stamps are
+//  CLOCK_REALTIME; a stamp from the future, after a clock step, counts 0).
+static void
+s_count_held (colo_compare_svc_t *self, const uint64_t *ts, int n)
+{
+    uint64_t now = colo_clock_real_ns ();
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i] < now)
+            sum += now - ts[i];
+    self->counters[COLO_SVC_OUT_FRAMES] += (uint64_t) n;
+    self->counters[COLO_SVC_HELD_US] += sum / 1000;
+}
+
 //  Offer released frames to outdev, in order; what it refuses stays first in
 //  line in the engine.
 static void
@@ -171,10 +185,16 @@ s_flush_out (colo_compare_svc_t *self)
     self->out_blocked = 0;
     int n;
     while ((n = colo_compare_peek (self->engine, bufs, S_BURST)) > 0) {
+        //  Arrival stamps, read before outdev owns (and may free) the frames.
+        uint64_t ts[S_BURST];
+        for (int i = 0; i < n; i++)
+            ts[i] = bufs[i]->ts_ns;
         int sent = colo_port_send (self->out, bufs, n);
         if (sent < 0)
             sent = 0;
         colo_compare_advance (self->engine, sent);
+        if (sent > 0)
+            s_count_held (self, ts, sent);
         if (sent < n) {
             self->out_blocked = 1;
             break;

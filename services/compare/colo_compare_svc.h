@@ -63,6 +63,10 @@ typedef enum {
     COLO_SVC_CONNECTIONS,               //  gauge
     COLO_SVC_QUEUED_PRIMARY,            //  gauge
     COLO_SVC_QUEUED_SECONDARY,          //  gauge
+    COLO_SVC_OUT_FRAMES,                //  frames outdev took
+    COLO_SVC_HELD_US,                   //  their summed time in colonet, from arrival on
+                                        //  a port to outdev (µs): held_us / out_frames is
+                                        //  the mean added latency
     COLO_SVC_COUNTER_COUNT
 } colo_compare_svc_counter_t;
 
