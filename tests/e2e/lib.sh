@@ -49,6 +49,12 @@ E2E_SH4=198.51.100.2
 E2E_PORT_MIRROR=9001
 E2E_PORT_COMPARE=9002
 E2E_PORT_NOTIFY=9010
+E2E_PORT_API=7100
+E2E_PORT_EVENTS=7101
+# 1: e2e_config adds colo-control (primary host, its store in $E2E_DIR) and
+# points mirror, compare and rewriter at it; e2e_start starts it first.
+E2E_CONTROL=${E2E_CONTROL:-0}
+E2E_CONTROL_PID=""
 # TCP timestamps on the guests: on, as on any Linux guest.  colo-rewriter
 # translates the echoed TSecr toward the secondary (Linux >= 6.11 drops a
 # handshake ACK whose TSecr it never sent: TcpExtTSEcrRejected); set 0 to
@@ -78,7 +84,7 @@ e2e_require() {
     fi
     ip netns del "${E2E_P}probe"
     for f in "$BUILD/bin/colo-mirror" "$BUILD/bin/colo-compare" "$BUILD/bin/colo-rewriter" \
-        "$BUILD/e2e/adapter"; do
+        "$BUILD/bin/colo-control" "$BUILD/bin/coloctl" "$BUILD/e2e/adapter"; do
         if [ ! -x "$f" ]; then
             e2e_say "$f not built (make BUILD=$BUILD)"
             echo "0 passed, 1 failed"
@@ -227,20 +233,39 @@ e2e_topology() {
 # Write the deployment config (one file for both hosts; each service runs
 # the sections of its own kind).  Extra "key = value" lines for the compare
 # section may be given as arguments.
+# With E2E_CONTROL=1, colo-control runs on the primary host and every
+# data-plane section names it and the VM.
 e2e_config() {
     E2E_CONF=$E2E_DIR/colonet.conf
+    E2E_API=tcp://$E2E_PH4:$E2E_PORT_API
+    if [ "$E2E_CONTROL" = 1 ]; then
+        ctl="control = $E2E_API
+vm = vm1"
+    else
+        ctl=""
+    fi
     {
         echo "# colonet e2e deployment: primary host $E2E_PH4, secondary host $E2E_SH4"
+        if [ "$E2E_CONTROL" = 1 ]; then
+            echo "[control main]"
+            echo "api = $E2E_API"
+            echo "events = tcp://$E2E_PH4:$E2E_PORT_EVENTS"
+            echo "store = $E2E_DIR/control-store"
+            echo "heartbeat = 200"
+            echo
+        fi
         echo "[mirror vm1]"
         echo "in = packet:cli"
         echo "to-primary = packet:gst"
         echo "to-secondary = zmq+tcp://$E2E_SH4:$E2E_PORT_MIRROR"
+        [ -z "$ctl" ] || echo "$ctl"
         echo
         echo "[compare vm1]"
         echo "primary-in = packet:gst"
         echo "secondary-in = zmq+tcp://$E2E_PH4:$E2E_PORT_COMPARE,bind"
         echo "outdev = packet:cli"
         echo "notify-dev = qemu+tcp:127.0.0.1:$E2E_PORT_NOTIFY,server"
+        [ -z "$ctl" ] || echo "$ctl"
         for kv in "$@"; do echo "$kv"; done
         echo
         echo "[rewriter vm1]"
@@ -248,7 +273,28 @@ e2e_config() {
         echo "to-guest = packet:gst"
         echo "from-guest = packet:gst"
         echo "to-compare = zmq+tcp://$E2E_PH4:$E2E_PORT_COMPARE"
+        [ -z "$ctl" ] || echo "$ctl"
     } >"$E2E_CONF"
+}
+
+# coloctl against the deployment's colo-control (from the primary host).
+e2e_ctl() {
+    e2e_in ph "$BUILD/bin/coloctl" --control "$E2E_API" --timeout 2000 "$@"
+}
+
+# Start colo-control from the config and wait until it answers.
+e2e_start_control() {
+    e2e_bg ph "$E2E_DIR/control.log" "$BUILD/bin/colo-control" --config "$E2E_CONF"
+    E2E_CONTROL_PID=$E2E_LAST_PID
+    e2e_wait 100 e2e_ctl status
+}
+
+# Every instance of kind $1 (compare, mirror, rewriter) is registered with
+# colo-control, alive, and has its rules at the current version.
+s_e2e_registered() {
+    e2e_ctl status >"$E2E_DIR/status.out" 2>/dev/null || return 1
+    grep " $1 " "$E2E_DIR/status.out" | grep -q "alive" || return 1
+    ! grep " $1 " "$E2E_DIR/status.out" | grep -q '\*'
 }
 
 s_e2e_established() {
@@ -260,6 +306,9 @@ s_e2e_adapter_connected() { grep -q "connected=1" "$E2E_DIR/adapter.state" 2>/de
 # Start the services and the adapter (optional argument: a gate file for
 # the adapter's answers) and wait until every link is up.
 e2e_start() {
+    if [ "$E2E_CONTROL" = 1 ]; then
+        e2e_start_control || return 1
+    fi
     e2e_bg sh "$E2E_DIR/rewriter.log" "$BUILD/bin/colo-rewriter" --config "$E2E_CONF"
     E2E_REWRITER_PID=$E2E_LAST_PID
     e2e_bg ph "$E2E_DIR/compare.log" "$BUILD/bin/colo-compare" --config "$E2E_CONF"
@@ -272,6 +321,9 @@ e2e_start() {
     e2e_wait 100 s_e2e_established ph "$E2E_PORT_MIRROR" || return 1
     e2e_wait 100 s_e2e_established ph "$E2E_PORT_COMPARE" || return 1
     e2e_wait 100 s_e2e_adapter_connected || return 1
+    if [ "$E2E_CONTROL" = 1 ]; then
+        for k in mirror compare rewriter; do e2e_wait 100 s_e2e_registered "$k" || return 1; done
+    fi
     return 0
 }
 
@@ -286,7 +338,8 @@ e2e_answers() {
 
 # The processes started are all still running.
 e2e_alive() {
-    for p in $E2E_REWRITER_PID $E2E_COMPARE_PID $E2E_MIRROR_PID $E2E_ADAPTER_PID; do
+    for p in $E2E_REWRITER_PID $E2E_COMPARE_PID $E2E_MIRROR_PID $E2E_ADAPTER_PID \
+        $E2E_CONTROL_PID; do
         kill -0 "$p" 2>/dev/null || return 1
     done
 }
