@@ -1,0 +1,157 @@
+#!/bin/sh
+# e2e.sh - bench/e2e's topologies: the COLO path of tests/e2e/lib.sh and a direct veth, one client, one server.
+# SPDX-License-Identifier: MPL-2.0
+#
+# Run by build/bench/e2e (see bench/e2e.c), which passes its options in
+# E2E_BENCH_* and reads the figures from the file $E2E_BENCH_OUT, one line
+# per result: "PATH WHAT key=value ...".  POSIX sh, root.
+#
+#   COLO:   cl ─ ph (colo-mirror, colo-compare, colo-control, adapter) ─ pg
+#                └ sh (colo-rewriter) ─ sg               (tests/e2e/lib.sh)
+#   direct: dc ─veth─ dg       the same addresses, MACs, static neighbours,
+#                              offloads off (MTU-sized frames), TCP timestamps
+#
+# Namespaces carry lib.sh's prefix (cn<pid>-), so its cleanup (on EXIT,
+# also after INT/TERM/HUP) removes the direct path's too and checks that
+# nothing is left.  pg, sg and dg run "e2e --serve"; the client runs in cl,
+# then dc, one test at a time: direct first, then COLO.  Around each COLO
+# test, colo-compare's counters (through colo-control's status, settled,
+# see s_snapshot) and the adapter's checkpoint requests are written down.
+set -u
+E2E_NAME=e2e-bench
+E2E_CONTROL=1
+s_here=$(cd "$(dirname "$0")" && pwd)
+. "$s_here/../tests/e2e/lib.sh"
+
+SELF=${E2E_BENCH_SELF:-}
+OUT=${E2E_BENCH_OUT:-}
+if [ -z "$SELF" ] || [ -z "$OUT" ]; then
+    echo "e2e.sh: run build/bench/e2e, not this script" >&2
+    exit 2
+fi
+SECONDS_EACH=${E2E_BENCH_SECONDS:-3}
+ONLY=${E2E_BENCH_ONLY:-}
+UDP=${E2E_BENCH_UDP:-1}
+VERBOSE=${E2E_BENCH_VERBOSE:-0}
+CLIENT_OPTS="--seconds $SECONDS_EACH --conns ${E2E_BENCH_CONNS:-1} --chunk ${E2E_BENCH_CHUNK:-1048576}
+ --rate ${E2E_BENCH_RATE:-2000} --req ${E2E_BENCH_REQ:-64} --resp ${E2E_BENCH_RESP:-64}"
+# A client gets 5 times its test time plus 30 s before timeout kills it.
+CLIENT_TIMEOUT=$(echo "$SECONDS_EACH" | awk '{printf "%d", $1 * 5 + 30}')
+
+e2e_require
+
+s_say() { if [ "$VERBOSE" = 1 ]; then e2e_say "$*" >&2; fi; }
+s_fail() {
+    e2e_say "$*" >&2
+    e2e_dump_logs
+    exit 1
+}
+
+# ---------------------------------------------------------------- direct path
+
+# An endpoint of the direct veth, set up as lib.sh sets up the client and
+# the guests: s_direct_endpoint NS MAC ADDR4 ADDR6 PEER4 PEER6 PEERMAC
+s_direct_endpoint() {
+    ns=$1
+    e2e_in "$ns" ip link set eth0 address "$2" || return 1
+    e2e_in "$ns" ip link set eth0 addrgenmode none
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.accept_ra=0
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.router_solicitations=0
+    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.dad_transmits=0
+    e2e_in "$ns" ip addr add "$3/24" dev eth0 || return 1
+    e2e_in "$ns" ip addr add "$4/64" dev eth0 nodad || return 1
+    e2e_in "$ns" ethtool -K eth0 tso off gso off gro off tx off rx off sg off >/dev/null 2>&1
+    e2e_in "$ns" ip link set eth0 up || return 1
+    e2e_in "$ns" ip neigh replace "$5" lladdr "$7" dev eth0 nud permanent || return 1
+    e2e_in "$ns" ip neigh replace "$6" lladdr "$7" dev eth0 nud permanent
+}
+
+s_direct_topology() {
+    for ns in dc dg; do
+        ip netns add "$E2E_P$ns" || return 1
+        e2e_in "$ns" ip link set lo up || return 1
+    done
+    ip link add eth0 netns "${E2E_P}dc" type veth peer name eth0 netns "${E2E_P}dg" || return 1
+    e2e_in dg sysctl -qw "net.ipv4.tcp_timestamps=$E2E_GUEST_TCP_TIMESTAMPS" || return 1
+    s_direct_endpoint dc "$E2E_CLIENT_MAC" "$E2E_CLIENT4" "$E2E_CLIENT6" \
+        "$E2E_GUEST4" "$E2E_GUEST6" "$E2E_GUEST_MAC" || return 1
+    s_direct_endpoint dg "$E2E_GUEST_MAC" "$E2E_GUEST4" "$E2E_GUEST6" \
+        "$E2E_CLIENT4" "$E2E_CLIENT6" "$E2E_CLIENT_MAC"
+}
+
+# ---------------------------------------------------------------- servers
+
+s_serving() {
+    [ "$(e2e_in "$1" ss -Htln '( sport = :5001 or sport = :5002 )' | wc -l)" -ge 2 ] \
+        && e2e_in "$1" ss -Huln 'sport = :5002' | grep -q .
+}
+
+s_start_server() {
+    e2e_bg "$1" "$E2E_DIR/server-$1.log" "$SELF" --serve
+    e2e_wait 50 s_serving "$1" || s_fail "the server in $1 is not listening"
+}
+
+# ---------------------------------------------------------------- COLO counters
+
+# colo-compare's counters of interest, as colo-control last heard them.
+s_compare_counters() {
+    e2e_ctl status 2>/dev/null | awk '$2 == "compare" {
+        for (i = 1; i <= NF; i++)
+            if ($i ~ /^(out_frames|held_us|checkpoint_requests|released_flush|timeouts|mismatch_[a-z0-9]*|released_matched|released_retransmit|secondary_stale|primary_frames|secondary_frames|input_pauses)=/)
+                printf " %s", $i
+    }'
+}
+
+# Write "colo NAME counters... requests=R" once the counters are fresh.
+# colo-compare hands its counters to its colo-control client on every scan
+# (expired-scan-cycle: 100 ms here instead of 1000; it only scans the
+# queues for expired frames), and the client sends them with its next
+# hello (every 1000 ms): 1.3 s after the last frame, status has them all.
+s_snapshot() {
+    sleep 1.3
+    echo "colo $1$(s_compare_counters) requests=$(e2e_requests)" >>"$OUT"
+}
+
+# ---------------------------------------------------------------- tests
+
+TESTS="bulk tcprr"
+[ "$UDP" = 1 ] && TESTS="$TESTS udprr"
+
+# s_run_path PATH NS [--pids SPEC]
+s_run_path() {
+    path=$1
+    ns=$2
+    shift 2
+    for t in $TESTS; do
+        s_say "$path $t"
+        # shellcheck disable=SC2086
+        line=$(e2e_in "$ns" timeout "$CLIENT_TIMEOUT" "$SELF" --client "$E2E_GUEST4" --test "$t" \
+            $CLIENT_OPTS "$@") || s_fail "$path $t: the client failed"
+        echo "$path $t $line" >>"$OUT"
+        s_say "$path $t $line"
+        if [ "$path" = colo ]; then s_snapshot "after-$t"; fi
+    done
+}
+
+: >"$OUT"
+s_say "namespaces ${E2E_P}*, files in $E2E_DIR"
+if [ "$ONLY" != colo ]; then
+    s_say "direct path"
+    s_direct_topology || s_fail "direct topology"
+    s_start_server dg
+    s_run_path direct dc
+fi
+if [ "$ONLY" != direct ]; then
+    s_say "COLO path"
+    e2e_topology || s_fail "COLO topology"
+    e2e_config "expired-scan-cycle = 100"
+    e2e_start || s_fail "COLO services did not come up"
+    s_start_server pg
+    s_start_server sg
+    # Each later test's "before" is the previous one's "after".
+    s_snapshot before-bulk
+    s_run_path colo cl --pids "mirror=$E2E_MIRROR_PID,compare=$E2E_COMPARE_PID,rewriter=$E2E_REWRITER_PID"
+    e2e_alive || s_fail "a COLO service died"
+    echo "colo adapter requests=$(e2e_requests) answers=$(e2e_answers)" >>"$OUT"
+fi
+exit 0
