@@ -327,6 +327,82 @@ e2e_start() {
     return 0
 }
 
+# A service by kind (control, mirror, compare, rewriter): its namespace,
+# binary and pid variable, as e2e_start started it.
+s_e2e_kind() {
+    case $1 in
+    control) s_ns=ph s_bin=colo-control s_var=E2E_CONTROL_PID ;;
+    mirror) s_ns=ph s_bin=colo-mirror s_var=E2E_MIRROR_PID ;;
+    compare) s_ns=ph s_bin=colo-compare s_var=E2E_COMPARE_PID ;;
+    rewriter) s_ns=sh s_bin=colo-rewriter s_var=E2E_REWRITER_PID ;;
+    *) return 1 ;;
+    esac
+}
+
+# Every instance of kind $1 is shown DEAD by colo-control.
+s_e2e_dead() {
+    e2e_ctl status >"$E2E_DIR/status.out" 2>/dev/null || return 1
+    grep " $1 " "$E2E_DIR/status.out" | grep -q "DEAD"
+}
+
+s_e2e_adapter_disconnected() { grep -q "connected=0" "$E2E_DIR/adapter.state" 2>/dev/null; }
+
+# kill -9 a service (e2e_kill KIND [SIGNAL]) and wait until it is gone
+# (reaped) and its absence is visible: compare's adapter saw notify-dev
+# drop; with E2E_CONTROL=1 a data-plane instance is shown DEAD (3 missed
+# heartbeats), so that e2e_restart's wait for it to be alive means the new
+# process registered.  Returns non-zero if a wait ran out.
+e2e_kill() {
+    s_e2e_kind "$1" || return 2
+    eval "s_pid=\$$s_var"
+    [ -n "$s_pid" ] || return 1
+    kill "-${2:-9}" "$s_pid" 2>/dev/null
+    wait "$s_pid" 2>/dev/null
+    e2e_wait 100 sh -c "! kill -0 $s_pid" || return 1
+    if [ "$1" = compare ]; then
+        e2e_wait 100 s_e2e_adapter_disconnected || return 1
+    fi
+    if [ "$E2E_CONTROL" = 1 ] && [ "$1" != control ]; then
+        e2e_wait 150 s_e2e_dead "$1" || return 1
+    fi
+    return 0
+}
+
+# Start a service again (e2e_restart KIND) with e2e_start's command line
+# (its log appended to), and wait until it is back: colo-control answers;
+# a data-plane service has its links up (mirror: to the rewriter; compare:
+# from the rewriter, and the adapter on notify-dev; rewriter: from the
+# mirror, to compare) and, with E2E_CONTROL=1, is registered, alive, at the
+# current rules version.  Returns non-zero if a wait ran out.
+e2e_restart() {
+    s_e2e_kind "$1" || return 2
+    echo "--- e2e_restart $1" >>"$E2E_DIR/$1.log"
+    ip netns exec "$E2E_P$s_ns" "$BUILD/bin/$s_bin" --config "$E2E_CONF" >>"$E2E_DIR/$1.log" 2>&1 &
+    E2E_PIDS="$E2E_PIDS $!"
+    E2E_LAST_PID=$!
+    eval "$s_var=\$!"
+    case $1 in
+    control) e2e_wait 100 e2e_ctl status || return 1 ;;
+    mirror) e2e_wait 100 s_e2e_established ph "$E2E_PORT_MIRROR" || return 1 ;;
+    compare)
+        e2e_wait 100 s_e2e_established ph "$E2E_PORT_COMPARE" || return 1
+        e2e_wait 100 s_e2e_adapter_connected || return 1
+        ;;
+    rewriter)
+        e2e_wait 100 s_e2e_established ph "$E2E_PORT_MIRROR" || return 1
+        e2e_wait 100 s_e2e_established ph "$E2E_PORT_COMPARE" || return 1
+        ;;
+    esac
+    if [ "$E2E_CONTROL" = 1 ]; then
+        if [ "$1" = control ]; then
+            for k in mirror compare rewriter; do e2e_wait 150 s_e2e_registered "$k" || return 1; done
+        else
+            e2e_wait 150 s_e2e_registered "$1" || return 1
+        fi
+    fi
+    return 0
+}
+
 # Checkpoint requests the adapter has counted so far.
 e2e_requests() {
     sed -n 's/.*requests=\([0-9]*\).*/\1/p' "$E2E_DIR/adapter.state" 2>/dev/null || echo 0
