@@ -93,7 +93,8 @@ e2e_require() {
     done
     E2E_DIR=$(mktemp -d "/tmp/colonet-e2e.XXXXXX")
     trap e2e_cleanup EXIT
-    trap 'exit 1' INT TERM HUP
+    # PIPE: a reader that went away (| head) ends the test through the EXIT trap too.
+    trap 'exit 1' INT TERM HUP PIPE
 }
 
 # Run a command in one of our namespaces: e2e_in cl|pg|sg|ph|sh CMD...
