@@ -236,9 +236,13 @@ check: deps
 bench: deps all
 	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
-demo: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(BUILD)/bench/transport
+# Root first (one line, exit 1, without it), then packages, then only what
+# the demo runs: the services and the e2e adapter.
+demo:
+	$(Q)sh scripts/demo.sh --preflight
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory $(BIN_PATHS) $(BUILD)/e2e/adapter
+	$(Q)BUILD=$(BUILD) sh scripts/demo.sh
 
 memcheck: $(UNIT_BIN)
 	$(Q)CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
