@@ -238,8 +238,9 @@ bench: deps all
 
 # Root first (one line, exit 1, without it), then packages, then only what
 # the demo runs: the services and the e2e adapter.
+# Without root: one line (make's own "*** ... Stop."), before deps or a build.
 demo:
-	$(Q)sh scripts/demo.sh --preflight
+	$(if $(filter-out 0,$(shell id -u)),$(error make demo needs root (network namespaces): run sudo make demo))
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory $(BIN_PATHS) $(BUILD)/e2e/adapter
 	$(Q)BUILD=$(BUILD) sh scripts/demo.sh
