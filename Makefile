@@ -236,9 +236,9 @@ check: deps
 bench: deps all
 	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
-# Root first (one line, exit 1, without it), then packages, then only what
-# the demo runs: the services and the e2e adapter.
-# Without root: one line (make's own "*** ... Stop."), before deps or a build.
+# Root first (without it, one line: make's own "*** ... Stop.", exit 2),
+# then packages, then only what the demo runs: the services and the e2e
+# adapter.
 demo:
 	$(if $(filter-out 0,$(shell id -u)),$(error make demo needs root (network namespaces): run sudo make demo))
 	$(Q)$(MAKE) --no-print-directory deps
