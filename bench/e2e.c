@@ -2,9 +2,9 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Usage: e2e [--json] [--seconds S] [--conns N] [--chunk BYTES] [--rate PER_S]
+ *  Usage: e2e [--json] [--seconds S] [--repeat N] [--conns N] [--chunk BYTES] [--rate PER_S]
  *             [--req BYTES] [--resp BYTES] [--no-udp] [--only direct|colo]
- *             [--link-offloads] [--verbose] [--keep]
+ *             [--link-offloads] [--compare-option KEY=VALUE]... [--verbose] [--keep]
  *
  *  Needs root (network namespaces); without it, prints one "skipped" line
  *  and exits 0.  bench/e2e.sh (found next to the build directory this
@@ -20,8 +20,9 @@
  *
  *  Every guest runs this binary in server mode (--serve): a deterministic
  *  server, so the primary and the secondary answer the same bytes.  The
- *  client (--client, in the client namespace) runs, on each path in turn
- *  (direct first):
+ *  client (--client, in the client namespace) runs each test on the direct
+ *  path, then on the COLO path, --repeat times (default 1; figures are the
+ *  medians over the repeats):
  *
  *  - bulk: N TCP connections (default 1) downloading from the guest for S
  *    seconds (default 3): each connection keeps two requests of --chunk
@@ -42,7 +43,8 @@
  *  frame spent in colonet; the config sets expired-scan-cycle = 100 so the
  *  counters reach colo-control quickly).  --link-offloads turns the
  *  offloads on for the hosts' link (zmq between the services) only, as a
- *  real NIC would have them.  Prints a table with both paths, the ratios
+ *  real NIC would have them; --compare-option adds "KEY = VALUE" to
+ *  colo-compare's config section (e.g. max-queue-size=4096).  Prints a table with both paths, the ratios
  *  and the targets (COLO throughput >= 50 % of direct, TCP RR p50 added <=
  *  100 us); --json prints one JSON object.  A benchmark, not a test: it
  *  fails (exit 1) only if a topology or a transfer fails.
@@ -875,12 +877,13 @@ s_client_rr (s_client_t *cl, int udp)
 
 //  Options the operator gives, handed to e2e.sh in the environment.
 typedef struct {
-    int json, verbose, keep, udp, link_offloads;
+    int json, verbose, keep, udp, link_offloads, repeat;
     double seconds, rate;
     int conns;
     uint64_t chunk;
     uint32_t req, resp;
     const char *only;
+    char compare_opts[1024];      //  "key=value;key=value" for colo-compare's config
 } s_opts_t;
 
 static volatile sig_atomic_t s_child = 0;
@@ -929,7 +932,7 @@ s_orchestrate (const s_opts_t *o, const char *out_path)
                  build);
         return -1;
     }
-    char v[7][64];
+    char v[8][64];
     snprintf (v[0], sizeof v[0], "%g", o->seconds);
     snprintf (v[1], sizeof v[1], "%d", o->conns);
     snprintf (v[2], sizeof v[2], "%llu", (unsigned long long) o->chunk);
@@ -937,6 +940,7 @@ s_orchestrate (const s_opts_t *o, const char *out_path)
     snprintf (v[4], sizeof v[4], "%u", o->req);
     snprintf (v[5], sizeof v[5], "%u", o->resp);
     snprintf (v[6], sizeof v[6], "%d", o->udp);
+    snprintf (v[7], sizeof v[7], "%d", o->repeat);
     fflush (stdout);
     pid_t pid = fork ();
     if (pid < 0)
@@ -954,6 +958,8 @@ s_orchestrate (const s_opts_t *o, const char *out_path)
         setenv ("E2E_BENCH_REQ", v[4], 1);
         setenv ("E2E_BENCH_RESP", v[5], 1);
         setenv ("E2E_BENCH_UDP", v[6], 1);
+        setenv ("E2E_BENCH_REPEAT", v[7], 1);
+        setenv ("E2E_BENCH_COMPARE_OPTS", o->compare_opts, 1);
         setenv ("E2E_BENCH_ONLY", o->only ? o->only : "", 1);
         setenv ("E2E_BENCH_VERBOSE", o->verbose ? "1" : "0", 1);
         if (o->keep)
@@ -1066,18 +1072,61 @@ s_get (const s_line_t *l, const char *key, double dflt)
 
 static const char *s_tests[3] = {"bulk", "tcprr", "udprr"};
 
-//  compare's counters: difference between the snapshots after test i and
-//  before it (the first test's "before", else the previous test's "after").
+//  compare's counter key during test i, summed over the repeats: each
+//  "colo snap test=I" line follows a COLO test, the first (test=-1) comes
+//  before any.
 static double
 s_counter_delta (const s_results_t *r, int i, const char *key)
 {
-    char before[48], after[48];
-    if (i == 0)
-        snprintf (before, sizeof before, "before-%s", s_tests[0]);
-    else
-        snprintf (before, sizeof before, "after-%s", s_tests[i - 1]);
-    snprintf (after, sizeof after, "after-%s", s_tests[i]);
-    return s_get (s_find (r, "colo", after), key, 0) - s_get (s_find (r, "colo", before), key, 0);
+    const s_line_t *prev = NULL;
+    double sum = 0;
+    for (int k = 0; k < r->n; k++) {
+        const s_line_t *l = &r->lines[k];
+        if (strcmp (l->path, "colo") != 0 || strcmp (l->what, "snap") != 0)
+            continue;
+        if (prev && s_get (l, "test", -2) == i)
+            sum += s_get (l, key, 0) - s_get (prev, key, 0);
+        prev = l;
+    }
+    return sum;
+}
+
+static int
+s_cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  Into out: every key of the lines "PATH WHAT" with its median over those
+//  lines (the repeats); returns the number of lines, 0 if none.
+static int
+s_median_line (const s_results_t *r, const char *path, const char *what, s_line_t *out)
+{
+    const s_line_t *first = NULL;
+    int count = 0;
+    for (int k = 0; k < r->n; k++)
+        if (strcmp (r->lines[k].path, path) == 0 && strcmp (r->lines[k].what, what) == 0) {
+            if (!first)
+                first = &r->lines[k];
+            count++;
+        }
+    if (!first)
+        return 0;
+    *out = *first;
+    double *v = (double *) malloc ((size_t) count * sizeof (double));
+    if (!v)
+        return count;
+    for (int i = 0; i < out->n; i++) {
+        int m = 0;
+        for (int k = 0; k < r->n; k++)
+            if (strcmp (r->lines[k].path, path) == 0 && strcmp (r->lines[k].what, what) == 0)
+                v[m++] = s_get (&r->lines[k], out->key[i], 0);
+        qsort (v, (size_t) m, sizeof (double), s_cmp_double);
+        out->val[i] = m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+    }
+    free (v);
+    return count;
 }
 
 static void
@@ -1149,9 +1198,10 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
     int do_direct = !o->only || strcmp (o->only, "direct") == 0;
     int do_colo = !o->only || strcmp (o->only, "colo") == 0;
     const s_line_t *d[3], *c[3];
+    s_line_t dm[3], cm[3];
     for (int i = 0; i < 3; i++) {
-        d[i] = s_find (r, "direct", s_tests[i]);
-        c[i] = s_find (r, "colo", s_tests[i]);
+        d[i] = s_median_line (r, "direct", s_tests[i], &dm[i]) ? &dm[i] : NULL;
+        c[i] = s_median_line (r, "colo", s_tests[i], &cm[i]) ? &cm[i] : NULL;
     }
     int ntests = o->udp ? 3 : 2;
     for (int i = 0; i < ntests; i++)
@@ -1179,12 +1229,12 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
     int met = both && valid && tput_met && lat_met;
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
     if (o->json) {
-        printf ("{\"bench\":\"e2e\",\"seconds\":%g,\"conns\":%d,\"chunk\":%llu,\"rate\":%g,"
+        printf ("{\"bench\":\"e2e\",\"repeat\":%d,\"seconds\":%g,\"conns\":%d,\"chunk\":%llu,\"rate\":%g,"
                 "\"req_bytes\":%u,\"resp_bytes\":%u,\"udp\":%s,\"cpus\":%ld,\"loadavg\":%.2f,"
-                "\"run_seconds\":%.1f,\"link_offloads\":%s",
-                o->seconds, o->conns, (unsigned long long) o->chunk, o->rate, o->req, o->resp,
-                o->udp ? "true" : "false", cpus, load, run_s,
-                o->link_offloads ? "true" : "false");
+                "\"run_seconds\":%.1f,\"link_offloads\":%s,\"compare_options\":\"%s\"",
+                o->repeat, o->seconds, o->conns, (unsigned long long) o->chunk, o->rate, o->req,
+                o->resp, o->udp ? "true" : "false", cpus, load, run_s,
+                o->link_offloads ? "true" : "false", o->compare_opts);
         for (int p = 0; p < 2; p++) {
             if (!(p ? do_colo : do_direct))
                 continue;
@@ -1237,8 +1287,14 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
             "(%u -> %u bytes at %g/s, %s), %g s each; IPv4, offloads off\n",
             o->conns, o->conns == 1 ? "" : "s", (unsigned long long) o->chunk, o->req, o->resp,
             o->rate, o->udp ? "TCP and UDP" : "TCP", o->seconds);
+    if (o->repeat > 1)
+        printf ("  (each test %d times, direct and COLO in turn; medians; compare's counters "
+                "summed)\n",
+                o->repeat);
     if (o->link_offloads)
         printf ("  (the hosts' link, zmq between the services, with offloads on)\n");
+    if (o->compare_opts[0])
+        printf ("  (colo-compare with %s)\n", o->compare_opts);
     printf ("  %-26s %10s %10s %12s\n", "", "direct", "COLO", "COLO/direct");
     s_row ("bulk Mbit/s", s_get (d[0], "mbps", 0), s_get (c[0], "mbps", 0), o->only, 1);
     const char *label[3] = {"bulk", "TCP RR", "UDP RR"};
@@ -1305,15 +1361,16 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
 static void
 s_usage (void)
 {
-    fprintf (stderr, "usage: e2e [--json] [--seconds S] [--conns N] [--chunk BYTES] "
+    fprintf (stderr, "usage: e2e [--json] [--seconds S] [--repeat N] [--conns N] [--chunk BYTES] "
                      "[--rate PER_S] [--req BYTES] [--resp BYTES] [--no-udp] "
-                     "[--only direct|colo] [--link-offloads] [--verbose] [--keep]\n");
+                     "[--only direct|colo] [--link-offloads] [--compare-option KEY=VALUE]... "
+                     "[--verbose] [--keep]\n");
 }
 
 int
 main (int argc, char **argv)
 {
-    s_opts_t o = {0, 0, 0, 1, 0, 3.0, 2000.0, 1, 1u << 20, 64, 64, NULL};
+    s_opts_t o = {0, 0, 0, 1, 0, 1, 3.0, 2000.0, 1, 1u << 20, 64, 64, NULL, ""};
     s_client_t cl;
     memset (&cl, 0, sizeof cl);
     int serve = 0;
@@ -1338,6 +1395,8 @@ main (int argc, char **argv)
         }
         else if (strcmp (a, "--seconds") == 0)
             o.seconds = atof (argv[++i]);
+        else if (strcmp (a, "--repeat") == 0)
+            o.repeat = atoi (argv[++i]);
         else if (strcmp (a, "--conns") == 0)
             o.conns = atoi (argv[++i]);
         else if (strcmp (a, "--chunk") == 0)
@@ -1348,6 +1407,17 @@ main (int argc, char **argv)
             o.req = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (strcmp (a, "--resp") == 0)
             o.resp = (uint32_t) strtoul (argv[++i], NULL, 10);
+        else if (strcmp (a, "--compare-option") == 0) {
+            const char *kv = argv[++i];
+            size_t used = strlen (o.compare_opts);
+            if (!strchr (kv, '=') || strpbrk (kv, ";\n")
+                || used + strlen (kv) + 2 > sizeof o.compare_opts) {
+                fprintf (stderr, "e2e: --compare-option KEY=VALUE (no ';', 1000 bytes in all)\n");
+                return 2;
+            }
+            snprintf (o.compare_opts + used, sizeof o.compare_opts - used, "%s%s",
+                      used ? ";" : "", kv);
+        }
         else if (strcmp (a, "--only") == 0)
             o.only = argv[++i];
         else if (strcmp (a, "--client") == 0)
@@ -1372,12 +1442,12 @@ main (int argc, char **argv)
             return 2;
         }
     }
-    if (o.seconds <= 0 || o.seconds > 3600 || o.conns < 1 || o.conns > S_MAX_CONNS
+    if (o.seconds <= 0 || o.seconds > 3600 || o.repeat < 1 || o.repeat > 100 || o.conns < 1 || o.conns > S_MAX_CONNS
         || o.chunk < 1024 || o.chunk > S_CHUNK_MAX || o.rate <= 0 || o.rate > 1e6
         || o.rate * o.seconds > 1e8 || o.req < S_RR_HEADER || o.req > S_RR_MAX || o.resp < 8
         || o.resp > S_RR_MAX
         || (o.only && strcmp (o.only, "direct") != 0 && strcmp (o.only, "colo") != 0)) {
-        fprintf (stderr, "e2e: out of range: seconds (0, 3600], conns 1..%d, chunk 1024..2^32, "
+        fprintf (stderr, "e2e: out of range: seconds (0, 3600], repeat 1..100, conns 1..%d, chunk 1024..2^32, "
                          "rate (0, 1e6], req %d..%d, resp 8..%d, only direct|colo\n",
                  S_MAX_CONNS, S_RR_HEADER, S_RR_MAX, S_RR_MAX);
         return 2;

@@ -13,10 +13,10 @@
 #
 # Namespaces carry lib.sh's prefix (cn<pid>-), so its cleanup (on EXIT,
 # also after INT/TERM/HUP) removes the direct path's too and checks that
-# nothing is left.  pg, sg and dg run "e2e --serve"; the client runs in cl,
-# then dc, one test at a time: direct first, then COLO.  Around each COLO
-# test, colo-compare's counters (through colo-control's status, settled,
-# see s_snapshot) and the adapter's checkpoint requests are written down.
+# nothing is left.  pg, sg and dg run "e2e --serve"; the client runs in dc,
+# then cl, one test at a time.  After each COLO test, colo-compare's
+# counters (through colo-control's status, see s_snapshot) and the
+# adapter's checkpoint requests are written down.
 set -u
 E2E_NAME=e2e-bench
 E2E_CONTROL=1
@@ -33,6 +33,7 @@ SECONDS_EACH=${E2E_BENCH_SECONDS:-3}
 ONLY=${E2E_BENCH_ONLY:-}
 UDP=${E2E_BENCH_UDP:-1}
 VERBOSE=${E2E_BENCH_VERBOSE:-0}
+REPEAT=${E2E_BENCH_REPEAT:-1}
 CLIENT_OPTS="--seconds $SECONDS_EACH --conns ${E2E_BENCH_CONNS:-1} --chunk ${E2E_BENCH_CHUNK:-1048576}
  --rate ${E2E_BENCH_RATE:-2000} --req ${E2E_BENCH_REQ:-64} --resp ${E2E_BENCH_RESP:-64}"
 # A client gets 5 times its test time plus 30 s before timeout kills it.
@@ -93,13 +94,13 @@ s_start_server() {
 
 # ---------------------------------------------------------------- COLO counters
 
-# colo-compare's counters of interest, as colo-control last heard them.
+# colo-compare's counters of interest, from coloctl status's output ($1).
 s_compare_counters() {
-    e2e_ctl status 2>/dev/null | awk '$2 == "compare" {
+    awk '$2 == "compare" {
         for (i = 1; i <= NF; i++)
             if ($i ~ /^(out_frames|held_us|checkpoint_requests|released_flush|timeouts|mismatch_[a-z0-9]*|released_matched|released_retransmit|secondary_stale|primary_frames|secondary_frames|input_pauses)=/)
                 printf " %s", $i
-    }'
+    }' "$1"
 }
 
 # Write "colo NAME counters... requests=R" once the counters are fresh.
@@ -107,42 +108,42 @@ s_compare_counters() {
 # (expired-scan-cycle: 100 ms here instead of 1000; it only scans the
 # queues for expired frames), and the client sends them with its next
 # hello (every 1000 ms): 1.3 s after the last frame, status has them all.
+# Every instance's counters go to $E2E_DIR/status.N (kept with --keep).
 s_snapshot() {
     sleep 1.3
-    echo "colo $1$(s_compare_counters) requests=$(e2e_requests)" >>"$OUT"
+    s_snaps=$((s_snaps + 1))
+    e2e_ctl status >"$E2E_DIR/status.$s_snaps" 2>&1
+    echo "colo $1$(s_compare_counters "$E2E_DIR/status.$s_snaps") requests=$(e2e_requests)" \
+        >>"$OUT"
 }
+s_snaps=0
 
 # ---------------------------------------------------------------- tests
 
 TESTS="bulk tcprr"
 [ "$UDP" = 1 ] && TESTS="$TESTS udprr"
 
-# s_run_path PATH NS [--pids SPEC]
-s_run_path() {
+# s_run PATH TEST NS [client options]: one test, its figures into $OUT.
+s_run() {
     path=$1
-    ns=$2
-    shift 2
-    for t in $TESTS; do
-        s_say "$path $t"
-        # shellcheck disable=SC2086
-        line=$(e2e_in "$ns" timeout "$CLIENT_TIMEOUT" "$SELF" --client "$E2E_GUEST4" --test "$t" \
-            $CLIENT_OPTS "$@") || s_fail "$path $t: the client failed"
-        echo "$path $t $line" >>"$OUT"
-        s_say "$path $t $line"
-        if [ "$path" = colo ]; then s_snapshot "after-$t"; fi
-    done
+    t=$2
+    ns=$3
+    shift 3
+    s_say "$path $t"
+    # shellcheck disable=SC2086
+    line=$(e2e_in "$ns" timeout "$CLIENT_TIMEOUT" "$SELF" --client "$E2E_GUEST4" --test "$t" \
+        $CLIENT_OPTS "$@") || s_fail "$path $t: the client failed"
+    echo "$path $t $line" >>"$OUT"
+    s_say "$path $t $line"
 }
 
 : >"$OUT"
 s_say "namespaces ${E2E_P}*, files in $E2E_DIR"
 if [ "$ONLY" != colo ]; then
-    s_say "direct path"
     s_direct_topology || s_fail "direct topology"
     s_start_server dg
-    s_run_path direct dc --netns "${E2E_P}dc,${E2E_P}dg"
 fi
 if [ "$ONLY" != direct ]; then
-    s_say "COLO path"
     e2e_topology || s_fail "COLO topology"
     if [ "${E2E_BENCH_LINK_OFFLOADS:-0}" = 1 ]; then
         # The hosts' link (zmq between mirror, rewriter and compare) with
@@ -150,15 +151,42 @@ if [ "$ONLY" != direct ]; then
         e2e_in ph ethtool -K sec tso on gso on gro on tx on rx on sg on >/dev/null 2>&1
         e2e_in sh ethtool -K pri tso on gso on gro on tx on rx on sg on >/dev/null 2>&1
     fi
-    e2e_config "expired-scan-cycle = 100"
+    # Extra compare options: "key=value;key=value" into "key = value" lines.
+    set -- "expired-scan-cycle = 100"
+    s_opts=${E2E_BENCH_COMPARE_OPTS:-}
+    while [ -n "$s_opts" ]; do
+        kv=${s_opts%%;*}
+        set -- "$@" "${kv%%=*} = ${kv#*=}"
+        [ "$kv" = "$s_opts" ] && s_opts="" || s_opts=${s_opts#*;}
+    done
+    e2e_config "$@"
     e2e_start || s_fail "COLO services did not come up"
     s_start_server pg
     s_start_server sg
-    # Each later test's "before" is the previous one's "after".
-    s_snapshot before-bulk
-    s_run_path colo cl --netns "${E2E_P}cl,${E2E_P}ph,${E2E_P}pg,${E2E_P}sh,${E2E_P}sg" \
-        --pids "mirror=$E2E_MIRROR_PID,compare=$E2E_COMPARE_PID,rewriter=$E2E_REWRITER_PID"
+    s_snapshot "snap test=-1"
+fi
+# Each test on the direct path, then on the COLO path (so a change in
+# other load hits both alike), REPEAT times; every COLO test is followed by
+# a snapshot of compare's counters ("snap test=INDEX").
+rep=0
+while [ "$rep" -lt "$REPEAT" ]; do
+    i=0
+    for t in $TESTS; do
+        if [ "$ONLY" != colo ]; then
+            s_run direct "$t" dc --netns "${E2E_P}dc,${E2E_P}dg"
+        fi
+        if [ "$ONLY" != direct ]; then
+            s_run colo "$t" cl --netns "${E2E_P}cl,${E2E_P}ph,${E2E_P}pg,${E2E_P}sh,${E2E_P}sg" \
+                --pids "mirror=$E2E_MIRROR_PID,compare=$E2E_COMPARE_PID,rewriter=$E2E_REWRITER_PID"
+            s_snapshot "snap test=$i"
+        fi
+        i=$((i + 1))
+    done
+    rep=$((rep + 1))
+done
+if [ "$ONLY" != direct ]; then
     e2e_alive || s_fail "a COLO service died"
     echo "colo adapter requests=$(e2e_requests) answers=$(e2e_answers)" >>"$OUT"
 fi
+[ -z "${KEEP:-}" ] || cp "$OUT" "$E2E_DIR/results"
 exit 0
