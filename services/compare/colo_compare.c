@@ -77,10 +77,10 @@ typedef struct s_conn {
     uint8_t busy;
     //  TCP
     uint8_t cmp_valid, s_ack_valid, released_valid, p_ack_valid;
-    uint8_t s_syn, s_synack, s_fin, s_rst, syn_released;
+    uint8_t s_syn, s_synack, s_fin, s_rst, syn_released, p_fin;
     uint32_t cmp_seq;         //  bytes before it are verified equal
     uint32_t s_ack;           //  highest ack the secondary sent
-    uint32_t s_synack_ack, s_fin_seq, syn_seq;
+    uint32_t s_synack_ack, s_fin_seq, syn_seq, p_fin_seq;
     uint32_t released_end;    //  highest sequence released (FIN counted)
     uint32_t p_ack_max;       //  highest ack released
     //  datagrams
@@ -577,6 +577,10 @@ s_note_released (s_conn_t *conn, const s_item_t *h)
             conn->p_ack_valid = 1;
         }
     }
+    if (h->flags & COLO_TCP_FIN) {
+        conn->p_fin = 1;
+        conn->p_fin_seq = h->end;
+    }
     if (h->flags & (COLO_TCP_FIN | COLO_TCP_RST))
         conn->closing = 1;
 }
@@ -627,9 +631,13 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
         }
         else if (f & COLO_TCP_RST) {
             if (!conn->s_rst) {
-                if (conn->s_fin) {   //  RST here, FIN there
+                //  RST here, FIN there is a divergence, unless this guest
+                //  closed at the same point too: a reset after both FINs
+                //  answers a late segment (the client's ACK of a FIN sent
+                //  twice, data after the close), and the secondary answers
+                //  it alike; its RST may just not be here yet.
+                if (conn->s_fin && !(conn->p_fin && conn->p_fin_seq == conn->s_fin_seq))
                     s_mismatch (self, conn, h, NULL, -1);
-                }
                 break;
             }
         }
@@ -658,12 +666,13 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
                 int fin_done = conn->released_valid && (conn->closing)
                                && colo_seq_after_eq (conn->released_end, h->end + 1);
                 if (!fin_done) {
-                    if (conn->s_rst) {
-                        s_mismatch (self, conn, h, NULL, -1);
+                    //  A secondary FIN at the same point matches, even if
+                    //  the secondary reset afterwards (a late segment).
+                    if (!conn->s_fin) {
+                        if (conn->s_rst)   //  FIN here, RST there
+                            s_mismatch (self, conn, h, NULL, -1);
                         break;
                     }
-                    if (!conn->s_fin)
-                        break;
                     if (conn->s_fin_seq != h->end) {
                         s_mismatch (self, conn, h, NULL, -1);
                         break;

@@ -413,6 +413,61 @@ START_TEST (test_fin_both_and_close)
 }
 END_TEST
 
+//  The close of an echo connection whose primary FIN waited for the
+//  secondary's long enough to be sent twice: the client ACKs both copies, and
+//  the second ACK reaches two closed sockets, which both answer with an RST
+//  (no ACK).  The primary's RST is here first; it waits for the secondary's.
+START_TEST (test_rst_after_both_fins_waits)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 2, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 2, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 2, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    ck_assert_int_eq (s_released (), 2);
+    s_pri (s_tcp (ISN_P + 5, 0, COLO_TCP_RST, NULL, 0));
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_int_eq (s_released (), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_MISMATCH_TCP), 0);
+    s_sec (s_tcp (ISN_P + 5, 0, COLO_TCP_RST, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+    s_now += 10000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (colo_compare_connections (s_cmp), 0);
+}
+END_TEST
+
+//  The primary resets where the secondary closed: a divergence at once.
+START_TEST (test_rst_versus_fin)
+{
+    s_handshake ();
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, NULL, 0));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_RST, NULL, 0));
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_TCP);
+}
+END_TEST
+
+//  The secondary is ahead: its FIN and its RST for a late segment are both
+//  here before the primary's FIN, which matches the FIN.
+START_TEST (test_fin_matches_before_secondary_rst)
+{
+    s_handshake ();
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 2, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    s_sec (s_tcp (ISN_P + 5, 0, COLO_TCP_RST, NULL, 0));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 2, COLO_TCP_ACK | COLO_TCP_FIN, "bye", 3));
+    ck_assert_int_eq (s_released (), 1);
+    s_pri (s_tcp (ISN_P + 5, 0, COLO_TCP_RST, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
 START_TEST (test_guest_opened_syn)
 {
     //  The guest opens a connection: each SYN has its own ISN.
@@ -802,6 +857,9 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_pure_ack_judged_by_ack);
     tcase_add_test (tc, test_fin_versus_rst);
     tcase_add_test (tc, test_fin_both_and_close);
+    tcase_add_test (tc, test_rst_after_both_fins_waits);
+    tcase_add_test (tc, test_rst_versus_fin);
+    tcase_add_test (tc, test_fin_matches_before_secondary_rst);
     tcase_add_test (tc, test_guest_opened_syn);
     tcase_add_test (tc, test_udp_orders);
     tcase_add_test (tc, test_udp_mismatch_after_grace);
