@@ -529,6 +529,29 @@ s_lower_ack (colo_compare_t *self, s_item_t *item, uint32_t ack)
     self->counters[COLO_CMP_ACK_LOWERED]++;
 }
 
+//  Drop queued secondary segments that lie wholly below cmp_seq: copies of
+//  bytes already compared, such as a retransmission that came while the
+//  first copy still waited for the primary.  Left in the queue, one would
+//  wait there until it timed out.  sq is sorted by seq, so only the items
+//  that start below cmp_seq are looked at.
+static void
+s_tcp_drop_verified (colo_compare_t *self, s_conn_t *conn)
+{
+    if (!conn->cmp_valid)
+        return;
+    s_item_t *prev = NULL, *s = conn->sq.head;
+    while (s && colo_seq_before (s->seq, conn->cmp_seq)) {
+        s_item_t *next = s->next;
+        if (colo_seq_before_eq (s->end, conn->cmp_seq)) {
+            s_unlink (&conn->sq, prev, s);
+            s_drop_secondary (self, s, COLO_CMP_SECONDARY_STALE);
+        }
+        else
+            prev = s;
+        s = next;
+    }
+}
+
 //  Advance cmp_seq toward target through the secondary segments, comparing
 //  with the primary head h.  Returns -1 on a mismatch, else 0.
 static int
@@ -689,6 +712,8 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
         s_note_released (conn, h);
         s_release (self, h, why);
     }
+    if (!conn->diverged)
+        s_tcp_drop_verified (self, conn);
 }
 
 static void

@@ -468,6 +468,31 @@ START_TEST (test_fin_matches_before_secondary_rst)
 }
 END_TEST
 
+//  The secondary is ahead and sends its last segment twice (a tail loss
+//  probe) before the primary's arrives.  Once the primary's is compared
+//  with the first copy, the second copy holds nothing new and must not stay
+//  queued until it times out.
+START_TEST (test_secondary_duplicate_dropped_when_verified)
+{
+    s_handshake ();
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "0123456789", 10));
+    s_sec (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, "abcde", 5));
+    s_sec (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, "abcde", 5));
+    //  and a retransmission of a part inside the first segment
+    s_sec (s_tcp (ISN_P + 3, ISN_C + 1, COLO_TCP_ACK, "2345", 4));
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 4);
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "0123456789", 10));
+    s_pri (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, "abcde", 5));
+    ck_assert_int_eq (s_released (), 2);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+    s_now += 3000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_TIMEOUTS), 0);
+}
+END_TEST
+
 START_TEST (test_guest_opened_syn)
 {
     //  The guest opens a connection: each SYN has its own ISN.
@@ -860,6 +885,7 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_rst_after_both_fins_waits);
     tcase_add_test (tc, test_rst_versus_fin);
     tcase_add_test (tc, test_fin_matches_before_secondary_rst);
+    tcase_add_test (tc, test_secondary_duplicate_dropped_when_verified);
     tcase_add_test (tc, test_guest_opened_syn);
     tcase_add_test (tc, test_udp_orders);
     tcase_add_test (tc, test_udp_mismatch_after_grace);
