@@ -4,7 +4,8 @@
  *
  *  Usage: e2e [--json] [--seconds S] [--repeat N] [--conns N] [--chunk BYTES] [--rate PER_S]
  *             [--req BYTES] [--resp BYTES] [--no-udp] [--only direct|colo]
- *             [--link-offloads] [--compare-option KEY=VALUE]... [--verbose] [--keep]
+ *             [--links zmq|qemu] [--link-offloads] [--compare-option KEY=VALUE]...
+ *             [--verbose] [--keep]
  *
  *  Needs root (network namespaces); without it, prints one "skipped" line
  *  and exits 0.  bench/e2e.sh (found next to the build directory this
@@ -43,7 +44,9 @@
  *  frame spent in colonet; the config sets expired-scan-cycle = 100 so the
  *  counters reach colo-control quickly).  --link-offloads turns the
  *  offloads on for the hosts' link (zmq between the services) only, as a
- *  real NIC would have them; --compare-option adds "KEY = VALUE" to
+ *  real NIC would have them; --links qemu replaces lib.sh's zmq+tcp ports
+ *  between the hosts (mirror -> rewriter, rewriter -> compare) with
+ *  qemu+tcp ones (no I/O thread; shows what the zmq hops cost); --compare-option adds "KEY = VALUE" to
  *  colo-compare's config section (e.g. max-queue-size=4096).  Prints a table with both paths, the ratios
  *  and the targets (COLO throughput >= 50 % of direct, TCP RR p50 added <=
  *  100 us); --json prints one JSON object.  A benchmark, not a test: it
@@ -883,6 +886,7 @@ typedef struct {
     uint64_t chunk;
     uint32_t req, resp;
     const char *only;
+    const char *links;            //  "zmq" (lib.sh's) or "qemu" between the hosts
     char compare_opts[1024];      //  "key=value;key=value" for colo-compare's config
 } s_opts_t;
 
@@ -960,6 +964,7 @@ s_orchestrate (const s_opts_t *o, const char *out_path)
         setenv ("E2E_BENCH_UDP", v[6], 1);
         setenv ("E2E_BENCH_REPEAT", v[7], 1);
         setenv ("E2E_BENCH_COMPARE_OPTS", o->compare_opts, 1);
+        setenv ("E2E_BENCH_LINKS", o->links, 1);
         setenv ("E2E_BENCH_ONLY", o->only ? o->only : "", 1);
         setenv ("E2E_BENCH_VERBOSE", o->verbose ? "1" : "0", 1);
         if (o->keep)
@@ -1231,10 +1236,10 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
     if (o->json) {
         printf ("{\"bench\":\"e2e\",\"repeat\":%d,\"seconds\":%g,\"conns\":%d,\"chunk\":%llu,\"rate\":%g,"
                 "\"req_bytes\":%u,\"resp_bytes\":%u,\"udp\":%s,\"cpus\":%ld,\"loadavg\":%.2f,"
-                "\"run_seconds\":%.1f,\"link_offloads\":%s,\"compare_options\":\"%s\"",
+                "\"run_seconds\":%.1f,\"link_offloads\":%s,\"compare_options\":\"%s\",\"links\":\"%s\"",
                 o->repeat, o->seconds, o->conns, (unsigned long long) o->chunk, o->rate, o->req,
                 o->resp, o->udp ? "true" : "false", cpus, load, run_s,
-                o->link_offloads ? "true" : "false", o->compare_opts);
+                o->link_offloads ? "true" : "false", o->compare_opts, o->links);
         for (int p = 0; p < 2; p++) {
             if (!(p ? do_colo : do_direct))
                 continue;
@@ -1295,6 +1300,8 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
         printf ("  (the hosts' link, zmq between the services, with offloads on)\n");
     if (o->compare_opts[0])
         printf ("  (colo-compare with %s)\n", o->compare_opts);
+    if (strcmp (o->links, "zmq") != 0)
+        printf ("  (qemu+tcp ports between the hosts instead of zmq+tcp)\n");
     printf ("  %-26s %10s %10s %12s\n", "", "direct", "COLO", "COLO/direct");
     s_row ("bulk Mbit/s", s_get (d[0], "mbps", 0), s_get (c[0], "mbps", 0), o->only, 1);
     const char *label[3] = {"bulk", "TCP RR", "UDP RR"};
@@ -1363,14 +1370,15 @@ s_usage (void)
 {
     fprintf (stderr, "usage: e2e [--json] [--seconds S] [--repeat N] [--conns N] [--chunk BYTES] "
                      "[--rate PER_S] [--req BYTES] [--resp BYTES] [--no-udp] "
-                     "[--only direct|colo] [--link-offloads] [--compare-option KEY=VALUE]... "
+                     "[--only direct|colo] [--links zmq|qemu] [--link-offloads] "
+                     "[--compare-option KEY=VALUE]... "
                      "[--verbose] [--keep]\n");
 }
 
 int
 main (int argc, char **argv)
 {
-    s_opts_t o = {0, 0, 0, 1, 0, 1, 3.0, 2000.0, 1, 1u << 20, 64, 64, NULL, ""};
+    s_opts_t o = {0, 0, 0, 1, 0, 1, 3.0, 2000.0, 1, 1u << 20, 64, 64, NULL, "zmq", ""};
     s_client_t cl;
     memset (&cl, 0, sizeof cl);
     int serve = 0;
@@ -1420,6 +1428,8 @@ main (int argc, char **argv)
         }
         else if (strcmp (a, "--only") == 0)
             o.only = argv[++i];
+        else if (strcmp (a, "--links") == 0)
+            o.links = argv[++i];
         else if (strcmp (a, "--client") == 0)
             cl.addr = argv[++i];
         else if (strcmp (a, "--test") == 0)
@@ -1446,9 +1456,10 @@ main (int argc, char **argv)
         || o.chunk < 1024 || o.chunk > S_CHUNK_MAX || o.rate <= 0 || o.rate > 1e6
         || o.rate * o.seconds > 1e8 || o.req < S_RR_HEADER || o.req > S_RR_MAX || o.resp < 8
         || o.resp > S_RR_MAX
-        || (o.only && strcmp (o.only, "direct") != 0 && strcmp (o.only, "colo") != 0)) {
+        || (o.only && strcmp (o.only, "direct") != 0 && strcmp (o.only, "colo") != 0)
+        || (strcmp (o.links, "zmq") != 0 && strcmp (o.links, "qemu") != 0)) {
         fprintf (stderr, "e2e: out of range: seconds (0, 3600], repeat 1..100, conns 1..%d, chunk 1024..2^32, "
-                         "rate (0, 1e6], req %d..%d, resp 8..%d, only direct|colo\n",
+                         "rate (0, 1e6], req %d..%d, resp 8..%d, only direct|colo, links zmq|qemu\n",
                  S_MAX_CONNS, S_RR_HEADER, S_RR_MAX, S_RR_MAX);
         return 2;
     }

@@ -160,6 +160,11 @@ if [ "$ONLY" != direct ]; then
         [ "$kv" = "$s_opts" ] && s_opts="" || s_opts=${s_opts#*;}
     done
     e2e_config "$@"
+    if [ "${E2E_BENCH_LINKS:-zmq}" = qemu ]; then
+        # qemu+tcp between the hosts: the same endpoints, no zmq I/O thread.
+        sed -i -e 's%zmq+tcp://\([0-9.]*\):\([0-9]*\),bind%qemu+tcp:\1:\2,server%' \
+            -e 's%zmq+tcp://\([0-9.]*\):\([0-9]*\)%qemu+tcp:\1:\2%' "$E2E_CONF"
+    fi
     e2e_start || s_fail "COLO services did not come up"
     s_start_server pg
     s_start_server sg
@@ -188,5 +193,10 @@ if [ "$ONLY" != direct ]; then
     e2e_alive || s_fail "a COLO service died"
     echo "colo adapter requests=$(e2e_requests) answers=$(e2e_answers)" >>"$OUT"
 fi
-[ -z "${KEEP:-}" ] || cp "$OUT" "$E2E_DIR/results"
+if [ -n "${KEEP:-}" ]; then
+    cp "$OUT" "$E2E_DIR/results"
+    for ns in $(e2e_namespaces); do
+        ip netns exec "$ns" nstat -az >"$E2E_DIR/nstat.${ns#"$E2E_P"}" 2>&1
+    done
+fi
 exit 0
