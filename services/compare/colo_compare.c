@@ -52,6 +52,8 @@ typedef struct s_item {
     uint32_t seq, end;        //  payload sequence range (FIN not included)
     uint32_t ack;
     uint32_t tcp_off;         //  TCP header offset in buf->data
+    uint16_t win;             //  the window field as sent
+    uint8_t wscale;           //  window scale option (SYN, SYN-ACK), 0xff if absent
     uint8_t flags;
     uint8_t csum_updatable;   //  0 when a vnet header asks the device for the checksum
     //  datagrams
@@ -78,8 +80,12 @@ typedef struct s_conn {
     //  TCP
     uint8_t cmp_valid, s_ack_valid, released_valid, p_ack_valid;
     uint8_t s_syn, s_synack, s_fin, s_rst, syn_released, p_fin;
+    //  window scales (shift counts), from each guest's SYN or SYN-ACK
+    uint8_t p_ws, s_ws, p_ws_known, s_ws_known, p_ws_synack, s_ws_synack;
+    uint8_t s_right_valid;
     uint32_t cmp_seq;         //  bytes before it are verified equal
     uint32_t s_ack;           //  highest ack the secondary sent
+    uint32_t s_right;         //  highest right window edge the secondary offered
     uint32_t s_synack_ack, s_fin_seq, syn_seq, p_fin_seq;
     uint32_t released_end;    //  highest sequence released (FIN counted)
     uint32_t p_ack_max;       //  highest ack released
@@ -441,6 +447,8 @@ s_parse (colo_compare_t *self, colo_buf_t *buf, s_parsed_t *out, s_item_t *item)
             item->end = pkt->tcp_seq + pkt->payload_len;
             item->ack = pkt->tcp_ack;
             item->flags = pkt->tcp_flags;
+            item->win = pkt->tcp_window;
+            item->wscale = pkt->tcp_wscale;
             item->tcp_off = v + pkt->l4_off;
             item->r1_off = v + pkt->payload_off;
             item->r1_len = pkt->payload_len;
@@ -608,6 +616,44 @@ s_note_released (s_conn_t *conn, const s_item_t *h)
         conn->closing = 1;
 }
 
+//  The shift a window scale option announces (RFC 7323: absent is 0, more
+//  than 14 counts as 14).
+static uint8_t
+s_wscale_shift (uint8_t option)
+{
+    return option == 0xff ? 0 : option > 14 ? 14 : option;
+}
+
+//  The client takes its send window from the primary's segments only; data
+//  beyond the secondary's window would be dropped by the secondary guest and
+//  never sent again (the client has the primary's ACK for it), so the
+//  connection would wait for a checkpoint.  Lower the window of a released
+//  segment so that its right edge is not beyond the secondary's, keeping
+//  the checksum right.  Rounding is down, so the edge never passes the
+//  secondary's.  The scales come from the guests' SYN-ACKs (the guest
+//  accepted: exact), or from their SYNs when equal (the guest opened: the
+//  peer's answer, which compare does not see, enables that scale for both
+//  or none; either way the edge computed with the SYN's scale is not
+//  beyond the secondary's real one).
+static void
+s_clamp_window (s_conn_t *conn, s_item_t *h)
+{
+    if (!(h->flags & COLO_TCP_ACK) || (h->flags & (COLO_TCP_SYN | COLO_TCP_RST))
+        || !conn->s_right_valid || !conn->p_ws_known || !conn->s_ws_known)
+        return;
+    if (!(conn->p_ws_synack && conn->s_ws_synack) && conn->p_ws != conn->s_ws)
+        return;
+    uint32_t room = colo_seq_after (conn->s_right, h->ack) ? conn->s_right - h->ack : 0;
+    uint32_t limit = room >> conn->p_ws;
+    if (limit >= h->win)
+        return;
+    uint8_t *tcp = h->buf->data + h->tcp_off;
+    colo_put_be16 (tcp + 14, (uint16_t) limit);
+    if (h->csum_updatable)
+        colo_csum_update16 (tcp + 16, h->win, (uint16_t) limit);
+    h->win = (uint16_t) limit;
+}
+
 //  The release rule for the acknowledgement of a verified segment: 1 to
 //  release (possibly after lowering its ack), 0 to hold.
 static int
@@ -647,6 +693,9 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
                 break;
             conn->syn_released = 1;
             conn->syn_seq = h->seq;
+            conn->p_ws = s_wscale_shift (h->wscale);
+            conn->p_ws_known = 1;
+            conn->p_ws_synack = (f & COLO_TCP_ACK) ? 1 : 0;
             //  Data on a SYN (fast open) is not compared: its sequence space
             //  is the guest's own until the rewriter learns the offset.
             conn->cmp_seq = h->end + 1;
@@ -708,6 +757,7 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
                 && colo_seq_before_eq (h->end, conn->released_end))
                 why = COLO_CMP_RELEASED_RETRANSMIT;
         }
+        s_clamp_window (conn, h);
         s_pop (&conn->pq);
         s_note_released (conn, h);
         s_release (self, h, why);
@@ -733,6 +783,17 @@ s_tcp_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
         }
         else
             conn->s_syn = 1;
+        conn->s_ws = s_wscale_shift (item->wscale);
+        conn->s_ws_known = 1;
+        conn->s_ws_synack = (f & COLO_TCP_ACK) ? 1 : 0;
+        conn->s_right_valid = 0;
+    }
+    else if ((f & COLO_TCP_ACK) && !(f & COLO_TCP_RST) && conn->s_ws_known) {
+        uint32_t right = item->ack + ((uint32_t) item->win << conn->s_ws);
+        if (!conn->s_right_valid || colo_seq_after (right, conn->s_right)) {
+            conn->s_right = right;
+            conn->s_right_valid = 1;
+        }
     }
     if (f & COLO_TCP_RST)
         conn->s_rst = 1;
@@ -1166,6 +1227,11 @@ s_flush_conn (colo_compare_t *self, s_conn_t *conn, uint64_t now_ms,
         conn->s_ack = conn->p_ack_max;
         conn->s_ack_valid = conn->p_ack_valid;
         conn->s_syn = conn->s_synack = conn->s_fin = conn->s_rst = 0;
+        //  Its windows are the primary's from now on, in the primary's scale.
+        conn->s_ws = conn->p_ws;
+        conn->s_ws_known = conn->p_ws_known;
+        conn->s_ws_synack = conn->p_ws_synack;
+        conn->s_right_valid = 0;
     }
     conn->p_unmatched = 0;
     conn->suspect_since = 0;

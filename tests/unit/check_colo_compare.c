@@ -468,6 +468,187 @@ START_TEST (test_fin_matches_before_secondary_rst)
 }
 END_TEST
 
+//  A guest -> client TCP segment with a window, TCP options and a payload.
+static colo_buf_t *
+s_tcp_full (uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *opts,
+            size_t opts_len, const char *payload, size_t len)
+{
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.from_guest = 1;
+    spec.proto = 6;
+    spec.sport = GUEST_PORT;
+    spec.dport = CLIENT_PORT;
+    spec.seq = seq;
+    spec.ack = ack;
+    spec.flags = flags;
+    spec.window = win;
+    spec.tcp_opts = opts;
+    spec.tcp_opts_len = opts_len;
+    spec.payload = payload;
+    spec.len = len;
+    colo_buf_t *buf = colo_test_packet (&spec);
+    if (win == 0) {
+        //  The builder's 0 means its default: set a zero window by hand.
+        colo_packet_t pkt;
+        ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (buf),
+                                              colo_buf_frame_len (buf), NULL),
+                          COLO_PKT_OK);
+        uint8_t *tcp = colo_buf_frame (buf) + pkt.l4_off;
+        colo_csum_update16 (tcp + 16, colo_get_be16 (tcp + 14), 0);
+        colo_put_be16 (tcp + 14, 0);
+    }
+    return buf;
+}
+
+static colo_buf_t *
+s_tcp_win (uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *opts,
+           size_t opts_len)
+{
+    return s_tcp_full (seq, ack, flags, win, opts, opts_len, NULL, 0);
+}
+
+//  The window field of a released frame; its checksum must be right.
+static uint16_t
+s_released_window (colo_buf_t *buf)
+{
+    colo_packet_t pkt;
+    ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (buf), colo_buf_frame_len (buf), NULL),
+                      COLO_PKT_OK);
+    uint16_t stored = colo_get_be16 (colo_buf_frame (buf) + pkt.l4_off + 16);
+    ck_assert_int_eq (colo_csum_l4_expected (&pkt, colo_buf_frame (buf)), stored);
+    return pkt.tcp_window;
+}
+
+//  Release one frame and return its window.
+static uint16_t
+s_take_window (void)
+{
+    colo_buf_t *out[1];
+    ck_assert_int_eq (s_take (out, 1), 1);
+    uint16_t win = s_released_window (out[0]);
+    colo_buf_destroy (&out[0]);
+    return win;
+}
+
+//  NOP, window scale.
+static const uint8_t s_ws7[] = { 1, 3, 3, 7 };
+static const uint8_t s_ws8[] = { 1, 3, 3, 8 };
+static const uint8_t s_ws9[] = { 1, 3, 3, 9 };
+
+//  Both guests accept with window scale 7.  The client's data has filled
+//  the secondary's receive buffer (its application reads later than the
+//  primary's): the primary's windows must not let the client send beyond
+//  what the secondary can take, or the secondary drops those segments for
+//  good (the client has the primary's ACK for them) and the connection
+//  waits for a checkpoint.
+START_TEST (test_window_clamped_to_secondary)
+{
+    s_pri (s_tcp_win (ISN_P, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, 64260, s_ws7, 4));
+    s_sec (s_tcp_win (ISN_S, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, 64260, s_ws7, 4));
+    //  The SYN-ACK's window is not scaled and not touched.
+    ck_assert_uint_eq (s_take_window (), 64260);
+    //  The secondary's buffer is full: right edge at ack ISN_C + 1001.
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1001, COLO_TCP_ACK, 0, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1001, COLO_TCP_ACK, 50, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 0);
+    //  It reads some: 10 units of 128 bytes.
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1001, COLO_TCP_ACK, 10, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1001, COLO_TCP_ACK, 60, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 10);
+    //  Relative to a later ack, rounded down: (1001 + 1280 - 1101) / 128 = 9.
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1101, COLO_TCP_ACK, 0, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1101, COLO_TCP_ACK, 60, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 9);
+    //  A smaller primary window is left alone.
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1101, COLO_TCP_ACK, 3, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 3);
+    //  Data with its ack lowered to the secondary's is clamped too:
+    //  (1001 + 1280 - 1101) / 128 = 9 again.
+    s_sec (s_tcp_full (ISN_P + 1, ISN_C + 1101, COLO_TCP_ACK, 1, NULL, 0, "abc", 3));
+    s_pri (s_tcp_full (ISN_P + 1, ISN_C + 2001, COLO_TCP_ACK, 60, NULL, 0, "abc", 3));
+    colo_buf_t *out[2];
+    ck_assert_int_eq (s_take (out, 1), 1);
+    colo_packet_t pkt;
+    ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (out[0]),
+                                          colo_buf_frame_len (out[0]), NULL),
+                      COLO_PKT_OK);
+    ck_assert_uint_eq (pkt.tcp_ack, ISN_C + 1101);
+    ck_assert_uint_eq (s_released_window (out[0]), 9);
+    colo_buf_destroy (&out[0]);
+    //  A pure ACK ahead of the secondary's ack waits; the secondary's
+    //  window update then opens the edge for it and the next segment.
+    s_pri (s_tcp_win (ISN_P + 4, ISN_C + 2001, COLO_TCP_ACK, 60, NULL, 0));
+    s_pri (s_tcp_full (ISN_P + 4, ISN_C + 2001, COLO_TCP_ACK, 120, NULL, 0, "d", 1));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp_full (ISN_P + 4, ISN_C + 2001, COLO_TCP_ACK, 100, NULL, 0, "d", 1));
+    ck_assert_int_eq (s_take (out, 2), 2);
+    ck_assert_uint_eq (s_released_window (out[0]), 60);
+    ck_assert_uint_eq (s_released_window (out[1]), 100);
+    colo_buf_destroy (&out[0]);
+    colo_buf_destroy (&out[1]);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    //  A checkpoint flushes what waits as it is, and the secondary runs the
+    //  primary's state from then on: no clamp until it offers a window.
+    s_pri (s_tcp_win (ISN_P + 5, ISN_C + 3001, COLO_TCP_ACK, 500, NULL, 0));
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    ck_assert_uint_eq (s_take_window (), 500);
+    s_pri (s_tcp_win (ISN_P + 5, ISN_C + 3001, COLO_TCP_ACK, 500, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 500);
+    s_sec (s_tcp_win (ISN_P + 5, ISN_C + 3001, COLO_TCP_ACK, 200, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 5, ISN_C + 3001, COLO_TCP_ACK, 500, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 200);
+}
+END_TEST
+
+//  Each guest's own scale counts (the client reads the primary's).
+START_TEST (test_window_clamp_scales_differ)
+{
+    s_pri (s_tcp_win (ISN_P, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, 64260, s_ws7, 4));
+    s_sec (s_tcp_win (ISN_S, ISN_C + 1, COLO_TCP_SYN | COLO_TCP_ACK, 64260, s_ws9, 4));
+    ck_assert_int_eq (s_released (), 1);
+    //  512 * 2 bytes = 8 units of 128.
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 2, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 100, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 8);
+    //  No scale option on either SYN-ACK: windows in bytes.
+    colo_compare_destroy (&s_cmp);
+    colo_compare_config_t cfg;
+    colo_compare_config_defaults (&cfg);
+    s_new_with (&cfg);
+    s_handshake ();
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 3000, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 60000, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 3000);
+}
+END_TEST
+
+//  The guest opens: the peer's SYN-ACK (not seen here) enables the SYNs'
+//  scale for both guests or for none.  Equal scales: clamped in those
+//  units (never beyond the secondary's edge either way); different scales:
+//  left alone.
+START_TEST (test_window_clamp_guest_opened)
+{
+    s_pri (s_tcp_win (ISN_P, 0, COLO_TCP_SYN, 64240, s_ws7, 4));
+    s_sec (s_tcp_win (ISN_S, 0, COLO_TCP_SYN, 64240, s_ws7, 4));
+    ck_assert_int_eq (s_released (), 1);
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 4, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 40, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 4);
+    colo_compare_destroy (&s_cmp);
+    colo_compare_config_t cfg;
+    colo_compare_config_defaults (&cfg);
+    s_new_with (&cfg);
+    s_pri (s_tcp_win (ISN_P, 0, COLO_TCP_SYN, 64240, s_ws7, 4));
+    s_sec (s_tcp_win (ISN_S, 0, COLO_TCP_SYN, 64240, s_ws8, 4));
+    ck_assert_int_eq (s_released (), 1);
+    s_sec (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 4, NULL, 0));
+    s_pri (s_tcp_win (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, 40, NULL, 0));
+    ck_assert_uint_eq (s_take_window (), 40);
+}
+END_TEST
+
 //  The secondary is ahead and sends its last segment twice (a tail loss
 //  probe) before the primary's arrives.  Once the primary's is compared
 //  with the first copy, the second copy holds nothing new and must not stay
@@ -886,6 +1067,9 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_rst_versus_fin);
     tcase_add_test (tc, test_fin_matches_before_secondary_rst);
     tcase_add_test (tc, test_secondary_duplicate_dropped_when_verified);
+    tcase_add_test (tc, test_window_clamped_to_secondary);
+    tcase_add_test (tc, test_window_clamp_scales_differ);
+    tcase_add_test (tc, test_window_clamp_guest_opened);
     tcase_add_test (tc, test_guest_opened_syn);
     tcase_add_test (tc, test_udp_orders);
     tcase_add_test (tc, test_udp_mismatch_after_grace);
