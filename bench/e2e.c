@@ -88,7 +88,8 @@
 #define S_RR_MAX 65000
 #define S_CHUNK_MAX (1ull << 32)
 #define S_MAX_CONNS 64
-#define S_MAX_PIDS 16
+#define S_MAX_PIDS 8
+#define S_MAX_KSOFTIRQD 1024
 #define S_MAX_NETNS 8
 #define S_WARMUP 50               //  round trips before the measured ones
 
@@ -410,8 +411,10 @@ typedef struct {
     int n;
     ino_t netns[S_MAX_NETNS];     //  the path's namespaces
     int n_netns;
-    uint64_t t0, busy0, soft0, path0;
-    double cpus_total, cpus_softirq, cpus_path;
+    int ksoftirqd[S_MAX_KSOFTIRQD];
+    int n_ksoftirqd;
+    uint64_t t0, busy0, soft0, path0, ksoftirqd0;
+    double cpus_total, cpus_softirq, cpus_path, cpus_ksoftirqd;
     double window;                //  seconds between begin and end
 } s_cpu_t;
 
@@ -459,16 +462,16 @@ s_path_ticks (const s_cpu_t *c)
     return sum;
 }
 
-//  Adds the kernel's ksoftirqd threads to the watched processes: packet
-//  work deferred to them is nobody's task time.
+//  Finds the kernel's ksoftirqd threads: packet work deferred to them is
+//  no task's time in the path, so their CPU is reported apart.
 static void
-s_cpu_watch_ksoftirqd (s_cpu_t *c)
+s_cpu_find_ksoftirqd (s_cpu_t *c)
 {
     DIR *dir = opendir ("/proc");
     if (!dir)
         return;
     struct dirent *de;
-    while ((de = readdir (dir)) && c->n < S_MAX_PIDS) {
+    while ((de = readdir (dir)) && c->n_ksoftirqd < S_MAX_KSOFTIRQD) {
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
         char path[320], comm[64] = "";
@@ -479,13 +482,19 @@ s_cpu_watch_ksoftirqd (s_cpu_t *c)
         if (!fgets (comm, sizeof comm, f))
             comm[0] = 0;
         fclose (f);
-        if (strncmp (comm, "ksoftirqd/", 10) != 0)
-            continue;
-        s_watch_t *w = &c->watch[c->n++];
-        snprintf (w->name, sizeof w->name, "ksoftirqd%d", atoi (comm + 10));
-        w->pid = atoi (de->d_name);
+        if (strncmp (comm, "ksoftirqd/", 10) == 0)
+            c->ksoftirqd[c->n_ksoftirqd++] = atoi (de->d_name);
     }
     closedir (dir);
+}
+
+static uint64_t
+s_ksoftirqd_ns (const s_cpu_t *c)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < c->n_ksoftirqd; i++)
+        sum += s_proc_cpu_ns (c->ksoftirqd[i]);
+    return sum;
 }
 
 static void
@@ -495,6 +504,7 @@ s_cpu_begin (s_cpu_t *c)
         c->watch[i].ns0 = s_proc_cpu_ns (c->watch[i].pid);
     s_machine_cpu (&c->busy0, &c->soft0);
     c->path0 = s_path_ticks (c);
+    c->ksoftirqd0 = s_ksoftirqd_ns (c);
     c->t0 = s_now_ns ();
 }
 
@@ -513,6 +523,7 @@ s_cpu_end (s_cpu_t *c)
     c->cpus_total = (double) (busy - c->busy0) * tick_ns / wall;
     c->cpus_softirq = (double) (soft - c->soft0) * tick_ns / wall;
     c->cpus_path = (double) (s_path_ticks (c) - c->path0) * tick_ns / wall;
+    c->cpus_ksoftirqd = (double) (s_ksoftirqd_ns (c) - c->ksoftirqd0) / wall;
 }
 
 static void
@@ -520,8 +531,8 @@ s_cpu_print (const s_cpu_t *c)
 {
     for (int i = 0; i < c->n; i++)
         printf (" cpu_%s=%.3f", c->watch[i].name, c->watch[i].cpus);
-    printf (" cpu_window=%.4f cpu_total=%.3f cpu_softirq=%.3f", c->window, c->cpus_total,
-            c->cpus_softirq);
+    printf (" cpu_window=%.4f cpu_total=%.3f cpu_softirq=%.3f cpu_ksoftirqd=%.3f", c->window,
+            c->cpus_total, c->cpus_softirq, c->cpus_ksoftirqd);
     if (c->n_netns)
         printf (" cpu_path=%.3f", c->cpus_path);
 }
@@ -1321,10 +1332,12 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
         s_row (lab, s_cpu_per (d[i], "n", 1e6), s_cpu_per (c[i], "n", 1e6), o->only, 1);
     }
     printf ("  CPUs busy during bulk: direct path %s, COLO path %s; outside them (other load): "
-            "%s, %s of %ld\n",
+            "%s, %s of %ld",
             s_fig (d[0], "cpu_path", 0), s_fig (c[0], "cpu_path", 0),
             s_fig (d[0], "cpu_total", s_get (d[0], "cpu_path", 0)),
             s_fig (c[0], "cpu_total", s_get (c[0], "cpu_path", 0)), cpus);
+    printf ("; ksoftirqd %s, %s\n", s_fig (d[0], "cpu_ksoftirqd", 0),
+            s_fig (c[0], "cpu_ksoftirqd", 0));
     if (do_colo) {
         printf ("  COLO bulk: mirror %.2f, compare %.2f, rewriter %.2f CPUs; the path %.2f\n",
                 s_get (c[0], "cpu_mirror", 0), s_get (c[0], "cpu_compare", 0),
@@ -1469,7 +1482,7 @@ main (int argc, char **argv)
     if (serve)
         return s_serve ();
     if (cl.addr) {
-        s_cpu_watch_ksoftirqd (&cl.cpu);
+        s_cpu_find_ksoftirqd (&cl.cpu);
         cl.seconds = o.seconds;
         cl.conns = o.conns;
         cl.chunk = o.chunk;
