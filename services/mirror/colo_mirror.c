@@ -349,6 +349,14 @@ s_on_input (colo_loop_t *loop, int fd, void *arg)
             if (mirroring)
                 s_copy_to_secondary (self, self->pri[i]);
         }
+        //  The secondary's copies go first: its path is the longer one (a
+        //  host link, the rewriter), and handing a frame to the primary's
+        //  port may run the primary guest's receive path inline (a veth or
+        //  tap).  Neither send blocks, and each port keeps its own order.
+        if (self->sec_port) {
+            s_flush_secondary (self);
+            s_watch_secondary_link (self);
+        }
         if (self->pri_port) {
             self->pri_head = 0;
             self->pri_count = n;
@@ -356,10 +364,6 @@ s_on_input (colo_loop_t *loop, int fd, void *arg)
         }
         else
             colo_buf_destroy_array (self->pri, n);
-        if (self->sec_port) {
-            s_flush_secondary (self);
-            s_watch_secondary_link (self);
-        }
         if (n == S_BURST)
             colo_loop_again (loop);   //  more may be waiting; let others run first
     }
