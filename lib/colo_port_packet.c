@@ -11,6 +11,14 @@
  *
  *  The pollable fd is an epoll set holding the socket: readable for input,
  *  and for output room when a send was refused (EAGAIN/ENOBUFS).
+ *
+ *  The kernel drops frames for a packet socket whose receive buffer is
+ *  full, before we see them: one guest's frame lost on one side only looks
+ *  like a divergence.  So the buffer is sized past net.core.rmem_max when
+ *  allowed (SO_RCVBUFFORCE, CAP_NET_ADMIN, which promiscuous mode needs
+ *  anyway), a smaller one is logged at open, and every drop the kernel
+ *  reports (SO_RXQ_OVFL: the socket's drop count rides on each received
+ *  frame) is counted as an error and logged.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,8 +38,12 @@
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif
 
 #define S_BURST 32
+#define S_SOCKBUF (4 << 20)   //  bytes asked for each way
 //  Room for a frame plus a re-inserted VLAN tag.
 #define S_SLOT (COLO_FRAME_MAX + 4)
 
@@ -45,11 +57,48 @@ typedef struct {
     struct iovec iovs[S_BURST];
     struct sockaddr_ll addrs[S_BURST];
     union {
-        char buf[CMSG_SPACE (sizeof (struct tpacket_auxdata))];
+        char buf[CMSG_SPACE (sizeof (struct tpacket_auxdata)) + CMSG_SPACE (sizeof (uint32_t))];
         struct cmsghdr align;
     } ctl[S_BURST];
     colo_ratelimit_t rl;
+    colo_ratelimit_t rl_drops;
+    uint32_t drops_seen;              //  the kernel's drop count at the last frame
+    uint64_t drops;                   //  frames the kernel dropped, in total
 } s_packet_t;
+
+//  Size one of the socket's buffers: past the sysctl limit when allowed,
+//  else up to it; say so when the kernel gave less than asked.
+static void
+s_size_buffer (colo_port_t *self, s_packet_t *pk, int force_opt, int opt, const char *what,
+               const char *sysctl)
+{
+    int want = S_SOCKBUF;
+    if (setsockopt (pk->sock, SOL_SOCKET, force_opt, &want, sizeof want) != 0)
+        setsockopt (pk->sock, SOL_SOCKET, opt, &want, sizeof want);
+    int got = 0;
+    socklen_t len = sizeof got;
+    //  The kernel reports twice what it accounts against (its overhead).
+    if (getsockopt (pk->sock, SOL_SOCKET, opt, &got, &len) == 0 && got < want)
+        colo_warn ("port %s: %s buffer %d bytes, not %d (%s, and no CAP_NET_ADMIN to "
+                   "exceed it): frames may be dropped under load",
+                   self->uri, what, got / 2, want, sysctl);
+}
+
+//  The kernel's drop count rides on a received frame: count what is new.
+static void
+s_note_drops (colo_port_t *self, s_packet_t *pk, uint32_t count)
+{
+    uint32_t fresh = count - pk->drops_seen;   //  wraps like the kernel's counter
+    pk->drops_seen = count;
+    if (fresh == 0)
+        return;
+    pk->drops += fresh;
+    self->counters[COLO_PORT_ERRORS] += fresh;
+    colo_log_limited (&pk->rl_drops, COLO_LOG_WARN,
+                      "port %s: the kernel dropped %u frames before we read them (receive "
+                      "buffer full; %llu in all)",
+                      self->uri, fresh, (unsigned long long) pk->drops);
+}
 
 static void
 s_set_out_interest (colo_port_t *self, s_packet_t *pk, int want)
@@ -93,6 +142,7 @@ s_open (colo_port_t *self, colo_uri_t *uri)
     self->impl = pk;
     pk->sock = -1;
     pk->rl = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
+    pk->rl_drops = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
     strcpy (pk->ifname, uri->address);
     pk->ifindex = (int) if_nametoindex (pk->ifname);
     if (pk->ifindex == 0) {
@@ -137,9 +187,12 @@ s_open (colo_port_t *self, colo_uri_t *uri)
             colo_warn ("port %s: promiscuous mode refused: %s", self->uri,
                        strerror (errno));
     }
-    int bufsize = 4 << 20;
-    setsockopt (pk->sock, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
-    setsockopt (pk->sock, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
+    if (self->dir & COLO_PORT_RX) {
+        s_size_buffer (self, pk, SO_RCVBUFFORCE, SO_RCVBUF, "receive", "net.core.rmem_max");
+        setsockopt (pk->sock, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    }
+    if (self->dir & COLO_PORT_TX)
+        s_size_buffer (self, pk, SO_SNDBUFFORCE, SO_SNDBUF, "send", "net.core.wmem_max");
     struct epoll_event ev;
     memset (&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
@@ -236,6 +289,13 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
         uint64_t now = colo_clock_real_ns ();
         for (int i = 0; i < rc; i++) {
             struct msghdr *mh = &pk->msgs[i].msg_hdr;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR (mh); c; c = CMSG_NXTHDR (mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL
+                    && c->cmsg_len >= CMSG_LEN (sizeof (uint32_t))) {
+                    uint32_t count;
+                    memcpy (&count, CMSG_DATA (c), sizeof count);
+                    s_note_drops (self, pk, count);
+                }
             if (pk->addrs[i].sll_pkttype == PACKET_OUTGOING)
                 continue;
             uint8_t *frame = (uint8_t *) pk->iovs[i].iov_base;
