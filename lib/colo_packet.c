@@ -516,116 +516,18 @@ colo_packet_result_name (colo_pkt_result_t code)
     return colo_packet_counter_names[code];
 }
 
-static inline uint64_t
-s_get_be64 (const uint8_t *p)
-{
-    return (uint64_t) colo_get_be32 (p) << 32 | colo_get_be32 (p + 4);
-}
-
-int
-colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
-               const uint8_t *frame, int *reversed)
-{
-    memset (key, 0, sizeof *key);
-    if (reversed)
-        *reversed = 0;
-    uint32_t alen = pkt->addr_len;
-    if ((pkt->l3 != COLO_L3_IPV4 && pkt->l3 != COLO_L3_IPV6)
-        || (alen != 4 && alen != 16) || !frame || pkt->frame_len < alen
-        || pkt->src_off > pkt->frame_len - alen
-        || pkt->dst_off > pkt->frame_len - alen)
-        return -1;
-    const uint8_t *src = frame + pkt->src_off;
-    const uint8_t *dst = frame + pkt->dst_off;
-    uint16_t sport = 0, dport = 0;
-    switch (pkt->l4) {
-        case COLO_L4_TCP:
-        case COLO_L4_UDP:
-            sport = pkt->sport;
-            dport = pkt->dport;
-            break;
-        case COLO_L4_ICMP:
-        case COLO_L4_ICMPV6:
-            sport = dport = pkt->icmp_id;   //  0 unless echo
-            break;
-        default:
-            break;
-    }
-    //  Big-endian words compare like the bytes (memcmp order); fixed
-    //  sizes keep the copies and compares inline.
-    int cmp;
-    if (alen == 4) {
-        uint32_t a = colo_get_be32 (src), b = colo_get_be32 (dst);
-        cmp = (a > b) - (a < b);
-    }
-    else {
-        uint64_t a = s_get_be64 (src), b = s_get_be64 (dst);
-        if (a == b) {
-            a = s_get_be64 (src + 8);
-            b = s_get_be64 (dst + 8);
-        }
-        cmp = (a > b) - (a < b);
-    }
-    int rev = cmp > 0 || (cmp == 0 && sport > dport);
-    const uint8_t *lo = rev ? dst : src, *hi = rev ? src : dst;
-    if (alen == 4) {
-        memcpy (key->addr_lo, lo, 4);
-        memcpy (key->addr_hi, hi, 4);
-    }
-    else {
-        memcpy (key->addr_lo, lo, 16);
-        memcpy (key->addr_hi, hi, 16);
-    }
-    key->port_lo = rev ? dport : sport;
-    key->port_hi = rev ? sport : dport;
-    key->vlan = pkt->vlan_count ? (uint16_t) (pkt->vlan_tci[0] & 0x0fff) : 0;
-    key->proto = pkt->ip_proto;
-    key->family = alen == 4 ? 4 : 6;
-    if (reversed)
-        *reversed = rev;
-    return 0;
-}
-
-//  A bijective 64-bit mixer (multiply-xorshift, Stafford's variant 13).
-static inline uint64_t
-s_mix64 (uint64_t h)
-{
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
 uint64_t
-colo_flow_hash (const colo_flow_key_t *key, uint64_t seed)
+colo_flow_x_hash_wide (const colo_flow_key_t *key, uint64_t seed)
 {
-    _Static_assert (sizeof (colo_flow_key_t) == 40, "flow key is 5 words");
-    uint64_t w[5];
-    memcpy (w, key, sizeof w);
-    //  An IPv4 key (or any key whose address bytes beyond the first four
-    //  are zero) carries only two words of information: hash those in one
-    //  chain of two rounds.  The test looks at the key, not at family, so
-    //  the result stays a function of all 40 bytes.
-    uint32_t lo32, hi32, lo_rest, hi_rest;
-    memcpy (&lo32, key->addr_lo, 4);
-    memcpy (&hi32, key->addr_hi, 4);
-    memcpy (&lo_rest, key->addr_lo + 4, 4);
-    memcpy (&hi_rest, key->addr_hi + 4, 4);
-    if ((lo_rest | hi_rest | w[1] | w[3]) == 0) {
-        uint64_t a = s_mix64 (((uint64_t) lo32 << 32 | hi32) ^ seed ^ 0x5851f42d4c957f2dULL);
-        return s_mix64 (a ^ w[4]);
-    }
     //  Two chained lanes (half the latency of one chain), joined by a last
     //  round.  Every word enters a nonlinear, seed-dependent state, so a
     //  chosen difference in one word cannot be cancelled by another.
-    uint64_t a = s_mix64 (w[0] ^ seed);
-    uint64_t b = s_mix64 (w[1] ^ seed ^ 0x9e3779b97f4a7c15ULL);
-    a = s_mix64 (a ^ w[2]);
-    b = s_mix64 (b ^ w[3]);
-    a = s_mix64 (a ^ w[4]);
-    return s_mix64 (a ^ ((b << 32) | (b >> 32)));
+    uint64_t a = colo_flow_x_mix64 (colo_flow_x_word (key, 0) ^ seed);
+    uint64_t b = colo_flow_x_mix64 (colo_flow_x_word (key, 1) ^ seed ^ 0x9e3779b97f4a7c15ULL);
+    a = colo_flow_x_mix64 (a ^ colo_flow_x_word (key, 2));
+    b = colo_flow_x_mix64 (b ^ colo_flow_x_word (key, 3));
+    a = colo_flow_x_mix64 (a ^ colo_flow_x_word (key, 4));
+    return colo_flow_x_mix64 (a ^ ((b << 32) | (b >> 32)));
 }
 
 //  Append to buf at *used (snprintf semantics: *used may pass cap).

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define COLO_ETH_HLEN 14
 #define COLO_ETHERTYPE_IPV4 0x0800
@@ -218,23 +219,171 @@ typedef struct {
     uint8_t family;           //  4 or 6
 } colo_flow_key_t;
 
-//  Fill key from a decoded IP packet.  Returns 0, or -1 if the packet has no
-//  IP layer.  *reversed (if not NULL) is 1 when the packet's source is the
-//  "hi" endpoint, so callers can tell the two directions apart.
-int colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
-                   const uint8_t *frame, int *reversed);
+//  Fill key from a decoded IP packet.  Returns 0, or -1 (key zeroed) if the
+//  packet has no IP layer.  *reversed (if not NULL) is 1 when the packet's
+//  source is the "hi" endpoint, so callers can tell the two directions
+//  apart.  Inline (below), like colo_flow_hash: every frame of the rewriter
+//  and of compare takes both, and inlined they lose the call overhead and
+//  the cases the caller has already ruled out.
+static inline int colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
+                                 const uint8_t *frame, int *reversed);
 
 //  Seeded 64-bit hash of a flow key (seed it randomly per process so that
 //  traffic cannot choose collisions).  Fast, not cryptographic: the key's
 //  five 64-bit words go through two chained lanes of a multiply-xorshift
 //  bijection, joined by a final round; a key whose address bytes 4..15 are
 //  zero (IPv4) takes two chained rounds over its two informative words.
-uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
+static inline uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
 
 //  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf;
 //  ICMP: "icmp 10.0.0.1 <-> 10.0.0.2 id 7" (id only when not 0); others:
 //  "proto 47 10.0.0.1 <-> 10.0.0.2"; " vlan N" is appended when tagged.
 //  Truncated to cap-1 bytes, always NUL-terminated (if cap > 0).  Returns buf.
 char *colo_flow_key_str (const colo_flow_key_t *key, char *buf, size_t cap);
+
+//  ---------------------------------------------------------------- inline
+//  colo_flow_key and colo_flow_hash, and their helpers (colo_flow_x_*, not
+//  for other use).  The key is built as five 64-bit words in registers and
+//  stored whole: clearing it and then storing parts would make the word
+//  loads of the hash and of a table's compare wait (store forwarding fails
+//  on a load that spans several smaller stores).
+
+static inline uint32_t
+colo_flow_x_be32 (const uint8_t *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+}
+
+static inline uint64_t
+colo_flow_x_be64 (const uint8_t *p)
+{
+    return (uint64_t) colo_flow_x_be32 (p) << 32 | colo_flow_x_be32 (p + 4);
+}
+
+static inline uint64_t
+colo_flow_x_word (const colo_flow_key_t *key, unsigned i)
+{
+    uint64_t w;
+    memcpy (&w, (const unsigned char *) key + 8 * i, 8);
+    return w;
+}
+
+static inline void
+colo_flow_x_put (colo_flow_key_t *key, unsigned i, uint64_t w)
+{
+    memcpy ((unsigned char *) key + 8 * i, &w, 8);
+}
+
+//  A word whose bytes are the 4 bytes at p, then 4 zero bytes; and word 4
+//  of a key (ports, vlan, proto, family) as it lies in memory.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#    define COLO_FLOW_X_WORD4(u32) ((uint64_t) (u32) << 32)
+#    define COLO_FLOW_X_TAIL(plo, phi, vlan, proto, fam)                                   \
+        ((uint64_t) (plo) << 48 | (uint64_t) (phi) << 32 | (uint64_t) (vlan) << 16         \
+         | (uint64_t) (proto) << 8 | (uint64_t) (fam))
+#else
+#    define COLO_FLOW_X_WORD4(u32) ((uint64_t) (u32))
+#    define COLO_FLOW_X_TAIL(plo, phi, vlan, proto, fam)                                   \
+        ((uint64_t) (plo) | (uint64_t) (phi) << 16 | (uint64_t) (vlan) << 32               \
+         | (uint64_t) (proto) << 48 | (uint64_t) (fam) << 56)
+#endif
+
+_Static_assert (sizeof (colo_flow_key_t) == 40 && offsetof (colo_flow_key_t, addr_hi) == 16
+                    && offsetof (colo_flow_key_t, port_lo) == 32
+                    && offsetof (colo_flow_key_t, port_hi) == 34
+                    && offsetof (colo_flow_key_t, vlan) == 36
+                    && offsetof (colo_flow_key_t, proto) == 38
+                    && offsetof (colo_flow_key_t, family) == 39,
+                "the flow key is five words; COLO_FLOW_X_TAIL is word 4");
+
+static inline int
+colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *frame,
+               int *reversed)
+{
+    if (reversed)
+        *reversed = 0;
+    uint32_t alen = pkt->addr_len;
+    if ((pkt->l3 != COLO_L3_IPV4 && pkt->l3 != COLO_L3_IPV6) || (alen != 4 && alen != 16)
+        || !frame || pkt->frame_len < alen || pkt->src_off > pkt->frame_len - alen
+        || pkt->dst_off > pkt->frame_len - alen) {
+        memset (key, 0, sizeof *key);
+        return -1;
+    }
+    const uint8_t *src = frame + pkt->src_off;
+    const uint8_t *dst = frame + pkt->dst_off;
+    uint16_t sport = 0, dport = 0;
+    if (pkt->l4 == COLO_L4_TCP || pkt->l4 == COLO_L4_UDP) {
+        sport = pkt->sport;
+        dport = pkt->dport;
+    }
+    else if (pkt->l4 == COLO_L4_ICMP || pkt->l4 == COLO_L4_ICMPV6)
+        sport = dport = pkt->icmp_id;   //  0 unless echo
+    uint16_t vlan = pkt->vlan_count ? (uint16_t) (pkt->vlan_tci[0] & 0x0fff) : 0;
+    int rev;
+    //  Big-endian values compare like the bytes (memcmp order).
+    if (alen == 4) {
+        uint32_t a = colo_flow_x_be32 (src), b = colo_flow_x_be32 (dst);
+        rev = a > b || (a == b && sport > dport);
+        uint32_t s32, d32;
+        memcpy (&s32, src, 4);
+        memcpy (&d32, dst, 4);
+        colo_flow_x_put (key, 0, COLO_FLOW_X_WORD4 (rev ? d32 : s32));
+        colo_flow_x_put (key, 1, 0);
+        colo_flow_x_put (key, 2, COLO_FLOW_X_WORD4 (rev ? s32 : d32));
+        colo_flow_x_put (key, 3, 0);
+    }
+    else {
+        uint64_t a = colo_flow_x_be64 (src), b = colo_flow_x_be64 (dst);
+        if (a == b) {
+            a = colo_flow_x_be64 (src + 8);
+            b = colo_flow_x_be64 (dst + 8);
+        }
+        rev = a > b || (a == b && sport > dport);
+        memcpy (key->addr_lo, rev ? dst : src, 16);
+        memcpy (key->addr_hi, rev ? src : dst, 16);
+    }
+    uint8_t family = alen == 4 ? 4 : 6;
+    colo_flow_x_put (key, 4,
+                     rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, pkt->ip_proto, family)
+                         : COLO_FLOW_X_TAIL (sport, dport, vlan, pkt->ip_proto, family));
+    if (reversed)
+        *reversed = rev;
+    return 0;
+}
+
+//  A bijective 64-bit mixer (multiply-xorshift, Stafford's variant 13).
+static inline uint64_t
+colo_flow_x_mix64 (uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+//  The hash of a key with IPv6-shaped addresses (out of line: long, and
+//  rarer).
+uint64_t colo_flow_x_hash_wide (const colo_flow_key_t *key, uint64_t seed);
+
+static inline uint64_t
+colo_flow_hash (const colo_flow_key_t *key, uint64_t seed)
+{
+    //  An IPv4 key (or any key whose address bytes beyond the first four
+    //  are zero) carries only two words of information: hash those in one
+    //  chain of two rounds.  The test looks at the key, not at family, so
+    //  the result stays a function of all 40 bytes.
+    uint32_t lo32, hi32, lo_rest, hi_rest;
+    memcpy (&lo32, key->addr_lo, 4);
+    memcpy (&hi32, key->addr_hi, 4);
+    memcpy (&lo_rest, key->addr_lo + 4, 4);
+    memcpy (&hi_rest, key->addr_hi + 4, 4);
+    if ((lo_rest | hi_rest | colo_flow_x_word (key, 1) | colo_flow_x_word (key, 3)) != 0)
+        return colo_flow_x_hash_wide (key, seed);
+    uint64_t a
+        = colo_flow_x_mix64 (((uint64_t) lo32 << 32 | hi32) ^ seed ^ 0x5851f42d4c957f2dULL);
+    return colo_flow_x_mix64 (a ^ colo_flow_x_word (key, 4));
+}
 
 #endif
