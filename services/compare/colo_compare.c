@@ -383,6 +383,36 @@ s_raise (colo_compare_t *self, colo_compare_reason_t reason, const colo_flow_key
         self->request_desc[0] = 0;
 }
 
+//  A timeout request, with what waits: the oldest frame (side, sequence
+//  range, flags, ack, age) and, for TCP, how far the comparison got.
+static void
+s_raise_timeout (colo_compare_t *self, s_conn_t *conn, const s_item_t *old, int primary,
+                 uint64_t age_ms)
+{
+    if (self->request)
+        return;
+    s_raise (self, COLO_REASON_TIMEOUT, colo_conntable_key (self->table, conn));
+    size_t used = strlen (self->request_desc);
+    size_t cap = sizeof self->request_desc - used;
+    if (conn->kind == S_KIND_TCP) {
+        static const char names[] = "FSRPAUEC";
+        char flags[9];
+        int k = 0;
+        for (int i = 0; i < 8; i++)
+            if (old->flags & (1 << i))
+                flags[k++] = names[i];
+        flags[k] = 0;
+        snprintf (self->request_desc + used, cap,
+                  ": %s %u+%u %s ack %u, %llu ms; cmp %u%s, sec ack %u%s%s",
+                  primary ? "pri" : "sec", old->seq, old->end - old->seq, flags, old->ack,
+                  (unsigned long long) age_ms, conn->cmp_seq, conn->cmp_valid ? "" : "?",
+                  conn->s_ack, conn->s_fin ? " fin" : "", conn->s_rst ? " rst" : "");
+    }
+    else
+        snprintf (self->request_desc + used, cap, ": %s datagram of %u bytes, %llu ms",
+                  primary ? "pri" : "sec", old->buf->len, (unsigned long long) age_ms);
+}
+
 static long
 s_first_diff (const uint8_t *a, const uint8_t *b, size_t len)
 {
@@ -1106,13 +1136,18 @@ colo_compare_tick (colo_compare_t *self, uint64_t now_ms)
                 self->next_deadline = deadline;
         }
         uint64_t oldest = UINT64_MAX;
-        if (conn->pq.head)
-            oldest = conn->pq.head->arrival_ms;
-        if (conn->sq.head && conn->sq.head->arrival_ms < oldest)
-            oldest = conn->sq.head->arrival_ms;
+        const s_item_t *old = NULL;
+        if (conn->pq.head) {
+            old = conn->pq.head;
+            oldest = old->arrival_ms;
+        }
+        if (conn->sq.head && conn->sq.head->arrival_ms < oldest) {
+            old = conn->sq.head;
+            oldest = old->arrival_ms;
+        }
         if (oldest != UINT64_MAX && now_ms >= oldest + self->cfg.compare_timeout_ms) {
             if (!timed_out)
-                s_raise (self, COLO_REASON_TIMEOUT, colo_conntable_key (self->table, conn));
+                s_raise_timeout (self, conn, old, old == conn->pq.head, now_ms - oldest);
             timed_out = 1;
         }
     }

@@ -845,6 +845,8 @@ START_TEST (test_timeout)
     ck_assert_int_eq (colo_compare_take_request (s_cmp, &reason, desc, sizeof desc), 1);
     ck_assert_int_eq (reason, COLO_REASON_TIMEOUT);
     ck_assert_ptr_nonnull (strstr (desc, "10.0.0.2"));
+    //  What waits: the primary's segment, its range, flags, ack and age.
+    ck_assert_ptr_nonnull (strstr (desc, ": pri 1000001+6 A ack 5001, 3000 ms; cmp 1000001,"));
     ck_assert_uint_eq (s_counter (COLO_CMP_TIMEOUTS), 1);
     colo_compare_checkpoint_done (s_cmp, s_now + 3000);
     ck_assert_int_eq (s_released (), 1);
