@@ -796,6 +796,29 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
         s_tcp_drop_verified (self, conn);
 }
 
+//  A primary retransmission of bytes already verified leaves at once, even
+//  while an earlier segment of its connection waits (for the secondary's
+//  bytes or ack, or for a hole in the primary's stream): queued behind it,
+//  the retransmission that would draw the client's ACK both guests wait for
+//  (e.g. after a restart of the mirror lost the client's ACKs) could not
+//  leave, and only a checkpoint would end the wait.  Its bytes are
+//  verified and its ack is lowered to the secondary's if need be, so
+//  nothing unverified leaves; TCP takes the reordering.  Returns 1 if the
+//  item was released.
+static int
+s_tcp_verified_retransmit (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
+{
+    if (!conn->pq.head || conn->diverged || !conn->cmp_valid || item->end == item->seq
+        || (item->flags & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST))
+        || !colo_seq_before_eq (item->end, conn->cmp_seq)
+        || !s_tcp_ack_ok (self, conn, item, 1))
+        return 0;
+    s_clamp_window (conn, item);
+    s_note_released (conn, item);
+    s_release (self, item, COLO_CMP_RELEASED_RETRANSMIT);
+    return 1;
+}
+
 static void
 s_tcp_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
 {
@@ -1052,7 +1075,9 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
         self->queued_s++;
     }
     if (conn->kind == S_KIND_TCP && parsed.kind == S_KIND_TCP) {
-        if (primary) {
+        if (primary && s_tcp_verified_retransmit (self, conn, item))
+            ;   //  released past the queue
+        else if (primary) {
             s_push (&conn->pq, item);
             s_tcp_run (self, conn);
         }

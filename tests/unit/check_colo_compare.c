@@ -279,6 +279,47 @@ START_TEST (test_retransmissions)
 }
 END_TEST
 
+//  A verified retransmission leaves even while a later segment of its
+//  connection waits for the secondary (after a mirror restart lost the
+//  client's ACKs, both guests retransmit old data to draw a new ACK; held
+//  behind the waiting segment, only a checkpoint would end the wait).
+START_TEST (test_retransmission_passes_waiting_segment)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    ck_assert_int_eq (s_released (), 1);
+    //  New primary data the secondary has not produced yet: it waits.
+    s_pri (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, "world", 5));
+    ck_assert_int_eq (s_released (), 0);
+    //  A retransmission of the verified bytes, acking more than the
+    //  secondary did: out at once, past the waiting one, ack lowered.
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 9, COLO_TCP_ACK, "hello", 5));
+    colo_buf_t *out[2];
+    ck_assert_int_eq (s_take (out, 2), 1);
+    ck_assert_uint_eq (s_released_seq (out[0]), ISN_P + 1);
+    colo_packet_t pkt;
+    ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (out[0]),
+                                          colo_buf_frame_len (out[0]), NULL),
+                      COLO_PKT_OK);
+    ck_assert_uint_eq (pkt.tcp_ack, ISN_C + 1);
+    colo_buf_destroy (&out[0]);
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_RETRANSMIT), 1);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 1);
+    //  A retransmission that reaches into unverified bytes does not pass.
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hellowo", 7));
+    ck_assert_int_eq (s_released (), 0);
+    //  The secondary's bytes arrive: the rest leaves in order.
+    s_sec (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, "world", 5));
+    ck_assert_int_eq (s_take (out, 2), 2);
+    ck_assert_uint_eq (s_released_seq (out[0]), ISN_P + 6);
+    ck_assert_uint_eq (s_released_seq (out[1]), ISN_P + 1);
+    colo_buf_destroy_array (out, 2);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+}
+END_TEST
+
 START_TEST (test_secondary_reordered)
 {
     s_handshake ();
@@ -1058,6 +1099,7 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_identical_streams);
     tcase_add_test (tc, test_one_byte_difference);
     tcase_add_test (tc, test_retransmissions);
+    tcase_add_test (tc, test_retransmission_passes_waiting_segment);
     tcase_add_test (tc, test_secondary_reordered);
     tcase_add_test (tc, test_sequence_wrap);
     tcase_add_test (tc, test_ack_lowered_with_checksum);
