@@ -819,6 +819,21 @@ s_tcp_verified_retransmit (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
     return 1;
 }
 
+//  1 if item starts at or before the compared point and reaches past it
+//  while the queue's head waits behind a hole in the primary's stream (e.g.
+//  a compare restarted mid-connection saw new data before the
+//  retransmission that fills the gap): taken in arrival order, the filler
+//  would wait behind the hole it fills until a checkpoint.
+static int
+s_tcp_fills_hole (s_conn_t *conn, const s_item_t *item)
+{
+    return conn->pq.head && conn->cmp_valid && !conn->diverged
+           && !(item->flags & (COLO_TCP_SYN | COLO_TCP_RST))
+           && colo_seq_after (conn->pq.head->seq, conn->cmp_seq)
+           && colo_seq_before_eq (item->seq, conn->cmp_seq)
+           && colo_seq_after (item->end, conn->cmp_seq);
+}
+
 static void
 s_tcp_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
 {
@@ -1077,6 +1092,16 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
     if (conn->kind == S_KIND_TCP && parsed.kind == S_KIND_TCP) {
         if (primary && s_tcp_verified_retransmit (self, conn, item))
             ;   //  released past the queue
+        else if (primary && s_tcp_fills_hole (conn, item)) {
+            //  It goes first; it inherits the waiting head's age, so the
+            //  connection's timeout comes when it would have.
+            if (conn->pq.head->arrival_ms < item->arrival_ms)
+                item->arrival_ms = conn->pq.head->arrival_ms;
+            item->next = conn->pq.head;
+            conn->pq.head = item;
+            conn->pq.count++;
+            s_tcp_run (self, conn);
+        }
         else if (primary) {
             s_push (&conn->pq, item);
             s_tcp_run (self, conn);

@@ -320,6 +320,30 @@ START_TEST (test_retransmission_passes_waiting_segment)
 }
 END_TEST
 
+//  A segment that fills the hole the queue's head waits behind goes first
+//  (a compare restarted mid-connection saw new data before the
+//  retransmission that fills the gap).
+START_TEST (test_hole_filler_goes_first)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "hello", 5));
+    ck_assert_int_eq (s_released (), 1);
+    s_pri (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK, "again", 5));
+    s_pri (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, "world", 5));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_P + 6, ISN_C + 1, COLO_TCP_ACK, "worldagain", 10));
+    colo_buf_t *out[2];
+    ck_assert_int_eq (s_take (out, 2), 2);
+    ck_assert_uint_eq (s_released_seq (out[0]), ISN_P + 6);
+    ck_assert_uint_eq (s_released_seq (out[1]), ISN_P + 11);
+    colo_buf_destroy_array (out, 2);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+}
+END_TEST
+
 START_TEST (test_secondary_reordered)
 {
     s_handshake ();
@@ -1100,6 +1124,7 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_one_byte_difference);
     tcase_add_test (tc, test_retransmissions);
     tcase_add_test (tc, test_retransmission_passes_waiting_segment);
+    tcase_add_test (tc, test_hole_filler_goes_first);
     tcase_add_test (tc, test_secondary_reordered);
     tcase_add_test (tc, test_sequence_wrap);
     tcase_add_test (tc, test_ack_lowered_with_checksum);
