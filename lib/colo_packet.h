@@ -232,8 +232,16 @@ static inline int colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt,
 //  traffic cannot choose collisions).  Fast, not cryptographic: the key's
 //  five 64-bit words go through two chained lanes of a multiply-xorshift
 //  bijection, joined by a final round; a key whose address bytes 4..15 are
-//  zero (IPv4) takes two chained rounds over its two informative words.
+//  zero (IPv4) has two informative words, each multiplied with its own
+//  seed-dependent start, joined by one round of the bijection.
 static inline uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
+
+//  colo_flow_key (key, pkt, frame, NULL), and *hash = colo_flow_hash (key,
+//  seed) when it returns 0, in one pass: an IPv4 key is hashed from the
+//  registers it is built in.
+static inline int colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash,
+                                      const colo_packet_t *pkt, const uint8_t *frame,
+                                      uint64_t seed);
 
 //  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf;
 //  ICMP: "icmp 10.0.0.1 <-> 10.0.0.2 id 7" (id only when not 0); others:
@@ -296,9 +304,41 @@ _Static_assert (sizeof (colo_flow_key_t) == 40 && offsetof (colo_flow_key_t, add
                     && offsetof (colo_flow_key_t, family) == 39,
                 "the flow key is five words; COLO_FLOW_X_TAIL is word 4");
 
+//  A bijective 64-bit mixer (multiply-xorshift, Stafford's variant 13).
+static inline uint64_t
+colo_flow_x_mix64 (uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+//  The hash of an IPv4-shaped key from its two informative words: word
+//  holds the "lo" address in its high half and the "hi" one in its low
+//  half (as the bytes lie in memory), tail is word 4 of the key.  Each
+//  word, offset by the seed, is multiplied by its own odd constant (the
+//  two multiplications run side by side), and one round of the bijection
+//  joins them: half the latency of two chained rounds, and every input bit
+//  still reaches every output bit.
+static inline uint64_t
+colo_flow_x_hash4 (uint64_t word, uint64_t tail, uint64_t seed)
+{
+    uint64_t a = (word ^ seed) * 0x9e3779b97f4a7c15ULL;
+    uint64_t b = (tail ^ (seed << 32 | seed >> 32) ^ 0x5851f42d4c957f2dULL) * 0xd6e8feb86659fd93ULL;
+    return colo_flow_x_mix64 (a ^ (b << 32 | b >> 32));
+}
+
+//  The hash of a key with IPv6-shaped addresses (out of line: long, and
+//  rarer).
+uint64_t colo_flow_x_hash_wide (const colo_flow_key_t *key, uint64_t seed);
+
+//  colo_flow_key, and the hash if hash is not NULL.
 static inline int
-colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *frame,
-               int *reversed)
+colo_flow_x_build (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *frame,
+                   int *reversed, uint64_t *hash, uint64_t seed)
 {
     if (reversed)
         *reversed = 0;
@@ -327,12 +367,21 @@ colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *fr
         uint32_t s32, d32;
         memcpy (&s32, src, 4);
         memcpy (&d32, dst, 4);
-        colo_flow_x_put (key, 0, COLO_FLOW_X_WORD4 (rev ? d32 : s32));
+        uint32_t lo32 = rev ? d32 : s32, hi32 = rev ? s32 : d32;
+        colo_flow_x_put (key, 0, COLO_FLOW_X_WORD4 (lo32));
         colo_flow_x_put (key, 1, 0);
-        colo_flow_x_put (key, 2, COLO_FLOW_X_WORD4 (rev ? s32 : d32));
+        colo_flow_x_put (key, 2, COLO_FLOW_X_WORD4 (hi32));
         colo_flow_x_put (key, 3, 0);
+        uint64_t tail = rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, pkt->ip_proto, 4)
+                            : COLO_FLOW_X_TAIL (sport, dport, vlan, pkt->ip_proto, 4);
+        colo_flow_x_put (key, 4, tail);
+        if (reversed)
+            *reversed = rev;
+        if (hash)
+            *hash = colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, tail, seed);
+        return 0;
     }
-    else {
+    {
         uint64_t a = colo_flow_x_be64 (src), b = colo_flow_x_be64 (dst);
         if (a == b) {
             a = colo_flow_x_be64 (src + 8);
@@ -342,38 +391,37 @@ colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *fr
         memcpy (key->addr_lo, rev ? dst : src, 16);
         memcpy (key->addr_hi, rev ? src : dst, 16);
     }
-    uint8_t family = alen == 4 ? 4 : 6;
     colo_flow_x_put (key, 4,
-                     rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, pkt->ip_proto, family)
-                         : COLO_FLOW_X_TAIL (sport, dport, vlan, pkt->ip_proto, family));
+                     rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, pkt->ip_proto, 6)
+                         : COLO_FLOW_X_TAIL (sport, dport, vlan, pkt->ip_proto, 6));
     if (reversed)
         *reversed = rev;
+    if (hash)
+        *hash = colo_flow_hash (key, seed);   //  IPv6 addresses may still be IPv4-shaped
     return 0;
 }
 
-//  A bijective 64-bit mixer (multiply-xorshift, Stafford's variant 13).
-static inline uint64_t
-colo_flow_x_mix64 (uint64_t h)
+static inline int
+colo_flow_key (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *frame,
+               int *reversed)
 {
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
+    return colo_flow_x_build (key, pkt, frame, reversed, NULL, 0);
 }
 
-//  The hash of a key with IPv6-shaped addresses (out of line: long, and
-//  rarer).
-uint64_t colo_flow_x_hash_wide (const colo_flow_key_t *key, uint64_t seed);
+static inline int
+colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash, const colo_packet_t *pkt,
+                    const uint8_t *frame, uint64_t seed)
+{
+    return colo_flow_x_build (key, pkt, frame, NULL, hash, seed);
+}
 
 static inline uint64_t
 colo_flow_hash (const colo_flow_key_t *key, uint64_t seed)
 {
     //  An IPv4 key (or any key whose address bytes beyond the first four
-    //  are zero) carries only two words of information: hash those in one
-    //  chain of two rounds.  The test looks at the key, not at family, so
-    //  the result stays a function of all 40 bytes.
+    //  are zero) carries only two words of information: hash just those.
+    //  The test looks at the key, not at family, so the result stays a
+    //  function of all 40 bytes.
     uint32_t lo32, hi32, lo_rest, hi_rest;
     memcpy (&lo32, key->addr_lo, 4);
     memcpy (&hi32, key->addr_hi, 4);
@@ -381,9 +429,7 @@ colo_flow_hash (const colo_flow_key_t *key, uint64_t seed)
     memcpy (&hi_rest, key->addr_hi + 4, 4);
     if ((lo_rest | hi_rest | colo_flow_x_word (key, 1) | colo_flow_x_word (key, 3)) != 0)
         return colo_flow_x_hash_wide (key, seed);
-    uint64_t a
-        = colo_flow_x_mix64 (((uint64_t) lo32 << 32 | hi32) ^ seed ^ 0x5851f42d4c957f2dULL);
-    return colo_flow_x_mix64 (a ^ colo_flow_x_word (key, 4));
+    return colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, colo_flow_x_word (key, 4), seed);
 }
 
 #endif

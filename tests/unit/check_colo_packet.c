@@ -1459,6 +1459,60 @@ START_TEST (test_flow_hash)
 }
 END_TEST
 
+START_TEST (test_flow_key_hash)
+{
+    //  colo_flow_key_hash is colo_flow_key plus colo_flow_hash, for every
+    //  shape of key: IPv4, IPv6, tagged, ICMP, and an IPv6 packet whose
+    //  addresses look like IPv4 ones (bytes 4..15 zero).
+    uint8_t v6_short[sizeof s_v6_tcp_ext];
+    memcpy (v6_short, s_v6_tcp_ext, sizeof v6_short);
+    memset (v6_short + 22 + 4, 0, 12);
+    memset (v6_short + 38 + 4, 0, 12);
+    const struct {
+        const uint8_t *frame;
+        size_t len;
+    } cases[] = {
+        {s_v4_tcp_syn, sizeof s_v4_tcp_syn},   {s_v4_tcp_sack, sizeof s_v4_tcp_sack},
+        {s_v4_udp, sizeof s_v4_udp},           {s_vlan_v4_tcp, sizeof s_vlan_v4_tcp},
+        {s_v4_icmp_echo, sizeof s_v4_icmp_echo}, {s_v6_tcp_ext, sizeof s_v6_tcp_ext},
+        {s_v6_icmp_echo, sizeof s_v6_icmp_echo}, {v6_short, sizeof v6_short},
+    };
+    static const uint64_t seeds[] = {1, 0x0123456789abcdefULL, ~0ULL};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t j = 0; j < sizeof seeds / sizeof seeds[0]; j++) {
+            colo_packet_t pkt;
+            ck_assert_int_eq (colo_packet_decode (&pkt, cases[i].frame, cases[i].len, NULL),
+                              COLO_PKT_OK);
+            colo_flow_key_t a, b;
+            memset (&b, 0xa5, sizeof b);
+            uint64_t h = 0;
+            ck_assert_int_eq (colo_flow_key (&a, &pkt, cases[i].frame, NULL), 0);
+            ck_assert_int_eq (colo_flow_key_hash (&b, &h, &pkt, cases[i].frame, seeds[j]), 0);
+            ck_assert_msg (memcmp (&a, &b, sizeof a) == 0, "case %zu: key differs", i);
+            ck_assert_msg (h == colo_flow_hash (&a, seeds[j]), "case %zu seed %zu: hash differs",
+                           i, j);
+        }
+    //  The IPv4-shaped IPv6 key is not the IPv4 key of the same bytes.
+    colo_packet_t pkt;
+    colo_flow_key_t k6, k4;
+    uint64_t h6, h4;
+    ck_assert_int_eq (colo_packet_decode (&pkt, v6_short, sizeof v6_short, NULL), COLO_PKT_OK);
+    ck_assert_int_eq (colo_flow_key_hash (&k6, &h6, &pkt, v6_short, 5), 0);
+    memcpy (&k4, &k6, sizeof k4);
+    k4.family = 4;
+    h4 = colo_flow_hash (&k4, 5);
+    ck_assert_uint_ne (h4, h6);
+    //  No IP layer: -1, key zeroed, hash untouched.
+    ck_assert_int_eq (colo_packet_decode (&pkt, s_arp_req, sizeof s_arp_req, NULL), COLO_PKT_OK);
+    memset (&k4, 0xff, sizeof k4);
+    h4 = 77;
+    ck_assert_int_eq (colo_flow_key_hash (&k4, &h4, &pkt, s_arp_req, 5), -1);
+    static const colo_flow_key_t zero;
+    ck_assert_int_eq (memcmp (&k4, &zero, sizeof k4), 0);
+    ck_assert_uint_eq (h4, 77);
+}
+END_TEST
+
 Suite *
 colo_packet_suite (void)
 {
@@ -1493,6 +1547,7 @@ colo_packet_suite (void)
     tcase_add_test (tc, test_flow_key_vlan_icmp);
     tcase_add_test (tc, test_flow_key_str_truncation);
     tcase_add_test (tc, test_flow_hash);
+    tcase_add_test (tc, test_flow_key_hash);
     tcase_set_timeout (tc, 60);
     suite_add_tcase (s, tc);
     return s;
