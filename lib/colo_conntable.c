@@ -1,6 +1,20 @@
 /*  colo_conntable.c - bounded connection table keyed by flow, with idle aging.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
+ *
+ *  Layout, chosen so that a lookup reads two cache lines, one of the index
+ *  and one of the entry, with no other load between them:
+ *  - the index is an open-addressing array of 16-byte slots (linear
+ *    probing, at most 2/3 full), each the entry's hash and its address.  A
+ *    probe compares hashes in the index line and reads an entry only when
+ *    they match.  Removal shifts the following slots of the run back (no
+ *    tombstones), so probes do not lengthen with churn;
+ *  - entries live in chunks allocated as the table fills and kept until
+ *    destroy (never moved, so a value keeps its address; freed entries are
+ *    reused first).  An entry is a multiple of 64 bytes on a 64-byte
+ *    boundary: the key, the last activity time and the first 16 bytes of
+ *    the value share its first cache line.  The age list links sit after
+ *    the value, where only touch, remove and walks go.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,81 +22,118 @@
 
 #include "colo_conntable.h"
 
-typedef struct s_entry {
-    struct s_entry *chain;            //  next in the bucket
-    struct s_entry *older, *younger;  //  age list
-    uint64_t hash;
-    uint64_t last_active_ms;
+#define S_LINE 64
+#define S_CHUNK_MAX 4096   //  entries per chunk at most
+
+//  What an entry starts with; the value follows at S_VALUE_OFF.
+typedef struct {
     colo_flow_key_t key;
-    //  value follows, aligned to 16
-    _Alignas (16) unsigned char value[];
-} s_entry_t;
+    uint64_t last_active_ms;
+} s_head_t;
+
+#define S_VALUE_OFF 48
+_Static_assert (sizeof (s_head_t) == S_VALUE_OFF, "key, time, then the value");
+
+//  After the value, at self->link_off.
+typedef struct s_link {
+    unsigned char *older, *younger;   //  age list; older is also the free list link
+    uint64_t hash;
+} s_link_t;
+
+typedef struct {
+    uint64_t hash;
+    unsigned char *entry;   //  NULL: empty
+} s_slot_t;
 
 struct colo_conntable {
-    s_entry_t **buckets;
-    size_t mask;
+    s_slot_t *slots;
+    size_t mask;                  //  slots - 1
+    unsigned char **chunks;
+    size_t nchunks;               //  allocated so far
+    size_t chunk_entries;
+    size_t entry_size;            //  a multiple of S_LINE
+    size_t link_off;              //  offset of s_link_t in an entry
     size_t count;
     size_t capacity;
     size_t value_size;
+    size_t carved;                //  entries handed out of chunks so far
     uint64_t seed;
-    s_entry_t *oldest, *youngest;
+    unsigned char *oldest, *youngest;
+    unsigned char *free_list;
 };
 
-static s_entry_t *
+static inline s_head_t *
+s_head (unsigned char *entry)
+{
+    return (s_head_t *) entry;
+}
+
+static inline s_link_t *
+s_link (const colo_conntable_t *self, unsigned char *entry)
+{
+    return (s_link_t *) (entry + self->link_off);
+}
+
+static inline unsigned char *
 s_entry_of (const void *value)
 {
-    return (s_entry_t *) ((unsigned char *) value - offsetof (s_entry_t, value));
+    return (unsigned char *) value - S_VALUE_OFF;
+}
+
+static inline void *
+s_value (unsigned char *entry)
+{
+    return entry + S_VALUE_OFF;
+}
+
+static inline uint64_t
+s_word (const colo_flow_key_t *key, size_t i)
+{
+    uint64_t w;
+    memcpy (&w, (const unsigned char *) key + 8 * i, 8);
+    return w;
+}
+
+static inline int
+s_key_eq (const colo_flow_key_t *a, const colo_flow_key_t *b)
+{
+    return ((s_word (a, 0) ^ s_word (b, 0)) | (s_word (a, 1) ^ s_word (b, 1))
+            | (s_word (a, 2) ^ s_word (b, 2)) | (s_word (a, 3) ^ s_word (b, 3))
+            | (s_word (a, 4) ^ s_word (b, 4)))
+           == 0;
 }
 
 colo_conntable_t *
 colo_conntable_new (size_t capacity, size_t value_size, uint64_t seed)
 {
-    if (capacity == 0 || capacity > ((size_t) 1 << 30))
+    if (capacity == 0 || capacity > ((size_t) 1 << 30) || value_size > ((size_t) 1 << 20))
         return NULL;
     colo_conntable_t *self = (colo_conntable_t *) calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    size_t buckets = 16;
-    while (buckets < capacity)
-        buckets <<= 1;
-    self->buckets = (s_entry_t **) calloc (buckets, sizeof (s_entry_t *));
-    if (!self->buckets) {
+    //  At most 2/3 full: short probes, and always an empty slot to stop at.
+    size_t slots = 16;
+    while (slots < capacity + capacity / 2)
+        slots <<= 1;
+    self->chunk_entries = capacity < S_CHUNK_MAX ? capacity : S_CHUNK_MAX;
+    self->slots = (s_slot_t *) calloc (slots, sizeof (s_slot_t));
+    self->chunks = (unsigned char **) calloc ((capacity - 1) / self->chunk_entries + 1,
+                                              sizeof (unsigned char *));
+    if (!self->slots || !self->chunks) {
+        free (self->slots);
+        free (self->chunks);
         free (self);
         return NULL;
     }
-    self->mask = buckets - 1;
+    self->mask = slots - 1;
+    self->link_off = S_VALUE_OFF + ((value_size + 15) & ~(size_t) 15);
+    self->entry_size = (self->link_off + sizeof (s_link_t) + S_LINE - 1) & ~(size_t) (S_LINE - 1);
     self->capacity = capacity;
     self->value_size = value_size;
     if (seed == 0 && getrandom (&seed, sizeof seed, 0) != sizeof seed)
         seed = (uint64_t) (uintptr_t) self ^ 0x9e3779b97f4a7c15ull;
     self->seed = seed ? seed : 1;
     return self;
-}
-
-static void
-s_unlink_age (colo_conntable_t *self, s_entry_t *e)
-{
-    if (e->older)
-        e->older->younger = e->younger;
-    else
-        self->oldest = e->younger;
-    if (e->younger)
-        e->younger->older = e->older;
-    else
-        self->youngest = e->older;
-    e->older = e->younger = NULL;
-}
-
-static void
-s_append_age (colo_conntable_t *self, s_entry_t *e)
-{
-    e->older = self->youngest;
-    e->younger = NULL;
-    if (self->youngest)
-        self->youngest->younger = e;
-    else
-        self->oldest = e;
-    self->youngest = e;
 }
 
 void
@@ -92,27 +143,121 @@ colo_conntable_destroy (colo_conntable_t **self_p, void (*on_free) (void *, void
     if (!self_p || !*self_p)
         return;
     colo_conntable_t *self = *self_p;
-    s_entry_t *e = self->oldest;
-    while (e) {
-        s_entry_t *next = e->younger;
-        if (on_free)
-            on_free (e->value, arg);
-        free (e);
-        e = next;
-    }
-    free (self->buckets);
+    if (on_free)
+        for (unsigned char *e = self->oldest; e;) {
+            unsigned char *next = s_link (self, e)->younger;
+            on_free (s_value (e), arg);
+            e = next;
+        }
+    for (size_t i = 0; i < self->nchunks; i++)
+        free (self->chunks[i]);
+    free (self->chunks);
+    free (self->slots);
     free (self);
     *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------- age list
+
+static void
+s_unlink_age (colo_conntable_t *self, s_link_t *l)
+{
+    if (l->older)
+        s_link (self, l->older)->younger = l->younger;
+    else
+        self->oldest = l->younger;
+    if (l->younger)
+        s_link (self, l->younger)->older = l->older;
+    else
+        self->youngest = l->older;
+    l->older = l->younger = NULL;
+}
+
+static void
+s_append_age (colo_conntable_t *self, unsigned char *e)
+{
+    s_link_t *l = s_link (self, e);
+    l->older = self->youngest;
+    l->younger = NULL;
+    if (self->youngest)
+        s_link (self, self->youngest)->younger = e;
+    else
+        self->oldest = e;
+    self->youngest = e;
+}
+
+//  ---------------------------------------------------------------- index
+
+//  Empty slot i, moving back every later slot of the run that may take its
+//  place (one whose home is not between i and itself).
+static void
+s_slot_clear (colo_conntable_t *self, size_t i)
+{
+    size_t mask = self->mask;
+    for (size_t j = (i + 1) & mask; self->slots[j].entry; j = (j + 1) & mask) {
+        size_t home = self->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            self->slots[i] = self->slots[j];
+            i = j;
+        }
+    }
+    self->slots[i].hash = 0;
+    self->slots[i].entry = NULL;
+}
+
+static inline unsigned char *
+s_find (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash)
+{
+    for (size_t i = hash & self->mask;; i = (i + 1) & self->mask) {
+        const s_slot_t *slot = &self->slots[i];
+        if (!slot->entry)
+            return NULL;
+        if (slot->hash == hash && s_key_eq (&s_head (slot->entry)->key, key))
+            return slot->entry;
+    }
 }
 
 void *
 colo_conntable_find (colo_conntable_t *self, const colo_flow_key_t *key)
 {
-    uint64_t hash = colo_flow_hash (key, self->seed);
-    for (s_entry_t *e = self->buckets[hash & self->mask]; e; e = e->chain)
-        if (e->hash == hash && memcmp (&e->key, key, sizeof *key) == 0)
-            return e->value;
-    return NULL;
+    unsigned char *e = s_find (self, key, colo_flow_hash (key, self->seed));
+    return e ? s_value (e) : NULL;
+}
+
+void *
+colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash,
+                           uint64_t now_ms)
+{
+    unsigned char *e = s_find (self, key, hash);
+    if (!e)
+        return NULL;
+    if (s_head (e)->last_active_ms != now_ms)
+        colo_conntable_touch (self, s_value (e), now_ms);
+    return s_value (e);
+}
+
+//  A free entry from the free list or a chunk; NULL if none.
+static unsigned char *
+s_alloc (colo_conntable_t *self)
+{
+    unsigned char *e = self->free_list;
+    if (e) {
+        self->free_list = s_link (self, e)->older;
+        return e;
+    }
+    if (self->carved >= self->capacity)
+        return NULL;
+    size_t chunk = self->carved / self->chunk_entries;
+    if (chunk == self->nchunks) {
+        unsigned char *mem
+            = (unsigned char *) aligned_alloc (S_LINE, self->chunk_entries * self->entry_size);
+        if (!mem)
+            return NULL;
+        self->chunks[self->nchunks++] = mem;
+    }
+    e = self->chunks[chunk] + (self->carved % self->chunk_entries) * self->entry_size;
+    self->carved++;
+    return e;
 }
 
 void *
@@ -121,41 +266,46 @@ colo_conntable_insert (colo_conntable_t *self, const colo_flow_key_t *key,
 {
     if (self->count >= self->capacity)
         return NULL;
-    s_entry_t *e = (s_entry_t *) calloc (1, sizeof (s_entry_t) + self->value_size);
+    unsigned char *e = s_alloc (self);
     if (!e)
         return NULL;
-    e->key = *key;
-    e->hash = colo_flow_hash (key, self->seed);
-    e->last_active_ms = now_ms;
-    s_entry_t **bucket = &self->buckets[e->hash & self->mask];
-    e->chain = *bucket;
-    *bucket = e;
+    uint64_t hash = colo_flow_hash (key, self->seed);
+    s_head (e)->key = *key;
+    s_head (e)->last_active_ms = now_ms;
+    memset (s_value (e), 0, self->value_size);
+    s_link (self, e)->hash = hash;
+    size_t i = hash & self->mask;
+    while (self->slots[i].entry)
+        i = (i + 1) & self->mask;
+    self->slots[i].hash = hash;
+    self->slots[i].entry = e;
     s_append_age (self, e);
     self->count++;
-    return e->value;
+    return s_value (e);
 }
 
 void
 colo_conntable_remove (colo_conntable_t *self, void *value)
 {
-    s_entry_t *e = s_entry_of (value);
-    s_entry_t **link = &self->buckets[e->hash & self->mask];
-    while (*link && *link != e)
-        link = &(*link)->chain;
-    if (*link)
-        *link = e->chain;
-    s_unlink_age (self, e);
+    unsigned char *e = s_entry_of (value);
+    s_link_t *l = s_link (self, e);
+    size_t i = l->hash & self->mask;
+    while (self->slots[i].entry != e)
+        i = (i + 1) & self->mask;
+    s_slot_clear (self, i);
+    s_unlink_age (self, l);
+    l->older = self->free_list;
+    self->free_list = e;
     self->count--;
-    free (e);
 }
 
 void
 colo_conntable_touch (colo_conntable_t *self, void *value, uint64_t now_ms)
 {
-    s_entry_t *e = s_entry_of (value);
-    e->last_active_ms = now_ms;
+    unsigned char *e = s_entry_of (value);
+    s_head (e)->last_active_ms = now_ms;
     if (self->youngest != e) {
-        s_unlink_age (self, e);
+        s_unlink_age (self, s_link (self, e));
         s_append_age (self, e);
     }
 }
@@ -163,29 +313,34 @@ colo_conntable_touch (colo_conntable_t *self, void *value, uint64_t now_ms)
 void *
 colo_conntable_oldest (colo_conntable_t *self)
 {
-    return self->oldest ? self->oldest->value : NULL;
+    return self->oldest ? s_value (self->oldest) : NULL;
 }
 
 void *
 colo_conntable_younger (colo_conntable_t *self, void *value)
 {
-    (void) self;
-    s_entry_t *e = s_entry_of (value)->younger;
-    return e ? e->value : NULL;
+    unsigned char *e = s_link (self, s_entry_of (value))->younger;
+    return e ? s_value (e) : NULL;
 }
 
 uint64_t
 colo_conntable_last_active (colo_conntable_t *self, const void *value)
 {
     (void) self;
-    return s_entry_of (value)->last_active_ms;
+    return s_head (s_entry_of (value))->last_active_ms;
 }
 
 const colo_flow_key_t *
 colo_conntable_key (colo_conntable_t *self, const void *value)
 {
     (void) self;
-    return &s_entry_of (value)->key;
+    return &s_head (s_entry_of (value))->key;
+}
+
+uint64_t
+colo_conntable_seed (const colo_conntable_t *self)
+{
+    return self->seed;
 }
 
 size_t

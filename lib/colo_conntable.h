@@ -2,11 +2,14 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  A hash table (chained, power-of-two buckets, seeded hash) of at most
- *  `capacity` entries, each carrying a caller-defined value of a fixed size.
- *  Entries are kept on a list ordered by last activity, so idle entries are
- *  found oldest-first in O(1) each; nothing is ever wiped wholesale.  Values
- *  are zeroed on insert and stay at the same address until removed.
+ *  A hash table (open addressing, seeded hash) of at most `capacity`
+ *  entries, each carrying a caller-defined value of a fixed size.  Entries
+ *  are kept on a list ordered by last activity, so idle entries are found
+ *  oldest-first in O(1) each; nothing is ever wiped wholesale.  Values are
+ *  zeroed on insert, 16-byte aligned, and stay at the same address until
+ *  removed.  A lookup reads one index line and one entry line, which holds
+ *  the key, the last activity time and the value's first 16 bytes: put the
+ *  fields read on every frame there.
  */
 #ifndef COLO_CONNTABLE_H_INCLUDED
 #define COLO_CONNTABLE_H_INCLUDED
@@ -18,9 +21,10 @@
 
 typedef struct colo_conntable colo_conntable_t;
 
-//  New table for at most capacity entries (>= 1) with values of value_size
-//  bytes.  seed keys the hash (0 = a random seed).  NULL on bad arguments or
-//  no memory.
+//  New table for at most capacity entries (1 to 2^30) with values of
+//  value_size bytes (at most 1 MiB).  seed keys the hash (0 = a random
+//  seed).  NULL on bad arguments or no memory.  Entry memory is allocated
+//  as the table fills and kept (for reuse) until destroy.
 colo_conntable_t *colo_conntable_new (size_t capacity, size_t value_size,
                                       uint64_t seed);
 
@@ -31,6 +35,17 @@ void colo_conntable_destroy (colo_conntable_t **self_p,
 
 //  The value for key, or NULL.
 void *colo_conntable_find (colo_conntable_t *self, const colo_flow_key_t *key);
+
+//  The seed of the table's hash: the table files key under
+//  colo_flow_hash (key, colo_conntable_seed (self)).
+uint64_t colo_conntable_seed (const colo_conntable_t *self);
+
+//  The value for key, whose hash the caller has (colo_flow_hash or
+//  colo_flow_key_hash with the table's seed; any other hash finds nothing),
+//  or NULL.  A value found is marked active at now_ms, as by
+//  colo_conntable_touch, at no cost when it already is.
+void *colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key,
+                                 uint64_t hash, uint64_t now_ms);
 
 //  Insert key (which must not be present) with a zeroed value, active at
 //  now_ms.  Returns the value, or NULL when the table is full (the caller
