@@ -419,6 +419,57 @@ START_TEST (test_sack_blocks)
 }
 END_TEST
 
+START_TEST (test_sack_and_timestamp)
+{
+    //  The most fields one frame can carry: ack, three SACK blocks and the
+    //  TSecr all change; the checksum is updated once for all of them and
+    //  equals a full recomputation (s_expect checks both).
+    int v6 = _i;
+    const uint32_t ts_c = 100, ts_p = 9000, ts_s = 5000;
+    uint8_t o_syn[12], o_synack[12], o_ack[12], o_ack_want[12];
+    colo_test_pkt_t syn = s_tcp (v6, 0, COLO_TCP_SYN, ISN_C, 0, 0);
+    s_ts_opts (o_syn, ts_c, 0);
+    syn.tcp_opts = o_syn;
+    syn.tcp_opts_len = 12;
+    TO_GUEST (syn, NULL, COLO_RW_PASSED);
+    colo_test_pkt_t synack = s_tcp (v6, 1, COLO_TCP_SYN | COLO_TCP_ACK, ISN_S, ISN_C + 1, 0);
+    s_ts_opts (o_synack, ts_s, ts_c);
+    synack.tcp_opts = o_synack;
+    synack.tcp_opts_len = 12;
+    FROM_GUEST (synack, NULL, COLO_RW_PASSED);
+    colo_test_pkt_t ack = s_tcp (v6, 0, COLO_TCP_ACK, ISN_C + 1, ISN_P + 1, 0);
+    s_ts_opts (o_ack, ts_c + 1, ts_p);
+    ack.tcp_opts = o_ack;
+    ack.tcp_opts_len = 12;
+    colo_test_pkt_t ack_want = s_with_ack (ack, ISN_S + 1);
+    s_ts_opts (o_ack_want, ts_c + 1, ts_s);
+    ack_want.tcp_opts = o_ack_want;
+    TO_GUEST (ack, &ack_want, COLO_RW_REWRITTEN);
+    //  NOP NOP TS, NOP NOP SACK (3 blocks): 40 bytes of options.
+    uint8_t opts[40] = {1, 1, 8, 10}, want_opts[40];
+    colo_put_be32 (opts + 4, ts_c + 9);
+    colo_put_be32 (opts + 8, ts_p + 70);
+    opts[12] = 1;
+    opts[13] = 1;
+    opts[14] = 5;
+    opts[15] = 26;
+    for (int i = 0; i < 6; i++)
+        colo_put_be32 (opts + 16 + 4 * i, ISN_P + 0xfffff000u + 1000u * (uint32_t) i);
+    memcpy (want_opts, opts, sizeof opts);
+    colo_put_be32 (want_opts + 8, ts_s + 70);
+    for (int i = 0; i < 6; i++)
+        colo_put_be32 (want_opts + 16 + 4 * i, ISN_S + 0xfffff000u + 1000u * (uint32_t) i);
+    colo_test_pkt_t in = s_tcp (v6, 0, COLO_TCP_ACK, ISN_C + 1, ISN_P + 0xfffff000u, 100);
+    in.tcp_opts = opts;
+    in.tcp_opts_len = sizeof opts;
+    colo_test_pkt_t want = s_with_ack (in, ISN_S + 0xfffff000u);
+    want.tcp_opts = want_opts;
+    TO_GUEST (in, &want, COLO_RW_REWRITTEN);
+    ck_assert_uint_eq (s_count (COLO_RW_SACK_REWRITTEN), 1);
+    ck_assert_uint_eq (s_count (COLO_RW_TSECR_REWRITTEN), 2);
+}
+END_TEST
+
 START_TEST (test_sequence_wrap)
 {
     int v6 = _i;
@@ -985,6 +1036,15 @@ START_TEST (test_malformed_unchanged)
     }
     ck_assert_uint_eq (s_count (COLO_RW_MALFORMED), 11);
     ck_assert_uint_eq (s_count (COLO_RW_REWRITTEN_TO_GUEST), 1);   //  the handshake ACK
+    //  The decoder's counters: the handshake decoded, each fault counted
+    //  once per direction (the over-long vnet header never reaches it).
+    const uint64_t *d = colo_rewriter_decode_counters (s_rw);
+    ck_assert_uint_eq (d[COLO_PKT_OK], 3);
+    ck_assert_uint_eq (d[COLO_PKT_ERR_IPV4_LENGTH_EXCEEDS_FRAME], 2);
+    ck_assert_uint_eq (d[COLO_PKT_ERR_TCP_BAD_OFFSET], 2);
+    ck_assert_uint_eq (d[COLO_PKT_ERR_IPV4_BAD_IHL], 2);
+    ck_assert_uint_eq (d[COLO_PKT_ERR_RUNT], 4);
+    ck_assert_uint_eq (d[COLO_PKT_INFO_PADDING], 0);
     //  Garbage of every length up to 200 bytes never crashes.
     for (size_t n = 0; n < 200; n++) {
         uint8_t junk[200];
@@ -1068,6 +1128,11 @@ START_TEST (test_vlan_and_padding)
     out.pad_to = 60;
     colo_test_pkt_t out_want = s_with_seq (out, ISN_P + 1);
     FROM_GUEST (out, &out_want, COLO_RW_REWRITTEN);
+    //  Every frame decoded; the three padded ones are counted as such.
+    const uint64_t *d = colo_rewriter_decode_counters (s_rw);
+    ck_assert_uint_eq (d[COLO_PKT_OK], 5);
+    ck_assert_uint_eq (d[COLO_PKT_INFO_PADDING], 3);
+    ck_assert_uint_eq (d[COLO_PKT_INFO_FRAGMENT], 0);
 }
 END_TEST
 
@@ -1181,6 +1246,7 @@ colo_rewriter_suite (void)
     tcase_add_test (tc, test_client_ack_before_synack);
     tcase_add_test (tc, test_handshake_needs_matching_seq);
     tcase_add_loop_test (tc, test_sack_blocks, 0, 2);
+    tcase_add_loop_test (tc, test_sack_and_timestamp, 0, 2);
     tcase_add_loop_test (tc, test_timestamp_echo_translated, 0, 2);
     tcase_add_loop_test (tc, test_timestamp_echo_guest_opens, 0, 2);
     tcase_add_loop_test (tc, test_sequence_wrap, 0, 2);
