@@ -288,14 +288,20 @@ typedef struct {
     uint32_t csum_delta;      //  sum of ~old + new over the 16-bit halves
 } s_frame_t;
 
-//  What colo_packet_decode counts when given counters.
-static void
+//  What colo_packet_decode counts when given counters: the result, and
+//  each informational finding (a padded minimum-size frame has one).
+static inline void
 s_count_decode (colo_rewriter_t *self, colo_pkt_result_t rc, uint8_t info)
 {
+    _Static_assert (COLO_PKT_ERR_FIRST == COLO_PKT_INFO_FRAGMENT + 4, "four findings");
     self->pkt_counters[rc]++;
-    for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST; code++)
-        if (info & (1u << code))
-            self->pkt_counters[code]++;
+    if (info) {
+        uint64_t *c = self->pkt_counters;
+        c[COLO_PKT_INFO_FRAGMENT] += (info >> COLO_PKT_INFO_FRAGMENT) & 1;
+        c[COLO_PKT_INFO_PADDING] += (info >> COLO_PKT_INFO_PADDING) & 1;
+        c[COLO_PKT_INFO_BAD_IP_OPTION] += (info >> COLO_PKT_INFO_BAD_IP_OPTION) & 1;
+        c[COLO_PKT_INFO_BAD_TCP_OPTION] += (info >> COLO_PKT_INFO_BAD_TCP_OPTION) & 1;
+    }
 }
 
 //  Decode; 1 for TCP (f filled), 0 for other frames, -1 if malformed.
@@ -305,14 +311,10 @@ s_decode (colo_rewriter_t *self, colo_buf_t *buf, s_frame_t *f, int to_guest)
     colo_pkt_result_t rc = COLO_PKT_ERR_RUNT;
     if (buf->vnet_hdr_len <= buf->len && buf->len <= buf->cap) {
         f->frame = colo_buf_frame (buf);
-        //  Counted here rather than by the decoder (same counts): a clean
-        //  frame then costs one increment at a fixed index, which measured
-        //  a few ns a frame less.
+        //  Counted here rather than by the decoder (same counts), without
+        //  its loop over the findings: a few ns a frame less.
         rc = colo_packet_decode (&f->pkt, f->frame, colo_buf_frame_len (buf), NULL);
-        if (rc == COLO_PKT_OK && !f->pkt.info)
-            self->pkt_counters[COLO_PKT_OK]++;
-        else
-            s_count_decode (self, rc, f->pkt.info);
+        s_count_decode (self, rc, f->pkt.info);
     }
     if (rc >= COLO_PKT_ERR_FIRST) {
         self->counters[COLO_RW_MALFORMED]++;
