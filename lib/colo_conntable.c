@@ -86,21 +86,14 @@ s_value (unsigned char *entry)
     return entry + S_VALUE_OFF;
 }
 
-static inline uint64_t
-s_word (const colo_flow_key_t *key, size_t i)
-{
-    uint64_t w;
-    memcpy (&w, (const unsigned char *) key + 8 * i, 8);
-    return w;
-}
-
+//  The key's five words (colo_flow_x_word), compared without a branch.
 static inline int
 s_key_eq (const colo_flow_key_t *a, const colo_flow_key_t *b)
 {
-    return ((s_word (a, 0) ^ s_word (b, 0)) | (s_word (a, 1) ^ s_word (b, 1))
-            | (s_word (a, 2) ^ s_word (b, 2)) | (s_word (a, 3) ^ s_word (b, 3))
-            | (s_word (a, 4) ^ s_word (b, 4)))
-           == 0;
+    uint64_t d = 0;
+    for (unsigned i = 0; i < 5; i++)
+        d |= colo_flow_x_word (a, i) ^ colo_flow_x_word (b, i);
+    return d == 0;
 }
 
 colo_conntable_t *
