@@ -209,6 +209,46 @@ START_TEST (test_find_touch)
 }
 END_TEST
 
+START_TEST (test_grow)
+{
+    //  The index grows with the entries (past 2 MiB it takes the huge-page
+    //  path); every entry stays findable across each doubling, and after
+    //  removals.
+    enum { N = 50000 };
+    colo_conntable_t *t = colo_conntable_new ((size_t) 1 << 20, sizeof (s_val_t), 11);
+    ck_assert_ptr_nonnull (t);
+    uint64_t seed = colo_conntable_seed (t);
+    for (uint32_t i = 0; i < N; i++) {
+        colo_flow_key_t k = s_key (i);
+        s_val_t *v = (s_val_t *) colo_conntable_insert (t, &k, i);
+        ck_assert_ptr_nonnull (v);
+        v->id = i;
+        if (i % 4999 == 0)
+            for (uint32_t j = 0; j <= i; j += 97) {
+                colo_flow_key_t kj = s_key (j);
+                s_val_t *vj = (s_val_t *) colo_conntable_find (t, &kj);
+                ck_assert_ptr_nonnull (vj);
+                ck_assert_uint_eq (vj->id, j);
+            }
+    }
+    ck_assert_uint_eq (colo_conntable_count (t), N);
+    for (uint32_t i = 0; i < N; i += 2) {
+        colo_flow_key_t k = s_key (i);
+        colo_conntable_remove (t, colo_conntable_find (t, &k));
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        colo_flow_key_t k = s_key (i);
+        s_val_t *v = (s_val_t *) colo_conntable_find_touch (t, &k, colo_flow_hash (&k, seed), N);
+        if (i % 2)
+            ck_assert_msg (v && v->id == i, "key %u lost", i);
+        else
+            ck_assert_ptr_null (v);
+    }
+    ck_assert_uint_eq (colo_conntable_count (t), N / 2);
+    colo_conntable_destroy (&t, NULL, NULL);
+}
+END_TEST
+
 static void
 s_count_free (void *value, void *arg)
 {
@@ -336,6 +376,7 @@ colo_conntable_suite (void)
     tcase_add_test (tc, test_full);
     tcase_add_test (tc, test_age_list);
     tcase_add_test (tc, test_find_touch);
+    tcase_add_test (tc, test_grow);
     tcase_add_test (tc, test_destroy_on_free);
     tcase_add_test (tc, test_random_against_model);
     tcase_set_timeout (tc, 60);
