@@ -87,6 +87,30 @@ s_counter (colo_redirector_t *red, int counter)
     return values[counter];
 }
 
+//  The counters are a snapshot the actor publishes after each burst, so a
+//  frame can reach its sink a moment before it is counted: wait (with a
+//  deadline) until counter reaches want.
+typedef struct {
+    colo_redirector_t *red;
+    int counter;
+    uint64_t want;
+} s_count_wait_t;
+
+static int
+s_counter_reached (void *arg)
+{
+    s_count_wait_t *w = (s_count_wait_t *) arg;
+    return s_counter (w->red, w->counter) >= w->want;
+}
+
+static uint64_t
+s_counter_wait (colo_redirector_t *red, int counter, uint64_t want)
+{
+    s_count_wait_t w = {red, counter, want};
+    colo_test_wait (s_counter_reached, &w, NULL, 0, S_DEADLINE_MS);
+    return s_counter (red, counter);
+}
+
 //  Receive frames first..first+n-1 from port, in order.
 static void
 s_expect (colo_port_t *port, uint32_t first, int n, int vnet, colo_port_t **others,
@@ -138,8 +162,8 @@ START_TEST (test_redirector_order)
         s_send (client, (uint32_t) done, 100, all, 2);
         s_expect (sink, (uint32_t) done, 100, 1, all, 2);
     }
-    ck_assert_uint_eq (s_counter (red, COLO_REDIRECTOR_IN_FRAMES), n);
-    ck_assert_uint_eq (s_counter (red, COLO_REDIRECTOR_OUT_FRAMES), n);
+    ck_assert_uint_eq (s_counter_wait (red, COLO_REDIRECTOR_IN_FRAMES, n), n);
+    ck_assert_uint_eq (s_counter_wait (red, COLO_REDIRECTOR_OUT_FRAMES, n), n);
     colo_redirector_stop (&red);
     ck_assert_ptr_null (red);
     colo_redirector_stop (&red);
@@ -214,7 +238,7 @@ START_TEST (test_redirector_backpressure)
         colo_buf_destroy (&buf);
     }
     ck_assert_ptr_null (feed.held);
-    ck_assert_uint_eq (s_counter (red, COLO_REDIRECTOR_OUT_FRAMES), feed.total);
+    ck_assert_uint_eq (s_counter_wait (red, COLO_REDIRECTOR_OUT_FRAMES, feed.total), feed.total);
     ck_assert_uint_gt (s_counter (red, COLO_REDIRECTOR_INPUT_PAUSED), 0);
     colo_redirector_stop (&red);
     colo_port_destroy (&client);
