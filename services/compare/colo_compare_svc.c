@@ -607,6 +607,8 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
     char *out = s_data_uri (cfg->outdev, cfg->vnet_hdr_support);
     self->engine = colo_compare_new (&cfg->engine);
     self->loop = colo_loop_new ();
+    if (self->loop)
+        colo_loop_set_busy_poll (self->loop, cfg->busy_poll_us);
     self->cmd_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->engine && self->loop && pri && sec && out && self->cmd_fd >= 0) {
         self->pri = colo_port_new (pri, COLO_PORT_RX);

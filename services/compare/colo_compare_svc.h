@@ -29,6 +29,7 @@ typedef struct {
     uint32_t pcap_keep;           //  mismatch captures kept (16)
     uint32_t expired_scan_cycle_ms;   //  1000
     int vnet_hdr_support;         //  adds ",vnet" to qemu+ data ports
+    uint32_t busy_poll_us;        //  colo_loop_set_busy_poll (0: off)
     colo_compare_config_t engine;
 } colo_compare_svc_config_t;
 

@@ -18,7 +18,7 @@ static const char *s_usage
     = "usage: colo-compare --primary-in URI --secondary-in URI --outdev URI\n"
       "         [--notify-dev URI] [--compare-timeout MS] [--expired-scan-cycle MS]\n"
       "         [--max-queue-size N] [--vnet-hdr-support] [--id NAME] [--control URI]\n"
-      "         [--vm NAME]\n"
+      "         [--vm NAME] [--busy-poll US]\n"
       "         [--pcap-dir DIR] [--max-connections N] [--ack-policy lower|hold]\n"
       "         [--reorder-grace MS] [--idle-timeout MS] [--config FILE] [--check-config] [-v]\n";
 
@@ -70,6 +70,7 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
         {"compare-timeout", 1, 3600000},  {"expired-scan-cycle", 1, 3600000},
         {"max-queue-size", 1, 1u << 20},  {"max-connections", 1, 1u << 26},
         {"reorder-grace", 0, 60000},      {"idle-timeout", 1000, 86400000},
+        {"busy-poll", 0, 1000},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
         if (strcmp (key, numbers[i].name) == 0) {
@@ -89,8 +90,10 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
                 cfg->engine.max_connections = (size_t) n;
             else if (i == 4)
                 cfg->engine.reorder_grace_ms = (uint32_t) n;
-            else
+            else if (i == 5)
                 cfg->engine.tcp_idle_ms = (uint32_t) n;
+            else
+                cfg->busy_poll_us = (uint32_t) n;
             return 0;
         }
     if (strcmp (key, "vnet-hdr-support") == 0) {
@@ -150,7 +153,8 @@ main (int argc, char **argv)
         {"vm", required_argument, 0, 0},
         {"max-connections", required_argument, 0, 0},
         {"ack-policy", required_argument, 0, 0},   {"reorder-grace", required_argument, 0, 0},
-        {"idle-timeout", required_argument, 0, 0}, {"config", required_argument, 0, 'c'},
+        {"idle-timeout", required_argument, 0, 0}, {"busy-poll", required_argument, 0, 0},
+        {"config", required_argument, 0, 'c'},
         {"check-config", no_argument, 0, 'k'},     {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
