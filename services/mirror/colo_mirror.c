@@ -65,6 +65,7 @@ struct colo_mirror {
     colo_ratelimit_t rl_control;
     int request_unsent;           //  this episode's request has not gone out yet
     uint64_t request_ms;          //  when it was last tried
+    uint32_t request_repeat_ms;   //  cfg's
 
     //  Shared, under lock
     pthread_mutex_t lock;
@@ -79,6 +80,7 @@ colo_mirror_config_defaults (colo_mirror_config_t *cfg)
 {
     memset (cfg, 0, sizeof *cfg);
     cfg->backlog = COLO_MIRROR_BACKLOG_DEFAULT;
+    cfg->request_repeat_ms = COLO_MIRROR_REQUEST_REPEAT_DEFAULT;
 }
 
 int
@@ -444,10 +446,20 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
         else if (ev.type == COLO_CTL_EV_FAILOVER)
             s_failover (self, ev.source);
     }
+    //  Repeat the request while the episode lasts: at once-a-second if it
+    //  never went out, at request_repeat_ms if nobody answered it.
     const char *reason = NULL;
-    if (self->request_unsent && now - self->request_ms >= S_REQUEST_REPEAT_MS) {
-        if (colo_mirror_diverged (self, &reason) && reason)
+    uint64_t every = self->request_unsent ? S_REQUEST_REPEAT_MS : self->request_repeat_ms;
+    if (every && now - self->request_ms >= every) {
+        if (colo_mirror_diverged (self, &reason) && reason) {
+            if (!self->request_unsent)
+                colo_log_limited (&self->rl_control, COLO_LOG_WARN,
+                                  "mirror %s: no checkpoint %llu ms after asking for one "
+                                  "(%s); asking again",
+                                  self->id, (unsigned long long) (now - self->request_ms),
+                                  reason);
             s_request_checkpoint (self, reason, now);
+        }
         else
             self->request_unsent = 0;   //  ended meanwhile (a checkpoint from elsewhere)
     }
@@ -482,6 +494,7 @@ colo_mirror_start (const colo_mirror_config_t *cfg)
     self->control = cfg->control ? strdup (cfg->control) : NULL;
     self->on_divergence = cfg->on_divergence;
     self->on_divergence_arg = cfg->on_divergence_arg;
+    self->request_repeat_ms = cfg->request_repeat_ms;
     self->rl_overflow = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
     self->rl_control = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 3);
     self->loop = colo_loop_new ();

@@ -52,6 +52,13 @@ typedef struct {
     const char *control;           //  colo-control URI (lib/colo_ctlclient.h), or NULL
     const char *vm;                //  the VM in colo-control (default: id)
     uint32_t backlog;              //  secondary copies waiting beyond the port's queue
+    //  A checkpoint request nobody has answered (no checkpoint-done yet) is
+    //  sent again this often, as colo-compare repeats its own once per
+    //  expired-scan-cycle: a request colo-control could deliver to no
+    //  adapter (none registered yet) is not lost.  0: never repeat.  A
+    //  request that found colo-control unreachable is tried again every
+    //  second whatever this says.
+    uint32_t request_repeat_ms;
     //  Called on the actor thread when a divergence episode starts (the flag
     //  goes from clear to set); reason is a short static string.  Optional.
     void (*on_divergence) (void *arg, const char *reason);
@@ -59,6 +66,7 @@ typedef struct {
 } colo_mirror_config_t;
 
 #define COLO_MIRROR_BACKLOG_DEFAULT 1024
+#define COLO_MIRROR_REQUEST_REPEAT_DEFAULT 1000
 #define COLO_MIRROR_BACKLOG_MAX (1u << 24)
 
 typedef enum {
@@ -82,7 +90,8 @@ extern const char *const colo_mirror_counter_names[COLO_MIRROR_COUNTER_COUNT];
 
 typedef struct colo_mirror colo_mirror_t;
 
-//  Fill cfg with defaults: every URI NULL, backlog COLO_MIRROR_BACKLOG_DEFAULT.
+//  Fill cfg with defaults: every URI NULL, backlog COLO_MIRROR_BACKLOG_DEFAULT,
+//  request_repeat_ms COLO_MIRROR_REQUEST_REPEAT_DEFAULT.
 void colo_mirror_config_defaults (colo_mirror_config_t *cfg);
 
 //  Check cfg without opening anything: URIs (colo_port_check), numbers, the
