@@ -24,6 +24,8 @@
 #define S_BURST 64
 //  Released frames the engine may hold for outdev before inputs pause.
 #define S_OUT_HIGH 4096
+//  rules whose hits fit in a status beside the counters
+#define S_RULE_STATUS_MAX (COLO_CTL_COUNTERS_MAX - COLO_COMPARE_ALL_COUNTERS)
 
 const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
     "checkpoint_requests", "checkpoint_episodes", "notify_init",      "notify_unknown",
@@ -39,7 +41,11 @@ struct colo_compare_svc {
     char *pcap_dir;
     colo_ctlclient_t *ctl;        //  colo-control, or NULL
     const colo_ruleset_t *rules;  //  our reference to the rules in force
-    const char *status_names[COLO_COMPARE_ALL_COUNTERS];
+    //  the status sent to colo-control: every counter, then "rule.ID" for
+    //  each rule that has let frames out (as many as fit)
+    const char *status_names[COLO_CTL_COUNTERS_MAX];
+    uint64_t status_values[COLO_CTL_COUNTERS_MAX];
+    char rule_names[S_RULE_STATUS_MAX][32];
     colo_compare_t *engine;
     colo_port_t *pri, *sec, *out, *notify;
     colo_loop_t *loop;
@@ -516,6 +522,28 @@ s_fill_snapshot (colo_compare_svc_t *self)
     pthread_mutex_unlock (&self->lock);
 }
 
+//  The counters, and the hits of each rule that has any, to colo-control
+//  (coloctl passthrough list sums them per rule).
+static void
+s_send_status (colo_compare_svc_t *self)
+{
+    s_collect (self, self->status_values);
+    size_t n = COLO_COMPARE_ALL_COUNTERS;
+    uint64_t ids[S_RULE_STATUS_MAX], hits[S_RULE_STATUS_MAX];
+    size_t rules = colo_compare_rule_hits (self->engine, ids, hits, S_RULE_STATUS_MAX);
+    if (rules > S_RULE_STATUS_MAX)
+        rules = S_RULE_STATUS_MAX;
+    for (size_t i = 0; i < rules; i++) {
+        if (!hits[i])
+            continue;
+        snprintf (self->rule_names[i], sizeof self->rule_names[i], "rule.%llu",
+                  (unsigned long long) ids[i]);
+        self->status_names[n] = self->rule_names[i];
+        self->status_values[n++] = hits[i];
+    }
+    colo_ctlclient_set_status (self->ctl, self->status_names, self->status_values, n);
+}
+
 static void
 s_on_command (colo_loop_t *loop, int fd, void *arg)
 {
@@ -539,12 +567,8 @@ s_on_scan (colo_loop_t *loop, int id, uint64_t now_ms, void *arg)
     colo_compare_tick (self->engine, now_ms);
     s_flush_out (self);
     s_check_requests (self, now_ms);
-    if (self->ctl) {
-        uint64_t values[COLO_COMPARE_ALL_COUNTERS];
-        s_collect (self, values);
-        colo_ctlclient_set_status (self->ctl, self->status_names, values,
-                                   COLO_COMPARE_ALL_COUNTERS);
-    }
+    if (self->ctl)
+        s_send_status (self);
     //  An unanswered request is repeated once per cycle, never per packet.
     if (self->outstanding && now_ms - self->last_request_ms >= self->cfg.expired_scan_cycle_ms)
         s_request_checkpoint (self, now_ms, 1);

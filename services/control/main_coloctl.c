@@ -98,8 +98,9 @@ s_ports (uint8_t has, uint16_t lo, uint16_t hi, char *buf, size_t cap)
     return buf;
 }
 
+//  hits < 0: unknown, left out.
 static void
-s_rule_json (const colo_rule_t *r)
+s_rule_json (const colo_rule_t *r, int64_t hits)
 {
     char proto[16], src[64], dst[64], sport[16], dport[16];
     fprintf (stdout, "{\"id\":%llu,\"version\":%llu,\"vm\":", (unsigned long long) r->id,
@@ -117,6 +118,8 @@ s_rule_json (const colo_rule_t *r)
     s_json_str (s_ports (r->has_dport, r->dport_lo, r->dport_hi, dport, sizeof dport));
     fputs (",\"comment\":", stdout);
     s_json_str (r->comment[0] ? r->comment : NULL);
+    if (hits >= 0)
+        fprintf (stdout, ",\"hits\":%lld", (long long) hits);
     putchar ('}');
 }
 
@@ -249,6 +252,38 @@ s_cmd_del (const s_opts_t *o, const char *id_text)
     return S_OK;
 }
 
+//  Frames each rule let out, summed over the compare instances colo-control
+//  knows (of vm, or all): their "rule.ID" counters, which count since each
+//  instance started.  hits[i] for rules[i]; -1 each if status fails.
+static void
+s_rule_hits (const s_opts_t *o, const colo_rule_t *rules, size_t n, int64_t *hits)
+{
+    for (size_t i = 0; i < n; i++)
+        hits[i] = -1;
+    colo_ctl_request_t req;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_STATUS;
+    colo_ctl_reply_t rep;
+    s_opts_t quiet = *o;   //  a failure here goes to stderr, not into the list's JSON
+    quiet.json = 0;
+    if (n == 0 || s_call (&quiet, &req, &rep) != S_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "rule.%llu", (unsigned long long) rules[i].id);
+        hits[i] = 0;
+        for (size_t k = 0; k < rep.n_instances; k++) {
+            const colo_ctl_instance_t *in = &rep.instances[k];
+            if (strcmp (in->kind, "compare") != 0 || (o->vm && strcmp (in->vm, o->vm) != 0))
+                continue;
+            for (size_t c = 0; c < in->n_counters; c++)
+                if (strcmp (in->counters[c].name, name) == 0)
+                    hits[i] += (int64_t) in->counters[c].value;
+        }
+    }
+    colo_ctl_reply_clear (&rep);
+}
+
 static int
 s_cmd_list (const s_opts_t *o)
 {
@@ -264,19 +299,23 @@ s_cmd_list (const s_opts_t *o)
     int rc = s_call (o, &req, &rep);
     if (rc != S_OK)
         return rc;
+    //  Without memory for them, the hits are unknown ("-"), the list is not.
+    int64_t *hits = (int64_t *) calloc (rep.n_rules ? rep.n_rules : 1, sizeof (int64_t));
+    if (hits)
+        s_rule_hits (o, rep.rules, rep.n_rules, hits);
     if (o->json) {
         fprintf (stdout, "{\"ok\":true,\"version\":%llu,\"rules\":[",
                 (unsigned long long) rep.rules_version);
         for (size_t i = 0; i < rep.n_rules; i++) {
             if (i)
                 putchar (',');
-            s_rule_json (&rep.rules[i]);
+            s_rule_json (&rep.rules[i], hits ? hits[i] : -1);
         }
         puts ("]}");
     }
     else {
-        fprintf (stdout, "%-6s %-12s %-6s %-24s %-11s %-24s %-11s %s\n", "ID", "VM", "PROTO", "SRC",
-                "SPORT", "DST", "DPORT", "COMMENT");
+        fprintf (stdout, "%-6s %-12s %-6s %-24s %-11s %-24s %-11s %-10s %s\n", "ID", "VM", "PROTO",
+                "SRC", "SPORT", "DST", "DPORT", "HITS", "COMMENT");
         for (size_t i = 0; i < rep.n_rules; i++) {
             const colo_rule_t *r = &rep.rules[i];
             char proto[16], src[64], dst[64], sport[16], dport[16];
@@ -284,13 +323,20 @@ s_cmd_list (const s_opts_t *o)
                                       sizeof sport);
             const char *dp = s_ports (r->has_dport, r->dport_lo, r->dport_hi, dport,
                                       sizeof dport);
-            fprintf (stdout, "%-6llu %-12s %-6s %-24s %-11s %-24s %-11s %s\n",
+            char hit[24];
+            if (!hits || hits[i] < 0)
+                snprintf (hit, sizeof hit, "-");
+            else
+                snprintf (hit, sizeof hit, "%lld", (long long) hits[i]);
+            fprintf (stdout, "%-6llu %-12s %-6s %-24s %-11s %-24s %-11s %-10s %s\n",
                     (unsigned long long) r->id, r->vm[0] ? r->vm : "*",
                     colo_proto_format (r->proto, proto, sizeof proto),
                     colo_cidr_format (&r->src, src, sizeof src), sp ? sp : "any",
-                    colo_cidr_format (&r->dst, dst, sizeof dst), dp ? dp : "any", r->comment);
+                    colo_cidr_format (&r->dst, dst, sizeof dst), dp ? dp : "any", hit,
+                    r->comment);
         }
     }
+    free (hits);
     colo_ctl_reply_clear (&rep);
     return S_OK;
 }

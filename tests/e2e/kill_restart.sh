@@ -146,7 +146,8 @@ s_fetch_both() {
     done
     return $ok
 }
-s_rules() { e2e_ctl --json passthrough list >"$1" 2>/dev/null; }
+# (without the hits, which count since each compare instance started)
+s_rules() { e2e_ctl --json passthrough list 2>/dev/null | sed 's/,"hits":[0-9]*//g' >"$1"; }
 s_has_bytes() { [ "$(s_size "$1")" -gt 0 ]; }
 # TCP payload bytes in a capture (tcpdump -q: "... tcp LEN").
 s_payload() {

@@ -201,6 +201,17 @@ e2e_check "(b) the request count did not move ($r0 -> $(e2e_requests))" \
     [ "$(e2e_requests)" -eq "$r0" ]
 s_listed() { e2e_ctl --json passthrough list --vm vm1 | grep -q "{\"id\":$1,[^}]*\"dport\":\"8082\""; }
 e2e_check "(b) the rule is listed (coloctl --json passthrough list)" s_listed "$id"
+# Its hits: compare's rule.ID counter, summed by coloctl over the VM's
+# compare instances (sent with compare's status every scan cycle).
+s_hits_at_least() {
+    e2e_ctl --json passthrough list --vm vm1 \
+        | grep -o "{\"id\":$1,[^}]*\"hits\":[0-9]*" | sed 's/.*"hits"://' \
+        | { read -r h && [ "${h:-0}" -ge "$2" ]; }
+}
+e2e_check "(b) coloctl passthrough list shows the rule's hits (>= $((2 * N * SIZE / 1500)))" \
+    e2e_wait 50 s_hits_at_least "$id" $((2 * N * SIZE / 1500))
+s_hits_column() { e2e_ctl passthrough list --vm vm1 | grep -q "^ID .* HITS "; }
+e2e_check "(b) ... and the table has a HITS column" s_hits_column
 
 # ---------------------------------------------------------------- (c) rule deleted
 
