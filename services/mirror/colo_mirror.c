@@ -95,6 +95,10 @@ colo_mirror_config_check (const colo_mirror_config_t *cfg, char *err, size_t err
         snprintf (err, err_cap, "at least one output URI is required");
         return -1;
     }
+    if (cfg->busy_poll_us > 1000) {
+        snprintf (err, err_cap, "busy-poll %u is outside 0..1000", cfg->busy_poll_us);
+        return -1;
+    }
     if (cfg->backlog == 0 || cfg->backlog > COLO_MIRROR_BACKLOG_MAX) {
         snprintf (err, err_cap, "backlog %u is outside 1..%u", cfg->backlog,
                   COLO_MIRROR_BACKLOG_MAX);
@@ -498,6 +502,8 @@ colo_mirror_start (const colo_mirror_config_t *cfg)
     self->rl_overflow = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
     self->rl_control = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 3);
     self->loop = colo_loop_new ();
+    if (self->loop)
+        colo_loop_set_busy_poll (self->loop, cfg->busy_poll_us);
     if (!self->id || !self->vm || (cfg->control && !self->control) || !self->loop)
         goto fail;
     //  Outputs first, so nothing is read before it has somewhere to go.

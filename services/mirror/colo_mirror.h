@@ -59,6 +59,7 @@ typedef struct {
     //  request that found colo-control unreachable is tried again every
     //  second whatever this says.
     uint32_t request_repeat_ms;
+    uint32_t busy_poll_us;         //  colo_loop_set_busy_poll (0: off, at most 1000)
     //  Called on the actor thread when a divergence episode starts (the flag
     //  goes from clear to set); reason is a short static string.  Optional.
     void (*on_divergence) (void *arg, const char *reason);

@@ -19,8 +19,8 @@
 
 static const char *s_usage =
     "usage: colo-mirror --in URI --to-secondary URI [--to-primary URI] [--backlog FRAMES]\n"
-    "                   [--id NAME] [--control URI] [--vm NAME] [--config FILE]\n"
-    "                   [--check-config] [-v]\n";
+    "                   [--id NAME] [--control URI] [--vm NAME] [--busy-poll US]\n"
+    "                   [--config FILE] [--check-config] [-v]\n";
 
 typedef struct {
     colo_mirror_config_t cfg;
@@ -33,6 +33,16 @@ s_parse_backlog (const char *text, uint32_t *out)
 {
     uint64_t value;
     if (colo_config_parse_u64 (text, 1, COLO_MIRROR_BACKLOG_MAX, &value) != 0)
+        return -1;
+    *out = (uint32_t) value;
+    return 0;
+}
+
+static int
+s_parse_busy (const char *text, uint32_t *out)
+{
+    uint64_t value;
+    if (colo_config_parse_u64 (text, 0, 1000, &value) != 0)
         return -1;
     *out = (uint32_t) value;
     return 0;
@@ -163,6 +173,14 @@ s_load_config (colo_config_t *conf, const char *file, s_instance_t *insts, int *
                 inst->cfg.vm = value;
                 lines[S_L_VM] = line;
             }
+            else if (strcmp (key, "busy-poll") == 0) {
+                if (s_parse_busy (value, &inst->cfg.busy_poll_us) != 0) {
+                    fprintf (stderr, "%s:%d: [mirror %s] key 'busy-poll': '%s': expected "
+                             "a number from 0 to 1000\n",
+                             file, line, name, value);
+                    return -1;
+                }
+            }
             else if (strcmp (key, "backlog") == 0) {
                 if (s_parse_backlog (value, &inst->cfg.backlog) != 0) {
                     fprintf (stderr, "%s:%d: [mirror %s] key 'backlog': '%s': expected "
@@ -204,6 +222,7 @@ main (int argc, char **argv)
         {"to-primary", required_argument, NULL, 'p'},
         {"to-secondary", required_argument, NULL, 's'},
         {"backlog", required_argument, NULL, 'b'},
+        {"busy-poll", required_argument, NULL, 'B'},
         {"id", required_argument, NULL, 'n'},
         {"control", required_argument, NULL, 'c'},
         {"vm", required_argument, NULL, 'm'},
@@ -231,6 +250,13 @@ main (int argc, char **argv)
                 return 2;
             }
             cli_used = 1;
+            break;
+        case 'B':
+            if (s_parse_busy (optarg, &cli.busy_poll_us) != 0) {
+                fprintf (stderr, "colo-mirror: --busy-poll '%s': expected a number from 0 "
+                         "to 1000\n%s", optarg, s_usage);
+                return 2;
+            }
             break;
         case 'n': cli.id = optarg; break;
         case 'c': cli.control = optarg; break;

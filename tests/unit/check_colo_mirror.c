@@ -191,6 +191,7 @@ START_TEST (test_mirror_order_both)
     cfg.in = in_uri;
     cfg.to_primary = pri_uri;
     cfg.to_secondary = sec_uri;
+    cfg.busy_poll_us = 200;   //  the same order when the loop spins between frames
     colo_mirror_t *mirror = colo_mirror_start (&cfg);
     ck_assert_ptr_nonnull (mirror);
     ck_assert_str_eq (colo_mirror_id (mirror), "t-order");
@@ -545,6 +546,11 @@ START_TEST (test_mirror_config_check)
     ck_assert_int_eq (colo_mirror_config_check (&cfg, err, sizeof err), -1);
     ck_assert_ptr_nonnull (strstr (err, "backlog 0"));
     cfg.backlog = 5;
+    cfg.busy_poll_us = 1001;
+    ck_assert_int_eq (colo_mirror_config_check (&cfg, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "busy-poll 1001"));
+    cfg.busy_poll_us = 1000;
+    ck_assert_int_eq (colo_mirror_config_check (&cfg, err, sizeof err), 0);
     cfg.to_primary = "qemu+unix:/tmp/y,srever";
     ck_assert_int_eq (colo_mirror_config_check (&cfg, err, sizeof err), -1);
     ck_assert_str_eq (err, "'qemu+unix:/tmp/y,srever': unknown option 'srever'");
