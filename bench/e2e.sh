@@ -50,23 +50,6 @@ s_fail() {
 
 # ---------------------------------------------------------------- direct path
 
-# An endpoint of the direct veth, set up as lib.sh sets up the client and
-# the guests: s_direct_endpoint NS MAC ADDR4 ADDR6 PEER4 PEER6 PEERMAC
-s_direct_endpoint() {
-    ns=$1
-    e2e_in "$ns" ip link set eth0 address "$2" || return 1
-    e2e_in "$ns" ip link set eth0 addrgenmode none
-    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.accept_ra=0
-    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.router_solicitations=0
-    e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.dad_transmits=0
-    e2e_in "$ns" ip addr add "$3/24" dev eth0 || return 1
-    e2e_in "$ns" ip addr add "$4/64" dev eth0 nodad || return 1
-    e2e_in "$ns" ethtool -K eth0 tso off gso off gro off tx off rx off sg off >/dev/null 2>&1
-    e2e_in "$ns" ip link set eth0 up || return 1
-    e2e_in "$ns" ip neigh replace "$5" lladdr "$7" dev eth0 nud permanent || return 1
-    e2e_in "$ns" ip neigh replace "$6" lladdr "$7" dev eth0 nud permanent
-}
-
 s_direct_topology() {
     for ns in dc dg; do
         ip netns add "$E2E_P$ns" || return 1
@@ -74,9 +57,9 @@ s_direct_topology() {
     done
     ip link add eth0 netns "${E2E_P}dc" type veth peer name eth0 netns "${E2E_P}dg" || return 1
     e2e_in dg sysctl -qw "net.ipv4.tcp_timestamps=$E2E_GUEST_TCP_TIMESTAMPS" || return 1
-    s_direct_endpoint dc "$E2E_CLIENT_MAC" "$E2E_CLIENT4" "$E2E_CLIENT6" \
+    e2e_endpoint dc "$E2E_CLIENT_MAC" "$E2E_CLIENT4" "$E2E_CLIENT6" \
         "$E2E_GUEST4" "$E2E_GUEST6" "$E2E_GUEST_MAC" || return 1
-    s_direct_endpoint dg "$E2E_GUEST_MAC" "$E2E_GUEST4" "$E2E_GUEST6" \
+    e2e_endpoint dg "$E2E_GUEST_MAC" "$E2E_GUEST4" "$E2E_GUEST6" \
         "$E2E_CLIENT4" "$E2E_CLIENT6" "$E2E_CLIENT_MAC"
 }
 

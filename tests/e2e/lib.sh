@@ -175,20 +175,22 @@ s_e2e_if_host() {
 }
 
 # An endpoint (client or guest): MAC, addresses, static neighbour, quiet IPv6.
-# s_e2e_if_endpoint NS MAC ADDR4 ADDR6 PEER4 PEER6 PEERMAC
-s_e2e_if_endpoint() {
+# Non-zero if a step that matters failed.  bench/e2e.sh sets up its direct
+# path's two ends with it too, so both paths have the same settings.
+# e2e_endpoint NS MAC ADDR4 ADDR6 PEER4 PEER6 PEERMAC
+e2e_endpoint() {
     ns=$1
-    e2e_in "$ns" ip link set eth0 address "$2"
+    e2e_in "$ns" ip link set eth0 address "$2" || return 1
     e2e_in "$ns" ip link set eth0 addrgenmode none
     e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.accept_ra=0
     e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.router_solicitations=0
     e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.dad_transmits=0
     e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.mldv2_unsolicited_report_interval=1
     e2e_in "$ns" sysctl -qw net.ipv6.conf.eth0.mldv1_unsolicited_report_interval=1
-    e2e_in "$ns" ip addr add "$3/24" dev eth0
-    e2e_in "$ns" ip addr add "$4/64" dev eth0 nodad
-    s_e2e_if_plain "$ns" eth0
-    e2e_in "$ns" ip neigh replace "$5" lladdr "$7" dev eth0 nud permanent
+    e2e_in "$ns" ip addr add "$3/24" dev eth0 || return 1
+    e2e_in "$ns" ip addr add "$4/64" dev eth0 nodad || return 1
+    s_e2e_if_plain "$ns" eth0 || return 1
+    e2e_in "$ns" ip neigh replace "$5" lladdr "$7" dev eth0 nud permanent || return 1
     e2e_in "$ns" ip neigh replace "$6" lladdr "$7" dev eth0 nud permanent
 }
 
@@ -218,11 +220,11 @@ e2e_topology() {
     mld_sg=$!
     e2e_wait 30 grep -q listening "$E2E_DIR/mld-pg.log"
     e2e_wait 30 grep -q listening "$E2E_DIR/mld-sg.log"
-    s_e2e_if_endpoint cl "$E2E_CLIENT_MAC" "$E2E_CLIENT4" "$E2E_CLIENT6" \
+    e2e_endpoint cl "$E2E_CLIENT_MAC" "$E2E_CLIENT4" "$E2E_CLIENT6" \
         "$E2E_GUEST4" "$E2E_GUEST6" "$E2E_GUEST_MAC" || return 1
     for g in pg sg; do
         e2e_in "$g" sysctl -qw "net.ipv4.tcp_timestamps=$E2E_GUEST_TCP_TIMESTAMPS" || return 1
-        s_e2e_if_endpoint "$g" "$E2E_GUEST_MAC" "$E2E_GUEST4" "$E2E_GUEST6" \
+        e2e_endpoint "$g" "$E2E_GUEST_MAC" "$E2E_GUEST4" "$E2E_GUEST6" \
             "$E2E_CLIENT4" "$E2E_CLIENT6" "$E2E_CLIENT_MAC" || return 1
     done
     # Bounded (5 s): if a report was missed, it went out before this point.
