@@ -28,24 +28,27 @@ typedef struct {
     const char *name;   //  section name
 } s_instance_t;
 
+//  A number from min to max into *out; 0, or -1 (unchanged).
 static int
-s_parse_backlog (const char *text, uint32_t *out)
+s_parse_u32 (const char *text, uint32_t min, uint32_t max, uint32_t *out)
 {
     uint64_t value;
-    if (colo_config_parse_u64 (text, 1, COLO_MIRROR_BACKLOG_MAX, &value) != 0)
+    if (colo_config_parse_u64 (text, min, max, &value) != 0)
         return -1;
     *out = (uint32_t) value;
     return 0;
 }
 
 static int
+s_parse_backlog (const char *text, uint32_t *out)
+{
+    return s_parse_u32 (text, 1, COLO_MIRROR_BACKLOG_MAX, out);
+}
+
+static int
 s_parse_busy (const char *text, uint32_t *out)
 {
-    uint64_t value;
-    if (colo_config_parse_u64 (text, 0, 1000, &value) != 0)
-        return -1;
-    *out = (uint32_t) value;
-    return 0;
+    return s_parse_u32 (text, 0, 1000, out);
 }
 
 //  Lines of the keys s_check_instance names (0: the command line).
