@@ -13,7 +13,7 @@
 const char *const colo_port_counter_names[COLO_PORT_COUNTER_COUNT] = {
     "rx_frames",    "rx_bytes",     "tx_frames", "tx_bytes",
     "tx_blocked",   "rx_malformed", "rx_truncated", "tx_requeued",
-    "connects",     "disconnects",  "errors",
+    "connects",     "disconnects",  "errors",       "rx_dropped",
 };
 
 static const colo_port_ops_t *const s_transports[] = {

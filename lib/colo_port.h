@@ -45,6 +45,7 @@ typedef enum {
     COLO_PORT_CONNECTS,
     COLO_PORT_DISCONNECTS,
     COLO_PORT_ERRORS,       //  socket errors other than disconnects
+    COLO_PORT_RX_DROPPED,   //  frames the kernel dropped before this port read them (packet:)
     COLO_PORT_COUNTER_COUNT
 } colo_port_counter_t;
 

@@ -18,7 +18,7 @@
  *  allowed (SO_RCVBUFFORCE, CAP_NET_ADMIN, which promiscuous mode needs
  *  anyway), a smaller one is logged at open, and every drop the kernel
  *  reports (SO_RXQ_OVFL: the socket's drop count rides on each received
- *  frame) is counted as an error and logged.
+ *  frame) is counted (rx_dropped) and logged.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,7 +93,7 @@ s_note_drops (colo_port_t *self, s_packet_t *pk, uint32_t count)
     if (fresh == 0)
         return;
     pk->drops += fresh;
-    self->counters[COLO_PORT_ERRORS] += fresh;
+    self->counters[COLO_PORT_RX_DROPPED] += fresh;
     colo_log_limited (&pk->rl_drops, COLO_LOG_WARN,
                       "port %s: the kernel dropped %u frames before we read them (receive "
                       "buffer full; %llu in all)",

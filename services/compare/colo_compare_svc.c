@@ -24,8 +24,12 @@
 #define S_BURST 64
 //  Released frames the engine may hold for outdev before inputs pause.
 #define S_OUT_HIGH 4096
-//  rules whose hits fit in a status beside the counters
-#define S_RULE_STATUS_MAX (COLO_CTL_COUNTERS_MAX - COLO_COMPARE_ALL_COUNTERS)
+//  ports in the status (primary-in, secondary-in, outdev, notify-dev), and
+//  rules whose hits fit beside them and the counters
+#define S_PORTS 4
+#define S_PORT_STATUS (S_PORTS * COLO_PORT_COUNTER_COUNT)
+#define S_RULE_STATUS_MAX (COLO_CTL_COUNTERS_MAX - COLO_COMPARE_ALL_COUNTERS - S_PORT_STATUS)
+_Static_assert (S_RULE_STATUS_MAX >= 64, "room for the hits of 64 rules at least");
 
 const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
     "checkpoint_requests", "checkpoint_episodes", "notify_init",      "notify_unknown",
@@ -41,9 +45,11 @@ struct colo_compare_svc {
     char *pcap_dir;
     colo_ctlclient_t *ctl;        //  colo-control, or NULL
     const colo_ruleset_t *rules;  //  our reference to the rules in force
-    //  the status sent to colo-control: every counter, then "rule.ID" for
-    //  each rule that has let frames out (as many as fit)
+    //  the status sent to colo-control: every counter, each port's counters
+    //  ("primary_in.rx_frames"...), then "rule.ID" for each rule that has
+    //  let frames out (as many as fit)
     const char *status_names[COLO_CTL_COUNTERS_MAX];
+    char port_names[S_PORT_STATUS][48];
     uint64_t status_values[COLO_CTL_COUNTERS_MAX];
     char rule_names[S_RULE_STATUS_MAX][32];
     colo_compare_t *engine;
@@ -529,6 +535,16 @@ s_send_status (colo_compare_svc_t *self)
 {
     s_collect (self, self->status_values);
     size_t n = COLO_COMPARE_ALL_COUNTERS;
+    colo_port_t *ports[S_PORTS] = {self->pri, self->sec, self->out, self->notify};
+    for (int p = 0; p < S_PORTS; p++) {
+        if (!ports[p])
+            continue;
+        const uint64_t *c = colo_port_counters (ports[p]);
+        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
+            self->status_names[n] = self->port_names[p * COLO_PORT_COUNTER_COUNT + i];
+            self->status_values[n++] = c[i];
+        }
+    }
     uint64_t ids[S_RULE_STATUS_MAX], hits[S_RULE_STATUS_MAX];
     size_t rules = colo_compare_rule_hits (self->engine, ids, hits, S_RULE_STATUS_MAX);
     if (rules > S_RULE_STATUS_MAX)
@@ -615,6 +631,13 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
     self->control = cfg->control ? strdup (cfg->control) : NULL;
     for (int i = 0; i < COLO_COMPARE_ALL_COUNTERS; i++)
         self->status_names[i] = colo_compare_svc_counter_name (i);
+    static const char *const roles[S_PORTS] = {"primary_in", "secondary_in", "outdev",
+                                               "notify_dev"};
+    for (int p = 0; p < S_PORTS; p++)
+        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++)
+            snprintf (self->port_names[p * COLO_PORT_COUNTER_COUNT + i],
+                      sizeof self->port_names[0], "%s.%s", roles[p],
+                      colo_port_counter_names[i]);
     self->pcap_dir = cfg->pcap_dir ? strdup (cfg->pcap_dir) : NULL;
     self->cfg.id = self->id;
     self->cfg.pcap_dir = self->pcap_dir;

@@ -28,6 +28,9 @@
 
 #define S_BURST 64
 #define S_REQUEST_REPEAT_MS 1000   //  an unsent checkpoint request, tried again
+#define S_PORTS 3                  //  in the status: in, to-primary, to-secondary
+#define S_STATUS (COLO_MIRROR_COUNTER_COUNT + S_PORTS * COLO_PORT_COUNTER_COUNT)
+_Static_assert (S_STATUS <= COLO_CTL_COUNTERS_MAX, "the status fits in a Hello");
 
 const char *const colo_mirror_counter_names[COLO_MIRROR_COUNTER_COUNT] = {
     "in_frames",          "in_bytes",         "primary_frames",
@@ -66,6 +69,11 @@ struct colo_mirror {
     int request_unsent;           //  this episode's request has not gone out yet
     uint64_t request_ms;          //  when it was last tried
     uint32_t request_repeat_ms;   //  cfg's
+    //  the status for colo-control: the counters, then each port's
+    //  ("in.rx_frames", "to_primary.tx_frames"...)
+    const char *status_names[S_STATUS];
+    uint64_t status_values[S_STATUS];
+    char port_names[S_PORTS * COLO_PORT_COUNTER_COUNT][48];
 
     //  Shared, under lock
     pthread_mutex_t lock;
@@ -434,11 +442,20 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
     (void) loop;
     (void) fd;
     colo_mirror_t *self = (colo_mirror_t *) arg;
-    uint64_t values[COLO_MIRROR_COUNTER_COUNT];
     s_publish (self);
-    colo_mirror_counters (self, values);
-    colo_ctlclient_set_status (self->ctl, colo_mirror_counter_names, values,
-                               COLO_MIRROR_COUNTER_COUNT);
+    colo_mirror_counters (self, self->status_values);
+    size_t n = COLO_MIRROR_COUNTER_COUNT;
+    colo_port_t *ports[S_PORTS] = {self->in, self->pri_port, self->sec_port};
+    for (int p = 0; p < S_PORTS; p++) {
+        if (!ports[p])
+            continue;
+        const uint64_t *c = colo_port_counters (ports[p]);
+        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
+            self->status_names[n] = self->port_names[p * COLO_PORT_COUNTER_COUNT + i];
+            self->status_values[n++] = c[i];
+        }
+    }
+    colo_ctlclient_set_status (self->ctl, self->status_names, self->status_values, n);
     uint64_t now = colo_clock_mono_ms ();
     colo_ctlclient_process (self->ctl, now);
     colo_ctl_event_t ev;
@@ -499,6 +516,14 @@ colo_mirror_start (const colo_mirror_config_t *cfg)
     self->on_divergence = cfg->on_divergence;
     self->on_divergence_arg = cfg->on_divergence_arg;
     self->request_repeat_ms = cfg->request_repeat_ms;
+    for (int i = 0; i < COLO_MIRROR_COUNTER_COUNT; i++)
+        self->status_names[i] = colo_mirror_counter_names[i];
+    static const char *const roles[S_PORTS] = {"in", "to_primary", "to_secondary"};
+    for (int p = 0; p < S_PORTS; p++)
+        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++)
+            snprintf (self->port_names[p * COLO_PORT_COUNTER_COUNT + i],
+                      sizeof self->port_names[0], "%s.%s", roles[p],
+                      colo_port_counter_names[i]);
     self->rl_overflow = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
     self->rl_control = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 3);
     self->loop = colo_loop_new ();

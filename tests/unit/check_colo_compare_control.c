@@ -205,6 +205,43 @@ START_TEST (test_checkpoint_through_control)
 }
 END_TEST
 
+//  The value colo-control reports for a counter of the compare instance
+//  (its status, sent with the heartbeats); -1 while it has none.
+static int64_t
+s_status_counter (s_rig_t *rig, const char *name)
+{
+    colo_ctl_request_t req;
+    colo_ctl_reply_t rep;
+    memset (&req, 0, sizeof req);
+    req.type = COLO_CTL_REQ_STATUS;
+    char err[256];
+    if (colo_ctl_call (colo_control_api_endpoint (rig->control), &req, &rep, 5000, err,
+                       sizeof err)
+        != 0)
+        return -1;
+    int64_t value = -1;
+    for (size_t i = 0; i < rep.n_instances; i++)
+        if (strcmp (rep.instances[i].kind, "compare") == 0)
+            for (size_t c = 0; c < rep.instances[i].n_counters; c++)
+                if (strcmp (rep.instances[i].counters[c].name, name) == 0)
+                    value = (int64_t) rep.instances[i].counters[c].value;
+    colo_ctl_reply_clear (&rep);
+    return value;
+}
+
+//  Wait (deadline ms) until colo-control reports counter name >= want.
+static int
+s_wait_status (s_rig_t *rig, const char *name, int64_t want, int ms)
+{
+    uint64_t deadline = colo_clock_mono_ms () + (uint64_t) ms;
+    do {
+        if (s_status_counter (rig, name) >= want)
+            return 1;
+        poll (NULL, 0, 20);
+    } while (colo_clock_mono_ms () < deadline);
+    return 0;
+}
+
 START_TEST (test_rules_and_failover_through_control)
 {
     s_rig_t rig;
@@ -224,6 +261,7 @@ START_TEST (test_rules_and_failover_through_control)
                                      5000, err, sizeof err),
                       0);
     ck_assert_int_eq (rep.error, COLO_CTL_OK);
+    uint64_t rule_id = rep.rule_id;
     colo_ctl_reply_clear (&rep);
     //  Compare learns the rule (clone pattern) within a deadline.
     int passed = 0;
@@ -233,6 +271,13 @@ START_TEST (test_rules_and_failover_through_control)
     }
     ck_assert (passed);
     ck_assert_uint_ge (s_counter (&rig, "released_bypass"), 1);
+    //  Operators see the rule's hits and the ports' counters in colo-control.
+    char rule_counter[32];
+    snprintf (rule_counter, sizeof rule_counter, "rule.%llu", (unsigned long long) rule_id);
+    ck_assert_int_eq (s_wait_status (&rig, rule_counter, 1, 5000), 1);
+    ck_assert_int_eq (s_wait_status (&rig, "primary_in.rx_frames", 1, 5000), 1);
+    ck_assert_int_eq (s_wait_status (&rig, "outdev.tx_frames", 1, 5000), 1);
+    ck_assert_int_eq (s_status_counter (&rig, "secondary_in.rx_frames"), 0);
     //  Other ports are still compared: held without a secondary twin.
     s_send (rig.p, s_tcp (80, 1001, "held"));
     ck_assert_int_eq (s_recv_out (&rig, 1, 200), 0);

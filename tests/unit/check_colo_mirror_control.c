@@ -379,9 +379,13 @@ START_TEST (test_divergence_reaches_adapter)
     //  colo-control saw two requests for vm1, both delivered to the adapter.
     ck_assert_int_eq (s_vm_stat (&rig, "checkpoint_request"), 2);
     ck_assert_int_eq (s_vm_stat (&rig, "checkpoint_request_delivered"), 2);
-    //  The mirror's counters arrive with its heartbeats.
+    //  The mirror's counters arrive with its heartbeats, its ports' too.
     s_stat_want_t w = {"mirror.divergences", 2};
     ck_assert (s_until (&rig, s_vm_stat_reached, &w, NULL));
+    s_stat_want_t in = {"mirror.in.rx_frames", 45};
+    ck_assert (s_until (&rig, s_vm_stat_reached, &in, NULL));
+    s_stat_want_t pri = {"mirror.to_primary.tx_frames", 45};
+    ck_assert (s_until (&rig, s_vm_stat_reached, &pri, NULL));
     s_rig_stop (&rig);
 }
 END_TEST

@@ -237,7 +237,7 @@ START_TEST (test_packet_kernel_drops_counted)
     }
     long long kernel = s_kernel_drops ("cvb");
     ck_assert_int_gt (kernel, 0);
-    ck_assert_uint_eq (colo_port_counters (b)[COLO_PORT_ERRORS], (uint64_t) kernel);
+    ck_assert_uint_eq (colo_port_counters (b)[COLO_PORT_RX_DROPPED], (uint64_t) kernel);
     colo_port_destroy (&a);
     colo_port_destroy (&b);
 }
