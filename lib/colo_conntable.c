@@ -101,9 +101,11 @@ s_value (unsigned char *entry)
 static inline int
 s_key_eq (const colo_flow_key_t *a, const colo_flow_key_t *b)
 {
-    uint64_t d = 0;
-    for (unsigned i = 0; i < 5; i++)
-        d |= colo_flow_x_word (a, i) ^ colo_flow_x_word (b, i);
+    uint64_t d = (colo_flow_x_word (a, 0) ^ colo_flow_x_word (b, 0))
+                 | (colo_flow_x_word (a, 1) ^ colo_flow_x_word (b, 1))
+                 | (colo_flow_x_word (a, 2) ^ colo_flow_x_word (b, 2))
+                 | (colo_flow_x_word (a, 3) ^ colo_flow_x_word (b, 3))
+                 | (colo_flow_x_word (a, 4) ^ colo_flow_x_word (b, 4));
     return d == 0;
 }
 

@@ -89,6 +89,7 @@ struct colo_rewriter {
     int failover;
     uint64_t counters[COLO_RW_COUNTER_COUNT];
     uint64_t pkt_counters[COLO_PKT_COUNTER_COUNT];
+    uint64_t info_seen[16];   //  frames per combination of decoder findings
     colo_ratelimit_t rl_bad, rl_full;
 };
 
@@ -289,23 +290,68 @@ typedef struct {
 } s_frame_t;
 
 //  What colo_packet_decode counts when given counters: the result, and
-//  each informational finding (a padded minimum-size frame has one).
+//  each informational finding.  A padded minimum-size frame has one, so
+//  findings are counted per combination, one increment a frame, and
+//  added up by colo_rewriter_decode_counters.
 static inline void
 s_count_decode (colo_rewriter_t *self, colo_pkt_result_t rc, uint8_t info)
 {
     _Static_assert (COLO_PKT_ERR_FIRST == COLO_PKT_INFO_FRAGMENT + 4, "four findings");
     self->pkt_counters[rc]++;
-    if (info) {
-        uint64_t *c = self->pkt_counters;
-        c[COLO_PKT_INFO_FRAGMENT] += (info >> COLO_PKT_INFO_FRAGMENT) & 1;
-        c[COLO_PKT_INFO_PADDING] += (info >> COLO_PKT_INFO_PADDING) & 1;
-        c[COLO_PKT_INFO_BAD_IP_OPTION] += (info >> COLO_PKT_INFO_BAD_IP_OPTION) & 1;
-        c[COLO_PKT_INFO_BAD_TCP_OPTION] += (info >> COLO_PKT_INFO_BAD_TCP_OPTION) & 1;
-    }
+    self->info_seen[(info >> COLO_PKT_INFO_FRAGMENT) & 15]++;
+}
+
+//  Out of line: rare, and it keeps s_decode small.
+static void
+s_malformed (colo_rewriter_t *self, const colo_buf_t *buf, colo_pkt_result_t rc, int to_guest)
+{
+    self->counters[COLO_RW_MALFORMED]++;
+    colo_log_limited (&self->rl_bad, COLO_LOG_WARN,
+                      "rewriter: malformed frame of %u bytes %s the guest (%s): "
+                      "passed unchanged",
+                      buf->len, to_guest ? "toward" : "from", colo_packet_result_name (rc));
+}
+
+//  Out of line: IPv6 and the general case are long, and rarer.
+static int __attribute__ ((noinline))
+s_key_hash_any (s_frame_t *f, uint64_t seed)
+{
+    return colo_flow_key_hash (&f->key, &f->hash, &f->pkt, f->frame, seed);
+}
+
+//  colo_flow_key_hash for a decoded IPv4 TCP frame, the common case, with
+//  what the general function checks for other frames left out; the same
+//  key and hash, from colo_packet.h's own helpers (tests compare the two).
+//  Other frames go to colo_flow_key_hash.
+static inline int
+s_key_hash (s_frame_t *f, uint64_t seed)
+{
+    const colo_packet_t *p = &f->pkt;
+    if (p->l3 != COLO_L3_IPV4 || p->addr_len != 4 || p->src_off > p->frame_len - 4
+        || p->dst_off > p->frame_len - 4 || p->frame_len < 4)
+        return s_key_hash_any (f, seed);
+    const uint8_t *src = f->frame + p->src_off, *dst = f->frame + p->dst_off;
+    uint32_t a = colo_get_be32 (src), b = colo_get_be32 (dst);
+    uint16_t sport = p->sport, dport = p->dport;
+    uint16_t vlan = p->vlan_count ? (uint16_t) (p->vlan_tci[0] & 0x0fff) : 0;
+    int rev = a > b || (a == b && sport > dport);
+    uint32_t s32, d32;
+    memcpy (&s32, src, 4);
+    memcpy (&d32, dst, 4);
+    uint32_t lo32 = rev ? d32 : s32, hi32 = rev ? s32 : d32;
+    uint64_t tail = rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, COLO_IPPROTO_TCP, 4)
+                        : COLO_FLOW_X_TAIL (sport, dport, vlan, COLO_IPPROTO_TCP, 4);
+    colo_flow_x_put (&f->key, 0, COLO_FLOW_X_WORD4 (lo32));
+    colo_flow_x_put (&f->key, 1, 0);
+    colo_flow_x_put (&f->key, 2, COLO_FLOW_X_WORD4 (hi32));
+    colo_flow_x_put (&f->key, 3, 0);
+    colo_flow_x_put (&f->key, 4, tail);
+    f->hash = colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, tail, seed);
+    return 0;
 }
 
 //  Decode; 1 for TCP (f filled), 0 for other frames, -1 if malformed.
-static int
+static inline int
 s_decode (colo_rewriter_t *self, colo_buf_t *buf, s_frame_t *f, int to_guest)
 {
     colo_pkt_result_t rc = COLO_PKT_ERR_RUNT;
@@ -317,19 +363,14 @@ s_decode (colo_rewriter_t *self, colo_buf_t *buf, s_frame_t *f, int to_guest)
         s_count_decode (self, rc, f->pkt.info);
     }
     if (rc >= COLO_PKT_ERR_FIRST) {
-        self->counters[COLO_RW_MALFORMED]++;
-        colo_log_limited (&self->rl_bad, COLO_LOG_WARN,
-                          "rewriter: malformed frame of %u bytes %s the guest (%s): "
-                          "passed unchanged",
-                          buf->len, to_guest ? "toward" : "from",
-                          colo_packet_result_name (rc));
+        s_malformed (self, buf, rc, to_guest);
         return -1;
     }
     if (f->pkt.l4 != COLO_L4_TCP) {
         self->counters[COLO_RW_NON_TCP]++;
         return 0;
     }
-    if (colo_flow_key_hash (&f->key, &f->hash, &f->pkt, f->frame, self->seed) != 0)
+    if (s_key_hash (f, self->seed) != 0)
         return -1;   //  cannot happen for a decoded TCP frame
     f->tcp = f->frame + f->pkt.l4_off;
     //  virtio-net NEEDS_CSUM (flags bit 0): the field is a partial sum over
@@ -357,12 +398,20 @@ s_put32 (s_frame_t *f, uint8_t *field, uint32_t value)
     f->changed = 1;
 }
 
+//  colo_csum_fold for a 32-bit sum (two folds are enough), inline.
+static inline uint16_t
+s_fold (uint32_t sum)
+{
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t) ~sum;
+}
+
 static inline void
 s_csum_apply (s_frame_t *f)
 {
     if (f->changed && f->csum)
-        colo_put_be16 (f->csum, colo_csum_fold ((uint16_t) ~colo_get_be16 (f->csum)
-                                                + f->csum_delta));
+        colo_put_be16 (f->csum, s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
 }
 
 //  Sequence number one past the segment (SYN and FIN count one each).
@@ -373,16 +422,12 @@ s_seg_end (const s_frame_t *f)
            + ((f->flags & COLO_TCP_FIN) ? 1 : 0);
 }
 
-static s_conn_t *
+static inline s_conn_t *
 s_find (colo_rewriter_t *self, const s_frame_t *f, uint64_t now_ms)
 {
     //  The age list has millisecond resolution: an entry already touched
     //  this millisecond is in order as it is (and costs no list update).
-    s_conn_t *c
-        = (s_conn_t *) colo_conntable_find_touch (self->table, &f->key, f->hash, now_ms);
-    if (c)
-        s_refresh (self, c);
-    return c;
+    return (s_conn_t *) colo_conntable_find_touch (self->table, &f->key, f->hash, now_ms);
 }
 
 //  After a frame of a tracked connection: FIN and RST bookkeeping.  The
@@ -420,16 +465,14 @@ s_track_close (colo_rewriter_t *self, s_conn_t *c, const s_frame_t *f, int to_gu
     }
 }
 
-colo_rewriter_result_t
-colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
+//  A TCP frame toward the guest, c its entry (NULL: none), in general.
+static colo_rewriter_result_t __attribute__ ((noinline))
+s_to_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now_ms)
 {
-    self->counters[COLO_RW_FRAMES_TO_GUEST]++;
-    s_frame_t f;
-    int rc = s_decode (self, buf, &f, 1);
-    if (rc <= 0)
-        return rc < 0 ? COLO_RW_BAD : COLO_RW_PASSED;
+#define f (*fp)
+    if (c)
+        s_refresh (self, c);
     uint8_t syn_ack_rst = f.flags & (COLO_TCP_SYN | COLO_TCP_ACK | COLO_TCP_RST);
-    s_conn_t *c = s_find (self, &f, now_ms);
     if (syn_ack_rst == COLO_TCP_SYN) {
         //  A client SYN.  A new connection, a retransmission, or the 4-tuple
         //  reused: only the guest's answer tells the last two apart, so an
@@ -524,17 +567,16 @@ colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
     if ((f.flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
         s_track_close (self, c, &f, 1, ack, now_ms);
     return result;
+#undef f
 }
 
-colo_rewriter_result_t
-colo_rewriter_from_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
+//  A TCP frame from the guest, c its entry (NULL: none), in general.
+static colo_rewriter_result_t __attribute__ ((noinline))
+s_from_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now_ms)
 {
-    self->counters[COLO_RW_FRAMES_FROM_GUEST]++;
-    s_frame_t f;
-    int rc = s_decode (self, buf, &f, 0);
-    if (rc <= 0)
-        return rc < 0 ? COLO_RW_BAD : COLO_RW_PASSED;
-    s_conn_t *c = s_find (self, &f, now_ms);
+#define f (*fp)
+    if (c)
+        s_refresh (self, c);
     if (f.flags & COLO_TCP_SYN) {
         //  SYN and SYN-ACK carry the secondary's ISN; they go out as they
         //  are (compare judges them by flags and ack, never by ISN).
@@ -600,6 +642,98 @@ colo_rewriter_from_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_m
     if ((f.flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
         s_track_close (self, c, &f, 0, f.ack, now_ms);
     return result;
+#undef f
+}
+
+//  The common case, kept short: a segment with ACK (and no SYN, FIN or
+//  RST) of an established connection that is not closing, in the current
+//  checkpoint generation.  Anything else takes the general path.
+static inline int
+s_plain (const colo_rewriter_t *self, const s_conn_t *c, uint8_t flags)
+{
+    return c && c->gen == self->gen && c->state == S_EST && !c->fins
+           && (flags & (COLO_TCP_SYN | COLO_TCP_ACK | COLO_TCP_RST | COLO_TCP_FIN))
+                  == COLO_TCP_ACK;
+}
+
+static inline colo_rewriter_result_t
+s_to_guest (colo_rewriter_t *self, s_frame_t *f, uint64_t now_ms)
+{
+    s_conn_t *c = s_find (self, f, now_ms);
+    if (!s_plain (self, c, f->flags))
+        return s_to_guest_slow (self, f, c, now_ms);
+    //  What s_to_guest_slow does for such a frame.
+    colo_rewriter_result_t result = COLO_RW_PASSED;
+    if (c->offset != 0) {
+        s_put32 (f, f->tcp + 8, f->ack + c->offset);
+        if (f->pkt.tcp_sack_count) {
+            uint32_t sack_end = f->pkt.tcp_sack_off + 8u * f->pkt.tcp_sack_count;
+            if (f->pkt.tcp_sack_off >= f->pkt.l4_off + 20
+                && sack_end <= f->pkt.l4_off + f->pkt.l4_hdr_len) {
+                for (uint32_t i = 0; i < 2u * f->pkt.tcp_sack_count; i++) {
+                    uint8_t *edge = f->frame + f->pkt.tcp_sack_off + 4 * i;
+                    s_put32 (f, edge, colo_get_be32 (edge) + c->offset);
+                }
+                self->counters[COLO_RW_SACK_REWRITTEN]++;
+            }
+        }
+        self->counters[COLO_RW_REWRITTEN_TO_GUEST]++;
+        result = COLO_RW_REWRITTEN;
+    }
+    if (c->ts_offset != 0 && f->pkt.tcp_has_ts && f->pkt.tcp_ts_ecr
+        && f->pkt.tcp_ts_off >= f->pkt.l4_off + 20
+        && f->pkt.tcp_ts_off + 8 <= f->pkt.l4_off + f->pkt.l4_hdr_len) {
+        s_put32 (f, f->frame + f->pkt.tcp_ts_off + 4, f->pkt.tcp_ts_ecr + c->ts_offset);
+        self->counters[COLO_RW_TSECR_REWRITTEN]++;
+        result = COLO_RW_REWRITTEN;
+    }
+    if (f->changed) {
+        if (f->csum)
+            colo_put_be16 (f->csum,
+                           s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
+        else if (c->offset != 0)
+            self->counters[COLO_RW_CSUM_PARTIAL]++;
+    }
+    return result;
+}
+
+static inline colo_rewriter_result_t
+s_from_guest (colo_rewriter_t *self, s_frame_t *f, uint64_t now_ms)
+{
+    s_conn_t *c = s_find (self, f, now_ms);
+    if (!s_plain (self, c, f->flags))
+        return s_from_guest_slow (self, f, c, now_ms);
+    if (c->offset == 0)
+        return COLO_RW_PASSED;
+    s_put32 (f, f->tcp + 4, f->seq - c->offset);
+    if (f->csum)
+        colo_put_be16 (f->csum, s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
+    else
+        self->counters[COLO_RW_CSUM_PARTIAL]++;
+    self->counters[COLO_RW_REWRITTEN_FROM_GUEST]++;
+    return COLO_RW_REWRITTEN;
+}
+
+colo_rewriter_result_t
+colo_rewriter_to_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
+{
+    self->counters[COLO_RW_FRAMES_TO_GUEST]++;
+    s_frame_t f;
+    int rc = s_decode (self, buf, &f, 1);
+    if (rc <= 0)
+        return rc < 0 ? COLO_RW_BAD : COLO_RW_PASSED;
+    return s_to_guest (self, &f, now_ms);
+}
+
+colo_rewriter_result_t
+colo_rewriter_from_guest (colo_rewriter_t *self, colo_buf_t *buf, uint64_t now_ms)
+{
+    self->counters[COLO_RW_FRAMES_FROM_GUEST]++;
+    s_frame_t f;
+    int rc = s_decode (self, buf, &f, 0);
+    if (rc <= 0)
+        return rc < 0 ? COLO_RW_BAD : COLO_RW_PASSED;
+    return s_from_guest (self, &f, now_ms);
 }
 
 //  ---------------------------------------------------------------- control
@@ -653,6 +787,13 @@ colo_rewriter_counters (colo_rewriter_t *self)
 const uint64_t *
 colo_rewriter_decode_counters (colo_rewriter_t *self)
 {
+    for (unsigned k = 0; k < 4; k++) {
+        uint64_t n = 0;
+        for (unsigned v = 1; v < 16; v++)
+            if ((v >> k) & 1)
+                n += self->info_seen[v];
+        self->pkt_counters[COLO_PKT_INFO_FRAGMENT + k] = n;
+    }
     return self->pkt_counters;
 }
 

@@ -1147,6 +1147,84 @@ START_TEST (test_counter_names)
 }
 END_TEST
 
+//  The frame of spec with other IPv4 addresses (host order), checksums
+//  fixed.
+static colo_buf_t *
+s_tcp4_at (const colo_test_pkt_t *spec, uint32_t client, uint32_t guest)
+{
+    colo_buf_t *buf = colo_test_packet (spec);
+    ck_assert_ptr_nonnull (buf);
+    uint8_t *frame = colo_buf_frame (buf);
+    colo_packet_t pkt;
+    ck_assert_int_eq (colo_packet_decode (&pkt, frame, colo_buf_frame_len (buf), NULL),
+                      COLO_PKT_OK);
+    colo_put_be32 (frame + pkt.src_off, spec->from_guest ? guest : client);
+    colo_put_be32 (frame + pkt.dst_off, spec->from_guest ? client : guest);
+    ck_assert_int_eq (colo_csum_fix (&pkt, frame), 0);
+    return buf;
+}
+
+START_TEST (test_flow_key_shapes)
+{
+    //  The engine builds IPv4 keys itself; whatever the order of the
+    //  addresses (or, when they are equal, of the ports), with or without a
+    //  VLAN tag, it must file a connection under colo_flow_key's key and
+    //  colo_flow_hash's hash, and find it again from either direction.
+    static const struct {
+        uint32_t client, guest;
+        uint16_t cport, gport, vlan;
+    } shapes[] = {
+        {0x0a000001, 0x0a000002, 40000, 80, 0},     //  client below guest
+        {0xc0a80105, 0x0a000002, 40000, 80, 0},     //  client above guest
+        {0x0a000009, 0x0a000009, 40000, 80, 0},     //  same address, client port higher
+        {0x0a000009, 0x0a000009, 81, 40001, 0},     //  same address, client port lower
+        {0xffffffff, 0x00000000, 1, 65535, 7},      //  extremes, tagged
+        {0x7f000001, 0x7f000001, 5000, 5000, 4095}, //  one endpoint talking to itself
+    };
+    enum { N = sizeof shapes / sizeof shapes[0] };
+    for (unsigned i = 0; i < N; i++) {
+        colo_test_pkt_t syn = s_tcp (0, 0, COLO_TCP_SYN, ISN_C + i, 0, 0);
+        colo_test_pkt_t synack = s_tcp (0, 1, COLO_TCP_SYN | COLO_TCP_ACK, ISN_S + i,
+                                        ISN_C + i + 1, 0);
+        colo_test_pkt_t ack = s_tcp (0, 0, COLO_TCP_ACK, ISN_C + i + 1, ISN_P + 1, 0);
+        colo_test_pkt_t *specs[3] = {&syn, &synack, &ack};
+        for (int k = 0; k < 3; k++) {
+            colo_test_pkt_t *spec = specs[k];
+            spec->vlan = shapes[i].vlan;
+            spec->sport = spec->from_guest ? shapes[i].gport : shapes[i].cport;
+            spec->dport = spec->from_guest ? shapes[i].cport : shapes[i].gport;
+        }
+        colo_buf_t *buf = s_tcp4_at (&syn, shapes[i].client, shapes[i].guest);
+        ck_assert_int_eq (colo_rewriter_to_guest (s_rw, buf, s_now), COLO_RW_PASSED);
+        colo_packet_t pkt;
+        colo_flow_key_t key;
+        ck_assert_int_eq (colo_packet_decode (&pkt, colo_buf_frame (buf),
+                                              colo_buf_frame_len (buf), NULL),
+                          COLO_PKT_OK);
+        ck_assert_int_eq (colo_flow_key (&key, &pkt, colo_buf_frame (buf), NULL), 0);
+        colo_buf_destroy (&buf);
+        ck_assert_int_eq (colo_rewriter_offset (s_rw, &key, NULL), 0);
+        //  The guest's answer finds the entry (no new one), and so does the
+        //  client's ACK, which completes the handshake and is translated.
+        buf = s_tcp4_at (&synack, shapes[i].client, shapes[i].guest);
+        ck_assert_int_eq (colo_rewriter_from_guest (s_rw, buf, s_now), COLO_RW_PASSED);
+        colo_buf_destroy (&buf);
+        buf = s_tcp4_at (&ack, shapes[i].client, shapes[i].guest);
+        ck_assert_int_eq (colo_rewriter_to_guest (s_rw, buf, s_now), COLO_RW_REWRITTEN);
+        ck_assert_uint_eq (colo_get_be32 (colo_buf_frame (buf) + pkt.l4_off + 8),
+                           ISN_S + i + 1);
+        s_check_csum (buf, __LINE__);
+        colo_buf_destroy (&buf);
+        uint32_t offset = 0;
+        ck_assert_int_eq (colo_rewriter_offset (s_rw, &key, &offset), 1);
+        ck_assert_uint_eq (offset, ISN_S + i - ISN_P);
+        ck_assert_uint_eq (s_count (COLO_RW_CONNS_CREATED), i + 1);
+    }
+    ck_assert_uint_eq (s_count (COLO_RW_UNTRACKED), 0);
+    ck_assert_uint_eq (colo_rewriter_connections (s_rw), N);
+}
+END_TEST
+
 //  ---------------------------------------------------------------- random traffic
 
 static uint32_t
@@ -1271,6 +1349,7 @@ colo_rewriter_suite (void)
     tcase_add_test (tc, test_malformed_unchanged);
     tcase_add_test (tc, test_vnet_header);
     tcase_add_test (tc, test_vlan_and_padding);
+    tcase_add_test (tc, test_flow_key_shapes);
     tcase_add_test (tc, test_counter_names);
     tcase_add_test (tc, test_random_traffic);
     suite_add_tcase (s, tc);
