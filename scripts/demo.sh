@@ -473,6 +473,9 @@ s_check passthrough "rule #$rid (coloctl passthrough add --vm vm1 --proto tcp --
 s_more "$n of $all clock answers reached the client, though each guest tells a different time;"
 s_check "" "$byp primary frames bypassed comparison, $(s_val "$K" compare.secondary_bypassed) secondary copies dropped" \
     [ "$byp" -gt 0 ]
+hits=$(e2e_ctl --json passthrough list --vm vm1 2>/dev/null \
+    | grep -o "{\"id\":$rid,[^}]*\"hits\":[0-9]*" | sed 's/.*"hits"://')
+s_more "coloctl passthrough list: ${hits:-no} hits for rule #$rid (the frames it matched, both sides)"
 
 req=$(s_val "$K" compare.checkpoint_requests)
 eps=$(s_val "$K" compare.checkpoint_episodes)
