@@ -6,7 +6,8 @@
  *  a second, usually in bursts larger than malloc's per-thread cache.  So
  *  buffers come in size classes (powers of two from 128 bytes of data to
  *  COLO_FRAME_MAX) and each thread keeps a small free list per class, at
- *  most S_CACHE_BYTES per class; a thread's lists are freed when it exits.
+ *  most S_CACHE_BYTES per class (4 MiB for the 2048-byte class, which holds
+ *  full-size frames); a thread's lists are freed when it exits.
  *  A buffer freed by another thread than the one that made it simply joins
  *  the freeing thread's cache.
  */
@@ -19,6 +20,7 @@
 #define S_CLASSES 11            //  128 .. 128K (the last one holds COLO_FRAME_MAX)
 #define S_CACHE_BYTES (1u << 20)
 #define S_CACHE_MIN 32
+#define S_ALIGN 64              //  buffers start on a cache line
 
 //  Under AddressSanitizer every buffer goes back to malloc, so a use after
 //  free is still caught.
@@ -89,9 +91,15 @@ s_class_cap (int c)
 }
 
 //  Buffers a thread keeps per class: S_CACHE_BYTES worth, at least
-//  S_CACHE_MIN (1 MiB / class size, precomputed).
+//  S_CACHE_MIN (1 MiB / class size, precomputed), and at least
+//  S_CACHE_FRAMES of the classes that hold the frames of a 1500-byte MTU
+//  (1024 and 2048 bytes): a service holds a few bursts of those in flight,
+//  and each one beyond the limit went back to malloc (aligned, the slow
+//  path) to be allocated again a moment later.
+#define S_CACHE_FRAMES 2048
 static const uint32_t s_class_limits[S_CLASSES] = {
-    8192, 4096, 2048, 1024, 512, 256, 128, 64, S_CACHE_MIN, S_CACHE_MIN, S_CACHE_MIN,
+    8192, 4096, 2048, S_CACHE_FRAMES, S_CACHE_FRAMES, 256,
+    128,  64,   S_CACHE_MIN, S_CACHE_MIN, S_CACHE_MIN,
 };
 
 static inline uint32_t
@@ -109,12 +117,23 @@ colo_buf_new (size_t cap)
     colo_buf_t *self;
     s_free_t *item = s_cache.head[c];
     if (item) {
-        s_cache.head[c] = item->next;
+        s_free_t *next = item->next;
+        s_cache.head[c] = next;
         s_cache.count[c]--;
+        //  The next buffer of this class was freed a while ago (a whole
+        //  batch of frames went through the cache since): start loading
+        //  its first line now, not when it is needed.
+        if (next)
+            __builtin_prefetch (next, 1);
         self = (colo_buf_t *) item;
     }
     else {
-        self = (colo_buf_t *) malloc (sizeof (colo_buf_t) + s_class_cap (c));
+        //  On a cache line boundary: the metadata and the first bytes of
+        //  the frame (Ethernet and part of IP) share one line, so reading
+        //  a frame's headers touches two lines, not up to three.
+        size_t size = sizeof (colo_buf_t) + s_class_cap (c);
+        size = (size + S_ALIGN - 1) & ~(size_t) (S_ALIGN - 1);
+        self = (colo_buf_t *) aligned_alloc (S_ALIGN, size);
         if (!self)
             return NULL;
     }

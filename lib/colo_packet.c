@@ -483,13 +483,53 @@ s_decode (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     return rc;
 }
 
+//  Zero the whole packet in one constant-size run of word stores (the
+//  compiler pairs them into vector stores), cheaper than resetting the ~60
+//  fields one by one per layer.  Not memset: for this size the compiler
+//  emits a "rep stos", whose start-up cost was a third of the decoder's
+//  time on a TCP segment.  Every store's condition is a constant.
+#define S_CLEAR_MAX 256
+_Static_assert (sizeof (colo_packet_t) % 4 == 0 && sizeof (colo_packet_t) <= S_CLEAR_MAX,
+                "s_clear covers the packet in words");
+
+static inline void
+s_clear (colo_packet_t *pkt)
+{
+    unsigned char *p = (unsigned char *) pkt;
+    const size_t size = sizeof *pkt;
+    const uint64_t zero = 0;
+    const uint32_t zero4 = 0;
+#define S_CLEAR8(at)                                                                   \
+    do {                                                                               \
+        if ((at) + 8 <= size)                                                          \
+            memcpy (p + (at), &zero, 8);                                               \
+        else if ((at) + 4 <= size)                                                     \
+            memcpy (p + (at), &zero4, 4);                                              \
+    } while (0)
+#define S_CLEAR64(at)                                                                  \
+    do {                                                                               \
+        S_CLEAR8 ((at) + 0);                                                           \
+        S_CLEAR8 ((at) + 8);                                                           \
+        S_CLEAR8 ((at) + 16);                                                          \
+        S_CLEAR8 ((at) + 24);                                                          \
+        S_CLEAR8 ((at) + 32);                                                          \
+        S_CLEAR8 ((at) + 40);                                                          \
+        S_CLEAR8 ((at) + 48);                                                          \
+        S_CLEAR8 ((at) + 56);                                                          \
+    } while (0)
+    S_CLEAR64 (0);
+    S_CLEAR64 (64);
+    S_CLEAR64 (128);
+    S_CLEAR64 (192);
+#undef S_CLEAR64
+#undef S_CLEAR8
+}
+
 colo_pkt_result_t
 colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame, size_t len,
                     uint64_t *counters)
 {
-    //  One constant-size clear: the compiler emits a handful of vector
-    //  stores, cheaper than resetting the ~60 fields one by one per layer.
-    memset (pkt, 0, sizeof *pkt);
+    s_clear (pkt);
     pkt->tcp_wscale = 0xff;
     pkt->is_first_fragment = 1;
     uint32_t flen = len > UINT32_MAX ? UINT32_MAX : (uint32_t) len;

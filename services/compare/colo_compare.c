@@ -317,14 +317,22 @@ s_out_push (colo_compare_t *self, colo_buf_t *buf)
     self->out_count++;
 }
 
+//  Items are a cache line each, on a line: a queued frame that waited for
+//  its twin is read back from a cold cache, one miss rather than two.
+#define S_ITEM_ALIGN 64
+_Static_assert (sizeof (s_item_t) <= S_ITEM_ALIGN, "an item fits a cache line");
+
 static s_item_t *
 s_item_new (colo_compare_t *self)
 {
     s_item_t *item = self->item_cache;
     if (!item)
-        return (s_item_t *) malloc (sizeof (s_item_t));
+        return (s_item_t *) aligned_alloc (S_ITEM_ALIGN, S_ITEM_ALIGN);
     self->item_cache = item->next;
     self->item_cached--;
+    //  The next one was freed long ago: load its line before it is wanted.
+    if (item->next)
+        __builtin_prefetch (item->next, 1);
     return item;
 }
 
@@ -789,6 +797,11 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
         }
         s_clamp_window (conn, h);
         s_pop (&conn->pq);
+        //  The next segment waited in the queue since it came (its line is
+        //  cold by now); it is looked at next, here or at the secondary's
+        //  next segment.
+        if (conn->pq.head)
+            __builtin_prefetch (conn->pq.head);
         s_note_released (conn, h);
         s_release (self, h, why);
     }
