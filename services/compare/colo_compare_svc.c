@@ -47,7 +47,7 @@ struct colo_compare_svc {
     const colo_ruleset_t *rules;  //  our reference to the rules in force
     //  the status sent to colo-control: every counter, each port's counters
     //  ("primary_in.rx_frames"...), then "rule.ID" for each rule that has
-    //  let frames out (as many as fit)
+    //  matched frames (as many as fit)
     const char *status_names[COLO_CTL_COUNTERS_MAX];
     char port_names[S_PORT_STATUS][48];
     uint64_t status_values[COLO_CTL_COUNTERS_MAX];
@@ -165,6 +165,10 @@ colo_compare_svc_check (const colo_compare_svc_config_t *cfg, char *err, size_t 
         || cfg->engine.max_queue_size == 0 || cfg->engine.max_connections == 0) {
         snprintf (err, cap, "compare-timeout, expired-scan-cycle, max-queue-size and "
                             "max-connections must be > 0");
+        return -1;
+    }
+    if (cfg->busy_poll_us > 1000) {
+        snprintf (err, cap, "busy-poll %u is outside 0..1000", cfg->busy_poll_us);
         return -1;
     }
     return 0;
@@ -528,8 +532,8 @@ s_fill_snapshot (colo_compare_svc_t *self)
     pthread_mutex_unlock (&self->lock);
 }
 
-//  The counters, and the hits of each rule that has any, to colo-control
-//  (coloctl passthrough list sums them per rule).
+//  The counters, the ports', and the hits of each rule that has any, to
+//  colo-control (coloctl passthrough list sums the hits per rule).
 static void
 s_send_status (colo_compare_svc_t *self)
 {

@@ -245,8 +245,13 @@ START_TEST (test_svc_check_config)
     cfg.notify_dev = "shm:n";
     ck_assert_int_eq (colo_compare_svc_check (&cfg, err, sizeof err), -1);
     ck_assert_ptr_nonnull (strstr (err, "notify-dev"));
-    //  A port that cannot open fails the start cleanly.
     cfg.notify_dev = NULL;
+    cfg.busy_poll_us = 1001;
+    ck_assert_int_eq (colo_compare_svc_check (&cfg, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "busy-poll 1001"));
+    cfg.busy_poll_us = 1000;
+    ck_assert_int_eq (colo_compare_svc_check (&cfg, err, sizeof err), 0);
+    //  A port that cannot open fails the start cleanly.
     cfg.outdev = "qemu+unix:/nonexistent-dir/x.sock,server";
     colo_log_set_level (COLO_LOG_ERROR);
     ck_assert_ptr_null (colo_compare_svc_start (&cfg));
