@@ -28,7 +28,10 @@ s_udp_up() {
 }
 e2e_check "UDP echo servers bound on both guests" e2e_wait 50 s_udp_up
 
-# One request per client process; the reply must be the request.
+# One request per client process; the reply must be the request.  socat
+# waits -t seconds for it after sending (and always that long: UDP has no
+# end); 1 s was too short on a loaded machine, where the guests' socat forks
+# a process per datagram.
 s_udp_echo() {
     fam=$1
     if [ "$fam" = 4 ]; then addr=$E2E_GUEST4; else addr="[$E2E_GUEST6]"; fi
@@ -36,7 +39,7 @@ s_udp_echo() {
     i=0
     while [ "$i" -lt "$N" ]; do
         printf 'request %s %s from colonet e2e\n' "$fam" "$i" >"$E2E_DIR/u$fam.$i.in"
-        e2e_in cl timeout 10 socat -t 1 "OPEN:$E2E_DIR/u$fam.$i.in,rdonly!!CREATE:$E2E_DIR/u$fam.$i.out" \
+        e2e_in cl timeout 15 socat -t 3 "OPEN:$E2E_DIR/u$fam.$i.in,rdonly!!CREATE:$E2E_DIR/u$fam.$i.out" \
             "UDP$fam:$addr:7000" 2>/dev/null &
         pids="$pids $!"
         i=$((i + 1))
