@@ -302,12 +302,10 @@ s_pump (colo_rewriter_actor_t *self, s_pipe_t *pipe)
         if (n <= 0)
             return;
         uint64_t now = colo_clock_mono_ms ();
-        for (int i = 0; i < n; i++) {
-            if (pipe->to_guest)
-                colo_rewriter_to_guest (self->engine, bufs[i], now);
-            else
-                colo_rewriter_from_guest (self->engine, bufs[i], now);
-        }
+        if (pipe->to_guest)
+            colo_rewriter_to_guest_burst (self->engine, bufs, (size_t) n, now, NULL);
+        else
+            colo_rewriter_from_guest_burst (self->engine, bufs, (size_t) n, now, NULL);
         int k = colo_port_send (pipe->out->port, bufs, n);
         if (k < 0)
             k = 0;
