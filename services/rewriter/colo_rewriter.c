@@ -288,8 +288,6 @@ typedef struct {
     uint8_t *csum;            //  the checksum field, or NULL: leave it alone
     colo_flow_key_t key;
     uint64_t hash;            //  of key, with the table's seed
-    uint32_t seq, ack;
-    uint8_t flags;
     uint8_t changed;          //  a field was rewritten: csum_delta to apply
     uint32_t csum_delta;      //  sum of ~old + new over the 16-bit halves
 } s_frame_t;
@@ -382,9 +380,6 @@ s_decode (colo_rewriter_t *self, colo_buf_t *buf, s_frame_t *f, int to_guest)
     //  the pseudo header that the device completes; seq/ack are not in it.
     int partial = buf->vnet_hdr_len > 0 && (buf->data[0] & 1);
     f->csum = partial ? NULL : f->tcp + 16;
-    f->seq = f->pkt.tcp_seq;
-    f->ack = f->pkt.tcp_ack;
-    f->flags = f->pkt.tcp_flags;
     f->changed = 0;
     f->csum_delta = 0;
     return 1;
@@ -423,8 +418,8 @@ s_csum_apply (s_frame_t *f)
 static uint32_t
 s_seg_end (const s_frame_t *f)
 {
-    return f->seq + f->pkt.payload_len + ((f->flags & COLO_TCP_SYN) ? 1 : 0)
-           + ((f->flags & COLO_TCP_FIN) ? 1 : 0);
+    return f->pkt.tcp_seq + f->pkt.payload_len + ((f->pkt.tcp_flags & COLO_TCP_SYN) ? 1 : 0)
+           + ((f->pkt.tcp_flags & COLO_TCP_FIN) ? 1 : 0);
 }
 
 static inline s_conn_t *
@@ -441,11 +436,11 @@ static void
 s_track_close (colo_rewriter_t *self, s_conn_t *c, const s_frame_t *f, int to_guest,
                uint32_t ack_guest_space, uint64_t now_ms)
 {
-    if (f->flags & COLO_TCP_RST) {
+    if (f->pkt.tcp_flags & COLO_TCP_RST) {
         s_remove (self, c, COLO_RW_RESET);
         return;
     }
-    if (f->flags & COLO_TCP_FIN) {
+    if (f->pkt.tcp_flags & COLO_TCP_FIN) {
         if (to_guest) {
             c->peer_fin_end = s_seg_end (f);
             c->fins |= F_PEER;
@@ -455,11 +450,11 @@ s_track_close (colo_rewriter_t *self, s_conn_t *c, const s_frame_t *f, int to_gu
             c->fins |= F_GUEST;
         }
     }
-    if (f->flags & COLO_TCP_ACK) {
+    if (f->pkt.tcp_flags & COLO_TCP_ACK) {
         if (to_guest && (c->fins & F_GUEST)
             && colo_seq_after_eq (ack_guest_space, c->guest_fin_end))
             c->fins |= F_GUEST_ACKED;
-        if (!to_guest && (c->fins & F_PEER) && colo_seq_after_eq (f->ack, c->peer_fin_end))
+        if (!to_guest && (c->fins & F_PEER) && colo_seq_after_eq (f->pkt.tcp_ack, c->peer_fin_end))
             c->fins |= F_PEER_ACKED;
     }
     if ((c->fins & (F_GUEST | F_PEER)) == (F_GUEST | F_PEER)) {
@@ -477,7 +472,7 @@ s_to_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now
 #define f (*fp)
     if (c)
         s_refresh (self, c);
-    uint8_t syn_ack_rst = f.flags & (COLO_TCP_SYN | COLO_TCP_ACK | COLO_TCP_RST);
+    uint8_t syn_ack_rst = f.pkt.tcp_flags & (COLO_TCP_SYN | COLO_TCP_ACK | COLO_TCP_RST);
     if (syn_ack_rst == COLO_TCP_SYN) {
         //  A client SYN.  A new connection, a retransmission, or the 4-tuple
         //  reused: only the guest's answer tells the last two apart, so an
@@ -489,17 +484,17 @@ s_to_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now
             c->state = S_ACCEPT;
         }
         else if (c->state == S_EST) {
-            c->syn_pending = f.seq;
+            c->syn_pending = f.pkt.tcp_seq;
             c->have |= H_PENDING;
             self->counters[COLO_RW_SYN_RETRANSMITS]++;
             return COLO_RW_PASSED;
         }
-        else if (c->state == S_ACCEPT && (c->have & H_PEER) && c->peer_next == f.seq + 1) {
+        else if (c->state == S_ACCEPT && (c->have & H_PEER) && c->peer_next == f.pkt.tcp_seq + 1) {
             self->counters[COLO_RW_SYN_RETRANSMITS]++;
             return COLO_RW_PASSED;
         }
         if (c->state == S_ACCEPT && !(c->have & H_SEC)) {
-            c->peer_next = f.seq + 1;
+            c->peer_next = f.pkt.tcp_seq + 1;
             c->have |= H_PEER;
         }
         return COLO_RW_PASSED;
@@ -508,11 +503,11 @@ s_to_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now
         self->counters[COLO_RW_UNTRACKED]++;
         return COLO_RW_PASSED;
     }
-    if (c->state == S_ACCEPT && (syn_ack_rst & COLO_TCP_ACK) && !(f.flags & COLO_TCP_SYN)
-        && (!(c->have & H_PEER) || f.seq == c->peer_next)) {
+    if (c->state == S_ACCEPT && (syn_ack_rst & COLO_TCP_ACK) && !(f.pkt.tcp_flags & COLO_TCP_SYN)
+        && (!(c->have & H_PEER) || f.pkt.tcp_seq == c->peer_next)) {
         //  The client's ACK completing the handshake (or its first data, or
         //  an RST-ACK): it acknowledges the primary's ISN + 1.
-        c->pri_isn = f.ack - 1;
+        c->pri_isn = f.pkt.tcp_ack - 1;
         c->have |= H_PRI;
         if (f.pkt.tcp_has_ts && f.pkt.tcp_ts_ecr) {
             c->pri_tsval = f.pkt.tcp_ts_ecr;
@@ -521,29 +516,29 @@ s_to_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now
         if (c->have & H_SEC)
             s_learned (self, c, 0);
     }
-    else if (c->state == S_OPEN && (f.flags & COLO_TCP_ACK)
-             && (f.flags & (COLO_TCP_SYN | COLO_TCP_RST))) {
+    else if (c->state == S_OPEN && (f.pkt.tcp_flags & COLO_TCP_ACK)
+             && (f.pkt.tcp_flags & (COLO_TCP_SYN | COLO_TCP_RST))) {
         //  The peer's SYN-ACK (or refusal) to the guest's SYN acknowledges
         //  the primary's ISN + 1: the primary's SYN reached the peer.
-        c->pri_isn = f.ack - 1;
+        c->pri_isn = f.pkt.tcp_ack - 1;
         c->have |= H_PRI;
         if (f.pkt.tcp_has_ts && f.pkt.tcp_ts_ecr) {
             c->pri_tsval = f.pkt.tcp_ts_ecr;
             c->have |= H_PRI_TS;
         }
-        if (f.flags & COLO_TCP_SYN) {
-            c->peer_next = f.seq + 1;
+        if (f.pkt.tcp_flags & COLO_TCP_SYN) {
+            c->peer_next = f.pkt.tcp_seq + 1;
             c->have |= H_PEER;
         }
         s_learned (self, c, 1);
     }
     colo_rewriter_result_t result = COLO_RW_PASSED;
-    uint32_t ack = f.ack;
-    if (f.flags & COLO_TCP_ACK) {
+    uint32_t ack = f.pkt.tcp_ack;
+    if (f.pkt.tcp_flags & COLO_TCP_ACK) {
         if (c->state != S_EST)
             self->counters[COLO_RW_UNLEARNED]++;
         else if (c->offset != 0) {
-            ack = f.ack + c->offset;
+            ack = f.pkt.tcp_ack + c->offset;
             s_put32 (&f, f.tcp + 8, ack);
             uint32_t sack_end = f.pkt.tcp_sack_off + 8u * f.pkt.tcp_sack_count;
             if (f.pkt.tcp_sack_count && f.pkt.tcp_sack_off >= f.pkt.l4_off + 20
@@ -569,7 +564,7 @@ s_to_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t now
         }
         s_csum_apply (&f);
     }
-    if ((f.flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
+    if ((f.pkt.tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
         s_track_close (self, c, &f, 1, ack, now_ms);
     return result;
 #undef f
@@ -582,17 +577,17 @@ s_from_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t n
 #define f (*fp)
     if (c)
         s_refresh (self, c);
-    if (f.flags & COLO_TCP_SYN) {
+    if (f.pkt.tcp_flags & COLO_TCP_SYN) {
         //  SYN and SYN-ACK carry the secondary's ISN; they go out as they
         //  are (compare judges them by flags and ack, never by ISN).
-        int synack = (f.flags & COLO_TCP_ACK) != 0;
+        int synack = (f.pkt.tcp_flags & COLO_TCP_ACK) != 0;
         if (!c) {
             c = s_create (self, &f.key, now_ms);
             if (!c)
                 return COLO_RW_PASSED;
             c->state = synack ? S_ACCEPT : S_OPEN;
         }
-        else if ((c->have & H_SEC) && c->sec_isn == f.seq) {
+        else if ((c->have & H_SEC) && c->sec_isn == f.pkt.tcp_seq) {
             self->counters[COLO_RW_SYN_RETRANSMITS]++;
             return COLO_RW_PASSED;
         }
@@ -606,7 +601,7 @@ s_from_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t n
             //  A new ISN answering a client SYN seen on this entry: the
             //  4-tuple was reused (or the guest lost a SYN at a checkpoint).
             //  Anything else is not a handshake: learn nothing from it.
-            if (!(c->have & H_PENDING) || f.ack != c->syn_pending + 1) {
+            if (!(c->have & H_PENDING) || f.pkt.tcp_ack != c->syn_pending + 1) {
                 self->counters[COLO_RW_SYN_RETRANSMITS]++;
                 return COLO_RW_PASSED;
             }
@@ -615,14 +610,14 @@ s_from_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t n
         }
         else if (c->have & H_SEC)
             self->counters[COLO_RW_ISN_CHANGED]++;   //  a new ISN mid-handshake: latest wins
-        c->sec_isn = f.seq;
+        c->sec_isn = f.pkt.tcp_seq;
         c->have |= H_SEC;
         if (f.pkt.tcp_has_ts) {
             c->sec_tsval = f.pkt.tcp_ts_val;
             c->have |= H_SEC_TS;
         }
         if (synack && c->state == S_ACCEPT) {
-            c->peer_next = f.ack;
+            c->peer_next = f.pkt.tcp_ack;
             c->have |= H_PEER;
             if (c->have & H_PRI)
                 s_learned (self, c, 0);   //  the client's ACK came first
@@ -637,15 +632,15 @@ s_from_guest_slow (colo_rewriter_t *self, s_frame_t *fp, s_conn_t *c, uint64_t n
     if (c->state != S_EST)
         self->counters[COLO_RW_UNLEARNED]++;
     else if (c->offset != 0) {
-        s_put32 (&f, f.tcp + 4, f.seq - c->offset);
+        s_put32 (&f, f.tcp + 4, f.pkt.tcp_seq - c->offset);
         s_csum_apply (&f);
         self->counters[COLO_RW_REWRITTEN_FROM_GUEST]++;
         if (!f.csum)
             self->counters[COLO_RW_CSUM_PARTIAL]++;
         result = COLO_RW_REWRITTEN;
     }
-    if ((f.flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
-        s_track_close (self, c, &f, 0, f.ack, now_ms);
+    if ((f.pkt.tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST)) || c->fins)
+        s_track_close (self, c, &f, 0, f.pkt.tcp_ack, now_ms);
     return result;
 #undef f
 }
@@ -665,12 +660,12 @@ static inline S_HOT colo_rewriter_result_t
 s_to_guest (colo_rewriter_t *self, s_frame_t *f, uint64_t now_ms)
 {
     s_conn_t *c = s_find (self, f, now_ms);
-    if (!s_plain (self, c, f->flags))
+    if (!s_plain (self, c, f->pkt.tcp_flags))
         return s_to_guest_slow (self, f, c, now_ms);
     //  What s_to_guest_slow does for such a frame.
     colo_rewriter_result_t result = COLO_RW_PASSED;
     if (c->offset != 0) {
-        s_put32 (f, f->tcp + 8, f->ack + c->offset);
+        s_put32 (f, f->tcp + 8, f->pkt.tcp_ack + c->offset);
         if (f->pkt.tcp_sack_count) {
             uint32_t sack_end = f->pkt.tcp_sack_off + 8u * f->pkt.tcp_sack_count;
             if (f->pkt.tcp_sack_off >= f->pkt.l4_off + 20
@@ -706,11 +701,11 @@ static inline S_HOT colo_rewriter_result_t
 s_from_guest (colo_rewriter_t *self, s_frame_t *f, uint64_t now_ms)
 {
     s_conn_t *c = s_find (self, f, now_ms);
-    if (!s_plain (self, c, f->flags))
+    if (!s_plain (self, c, f->pkt.tcp_flags))
         return s_from_guest_slow (self, f, c, now_ms);
     if (c->offset == 0)
         return COLO_RW_PASSED;
-    s_put32 (f, f->tcp + 4, f->seq - c->offset);
+    s_put32 (f, f->tcp + 4, f->pkt.tcp_seq - c->offset);
     if (f->csum)
         colo_put_be16 (f->csum, s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
     else
