@@ -41,7 +41,7 @@ const char *const colo_compare_counter_names[COLO_CMP_COUNTER_COUNT] = {
     "table_full",         "malformed_primary",   "malformed_secondary",
     "conns_created",      "conns_closed",        "conns_idle",
     "conns_evicted",      "checkpoints",         "released_bypass",
-    "secondary_bypassed", "released_failover",
+    "secondary_bypassed", "released_failover", "flush_duplicates",
 };
 
 typedef struct s_item {
@@ -1309,8 +1309,24 @@ s_flush_conn (colo_compare_t *self, s_conn_t *conn, uint64_t now_ms,
         s_sort_by_seq (&conn->pq);
     s_item_t *item;
     while ((item = s_pop (&conn->pq))) {
-        if (conn->kind == S_KIND_TCP)
+        if (conn->kind == S_KIND_TCP) {
+            //  A copy of bytes this flush (or an earlier release) sent
+            //  already: a retransmission queued with its original.  Sent
+            //  after the original in sequence order, its newer TCP
+            //  timestamp would make the client drop the segments that
+            //  follow as older (PAWS).  The client has its bytes: dropped,
+            //  counted.
+            if (item->end != item->seq
+                && !(item->flags & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST))
+                && conn->released_valid && colo_seq_before_eq (item->end, conn->released_end)) {
+                self->counters[COLO_CMP_FLUSH_DUPLICATES]++;
+                self->queued_p--;
+                colo_buf_destroy (&item->buf);
+                s_item_free (self, item);
+                continue;
+            }
             s_note_released (conn, item);
+        }
         s_release (self, item, why);
     }
     while ((item = s_pop (&conn->sq)))

@@ -87,6 +87,8 @@ typedef enum {
     COLO_CMP_RELEASED_BYPASS,       //  primary frames a passthrough rule let out
     COLO_CMP_SECONDARY_BYPASSED,    //  their secondary twins, dropped
     COLO_CMP_RELEASED_FAILOVER,     //  released unverified after a failover
+    COLO_CMP_FLUSH_DUPLICATES,      //  queued primary copies of bytes already sent,
+                                    //  dropped by a flush (retransmissions)
     COLO_CMP_COUNTER_COUNT
 } colo_compare_counter_t;
 

@@ -978,6 +978,51 @@ START_TEST (test_flush_order)
 }
 END_TEST
 
+//  The primary sent A and B, then retransmitted A (with a newer TCP
+//  timestamp) before the secondary produced anything.  Flushed by sequence,
+//  the copy would go out between A and B and the client would drop B as
+//  older than it (PAWS): the copy is dropped, counted; a coalesced
+//  retransmission that carries new bytes goes, and then what it covers
+//  does not.
+START_TEST (test_flush_drops_duplicates)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "aaaaaaaaaa", 10));
+    s_pri (s_tcp (ISN_P + 11, ISN_C + 1, COLO_TCP_ACK, "bbbbbbbbbb", 10));
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "aaaaaaaaaa", 10));
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    colo_buf_t *out[8];
+    ck_assert_int_eq (s_take (out, 8), 2);
+    uint32_t want[2] = {ISN_P + 1, ISN_P + 11};
+    for (int i = 0; i < 2; i++) {
+        colo_packet_t pkt;
+        colo_packet_decode (&pkt, colo_buf_frame (out[i]), colo_buf_frame_len (out[i]), NULL);
+        ck_assert_uint_eq (pkt.tcp_seq, want[i]);
+        colo_buf_destroy (&out[i]);
+    }
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_FLUSH), 2);
+    ck_assert_uint_eq (s_counter (COLO_CMP_FLUSH_DUPLICATES), 1);
+
+    //  C, D, then C and D again as one segment: C, the coalesced copy (its
+    //  second half is new), and not D.
+    s_pri (s_tcp (ISN_P + 21, ISN_C + 1, COLO_TCP_ACK, "cccccccccc", 10));
+    s_pri (s_tcp (ISN_P + 31, ISN_C + 1, COLO_TCP_ACK, "dddddddddd", 10));
+    s_pri (s_tcp (ISN_P + 21, ISN_C + 1, COLO_TCP_ACK, "ccccccccccdddddddddd", 20));
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    ck_assert_int_eq (s_take (out, 8), 2);
+    uint32_t len[2] = {10, 20};
+    for (int i = 0; i < 2; i++) {
+        colo_packet_t pkt;
+        colo_packet_decode (&pkt, colo_buf_frame (out[i]), colo_buf_frame_len (out[i]), NULL);
+        ck_assert_uint_eq (pkt.tcp_seq, ISN_P + 21);
+        ck_assert_uint_eq (pkt.payload_len, len[i]);
+        colo_buf_destroy (&out[i]);
+    }
+    ck_assert_uint_eq (s_counter (COLO_CMP_FLUSH_DUPLICATES), 2);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+}
+END_TEST
+
 START_TEST (test_malformed_never_forwarded)
 {
     colo_buf_t *runt = colo_buf_new_copy ("\x01\x02\x03", 3);
@@ -1147,6 +1192,7 @@ colo_compare_suite (void)
     tcase_add_test (tc, test_timeout);
     tcase_add_test (tc, test_queue_full_backpressure);
     tcase_add_test (tc, test_flush_order);
+    tcase_add_test (tc, test_flush_drops_duplicates);
     tcase_add_test (tc, test_malformed_never_forwarded);
     tcase_add_test (tc, test_table_bounded);
     tcase_add_test (tc, test_passthrough_rules);
