@@ -72,6 +72,17 @@ colo_framing_result_t colo_framing_feed_at (colo_framing_t *self, const uint8_t 
                                             size_t len, size_t *consumed,
                                             colo_buf_t **out, uint64_t now_ns);
 
+//  colo_framing_feed_at until max frames are out, all data is used, or an
+//  error: frames go to out[0..n) (caller owns) and n is returned (0..max),
+//  *consumed says how many bytes were used, and *rc why it stopped:
+//  COLO_FRAMING_FRAME after max frames (bytes may remain), NEED_MORE when
+//  every byte was used, or the error of a malformed header after the n
+//  frames before it (the decoder is then reset, *consumed tells where the
+//  fault was).  One call per read() instead of one per frame.
+int colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t len,
+                            size_t *consumed, colo_buf_t **out, int max, uint64_t now_ns,
+                            colo_framing_result_t *rc);
+
 //  Counters of this decoder (COLO_FRAMING_COUNTER_COUNT values).
 const uint64_t *colo_framing_counters (const colo_framing_t *self);
 

@@ -2,9 +2,11 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Input: byte 0 bit 0 = vnet; byte 1 = n (low 4 bits), then n chunk sizes
- *  (one byte each, 0 = everything left), used in turn; the rest is the
- *  stream.  Every decoded frame is checked against the codec's invariants.
+ *  Input: byte 0 bit 0 = vnet, bits 1-3 = burst size - 1 for feed_many;
+ *  byte 1 = n (low 4 bits), then n chunk sizes (one byte each, 0 =
+ *  everything left), used in turn; the rest is the stream.  Every decoded
+ *  frame is checked against the codec's invariants, and colo_framing_feed_many
+ *  over the same chunks must give the same frames, errors and counters.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,83 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
             abort ();                                                          \
     } while (0)
 
+//  The frames of the same chunks through feed_many, bursts of max: the same
+//  lengths and bytes in order (checked against a checksum of each frame as
+//  feed decoded it), the same errors, the same counters.
+typedef struct {
+    uint32_t len, vnet_hdr_len;
+    uint64_t sum;
+} s_seen_t;
+
+#define S_SEEN_MAX 4096
+
+static uint64_t
+s_sum (const colo_buf_t *buf)
+{
+    uint64_t sum = buf->len;
+    for (uint32_t i = 0; i < buf->len; i++)
+        sum = sum * 31 + buf->data[i];
+    return sum;
+}
+
+static void
+s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
+              const uint8_t *stream, size_t left, const s_seen_t *seen, size_t n_seen,
+              const uint64_t *expect)
+{
+    colo_framing_t *dec = colo_framing_new (vnet);
+    if (!dec)
+        return;
+    colo_buf_t *out[8];
+    size_t k = 0, turn = 0;
+    while (left > 0) {
+        size_t chunk = left;
+        if (n_chunks > 0) {
+            uint8_t want = chunks[turn++ % n_chunks];
+            if (want != 0 && want < chunk)
+                chunk = want;
+        }
+        size_t pos = 0;
+        while (1) {
+            size_t used = 0;
+            colo_framing_result_t rc = COLO_FRAMING_ERR_NOMEM;
+            int n = colo_framing_feed_many (dec, stream + pos, chunk - pos, &used, out, max,
+                                            1, &rc);
+            s_require (n >= 0 && n <= max && used <= chunk - pos);
+            for (int i = 0; i < n; i++) {
+                s_require (k < n_seen);
+                s_require (out[i]->len == seen[k].len);
+                s_require (out[i]->vnet_hdr_len == seen[k].vnet_hdr_len);
+                s_require (out[i]->ts_ns == 1 && out[i]->dir == COLO_DIR_NONE);
+                s_require (s_sum (out[i]) == seen[k].sum);
+                k++;
+                colo_buf_destroy (&out[i]);
+            }
+            pos += used;
+            if (rc == COLO_FRAMING_FRAME) {
+                s_require (n == max);
+                continue;
+            }
+            if (rc == COLO_FRAMING_NEED_MORE) {
+                s_require (pos == chunk);
+                break;
+            }
+            s_require (rc == COLO_FRAMING_ERR_OVERSIZE || rc == COLO_FRAMING_ERR_VNET);
+            s_require (!colo_framing_in_frame (dec));
+            colo_framing_reset (dec);
+            if (pos == chunk)
+                break;
+        }
+        stream += chunk;
+        left -= chunk;
+    }
+    s_require (k == n_seen);
+    const uint64_t *c = colo_framing_counters (dec);
+    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
+        s_require (c[i] == expect[i]);
+    colo_framing_destroy (&dec);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -31,6 +110,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const uint8_t *chunks = data + 2;
     const uint8_t *stream = chunks + n_chunks;
     size_t left = size - 2 - n_chunks;
+
+    int max = ((data[0] >> 1) & 7) + 1;
+    const uint8_t *stream0 = stream;
+    size_t left0 = left;
+    static s_seen_t seen[S_SEEN_MAX];
+    size_t n_seen = 0;
+    int compare_many = 1;
 
     colo_framing_t *dec = colo_framing_new (vnet);
     if (!dec)
@@ -62,6 +148,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 s_require (used > 0);
                 frames++;
                 bytes += buf->len;
+                if (n_seen < S_SEEN_MAX)
+                    seen[n_seen++] = (s_seen_t) {buf->len, buf->vnet_hdr_len, s_sum (buf)};
+                else
+                    compare_many = 0;
                 colo_buf_destroy (&buf);
             }
             else if (rc == COLO_FRAMING_NEED_MORE) {
@@ -84,6 +174,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         left -= chunk;
     }
     const uint64_t *c = colo_framing_counters (dec);
+    if (compare_many)
+        s_check_many (vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen, c);
     s_require (c[COLO_FRAMING_FRAMES] == frames);
     s_require (c[COLO_FRAMING_BYTES] == bytes);
     s_require (c[COLO_FRAMING_OVERSIZE] + c[COLO_FRAMING_BAD_VNET] == errors);

@@ -204,6 +204,109 @@ START_TEST (test_feed_at)
 }
 END_TEST
 
+//  feed_many over every two-chunk split of the stream and every burst
+//  size: the same frames as feed, all stamped with the caller's time.
+START_TEST (test_feed_many_splits)
+{
+    int vnet = _i;
+    size_t size;
+    uint8_t *stream = s_make_stream (vnet, &size);
+    colo_framing_t *dec = colo_framing_new (vnet);
+    colo_buf_t *frames[S_MAX_FRAMES];
+    //  One frame per call at every split; a few, and more than there are,
+    //  at every fifth (the time a test may take is bounded).
+    static const int maxes[] = {1, 3, S_SPEC_NONEMPTY + 1};
+    static const size_t steps[] = {1, 5, 5};
+    uint64_t rounds = 0;
+    for (int m = 0; m < 3; m++) {
+        int max = maxes[m];
+        for (size_t split = 0; split <= size; split += steps[m]) {
+            rounds++;
+            int count = 0;
+            size_t chunk_start[2] = {0, split};
+            size_t chunk_len[2] = {split, size - split};
+            for (int c = 0; c < 2; c++) {
+                const uint8_t *data = stream + chunk_start[c];
+                size_t len = chunk_len[c];
+                while (1) {
+                    size_t used = 0;
+                    colo_framing_result_t rc = COLO_FRAMING_ERR_NOMEM;
+                    ck_assert_int_le (count + max, S_MAX_FRAMES);
+                    int n = colo_framing_feed_many (dec, data, len, &used, frames + count,
+                                                    max, 77, &rc);
+                    ck_assert_int_ge (n, 0);
+                    ck_assert_int_le (n, max);
+                    ck_assert_uint_le (used, len);
+                    for (int k = count; k < count + n; k++)
+                        ck_assert_uint_eq (frames[k]->ts_ns, 77);
+                    count += n;
+                    data += used;
+                    len -= used;
+                    if (rc == COLO_FRAMING_FRAME) {
+                        ck_assert_int_eq (n, max);   //  stopped at max only
+                        continue;
+                    }
+                    ck_assert_int_eq (rc, COLO_FRAMING_NEED_MORE);
+                    ck_assert_uint_eq (len, 0);   //  every byte used
+                    break;
+                }
+            }
+            ck_assert_int_eq (colo_framing_in_frame (dec), 0);
+            //  s_check_frames wants a non-zero stamp: 77 it is.
+            s_check_frames (frames, count, vnet);
+        }
+    }
+    s_check_counters (dec, rounds);
+    colo_framing_destroy (&dec);
+    free (stream);
+}
+END_TEST
+
+START_TEST (test_feed_many_error)
+{
+    //  Two good frames, then an oversized length: both frames come out with
+    //  the error, *consumed points past the bad header, the decoder is reset.
+    uint8_t wire[32];
+    size_t pos = 0;
+    pos += colo_framing_encode_header (wire + pos, 2, 0, 0);
+    wire[pos++] = 'a';
+    wire[pos++] = 'b';
+    pos += colo_framing_encode_header (wire + pos, 1, 0, 0);
+    wire[pos++] = 'c';
+    size_t bad_at = pos;
+    pos += colo_framing_encode_header (wire + pos, COLO_FRAME_MAX + 1, 0, 0);
+    wire[pos++] = 'x';
+    colo_framing_t *dec = colo_framing_new (0);
+    colo_buf_t *frames[4] = {NULL, NULL, NULL, NULL};
+    size_t used = 0;
+    colo_framing_result_t rc = COLO_FRAMING_FRAME;
+    int n = colo_framing_feed_many (dec, wire, pos, &used, frames, 4, 5, &rc);
+    ck_assert_int_eq (n, 2);
+    ck_assert_int_eq (rc, COLO_FRAMING_ERR_OVERSIZE);
+    ck_assert_uint_eq (used, bad_at + 4);
+    ck_assert_uint_eq (frames[0]->len, 2);
+    ck_assert_int_eq (memcmp (frames[0]->data, "ab", 2), 0);
+    ck_assert_uint_eq (frames[1]->len, 1);
+    ck_assert_uint_eq (frames[1]->data[0], 'c');
+    ck_assert_int_eq (colo_framing_in_frame (dec), 0);
+    const uint64_t *c = colo_framing_counters (dec);
+    ck_assert_uint_eq (c[COLO_FRAMING_FRAMES], 2);
+    ck_assert_uint_eq (c[COLO_FRAMING_BYTES], 3);
+    ck_assert_uint_eq (c[COLO_FRAMING_OVERSIZE], 1);
+    colo_buf_destroy_array (frames, 2);
+    //  Nothing to decode: no frame, every (zero) byte used; max 0: nothing.
+    n = colo_framing_feed_many (dec, wire, 0, &used, frames, 4, 5, &rc);
+    ck_assert_int_eq (n, 0);
+    ck_assert_int_eq (rc, COLO_FRAMING_NEED_MORE);
+    ck_assert_uint_eq (used, 0);
+    n = colo_framing_feed_many (dec, wire, pos, &used, frames, 0, 5, &rc);
+    ck_assert_int_eq (n, 0);
+    ck_assert_int_eq (rc, COLO_FRAMING_FRAME);
+    ck_assert_uint_eq (used, 0);
+    colo_framing_destroy (&dec);
+}
+END_TEST
+
 START_TEST (test_encode_header)
 {
     uint8_t hdr[COLO_FRAMING_HDR_MAX];
@@ -398,10 +501,15 @@ colo_framing_suite (void)
 {
     Suite *s = suite_create ("colo_framing");
     TCase *tc = tcase_create ("core");
+    //  The split tests decode the stream hundreds of times, slow under
+    //  AddressSanitizer on a loaded machine.
+    tcase_set_timeout (tc, 30);
     tcase_add_loop_test (tc, test_byte_by_byte, 0, 2);
     tcase_add_loop_test (tc, test_two_chunk_splits, 0, 2);
     tcase_add_test (tc, test_single_feed);
     tcase_add_test (tc, test_feed_at);
+    tcase_add_loop_test (tc, test_feed_many_splits, 0, 2);
+    tcase_add_test (tc, test_feed_many_error);
     tcase_add_test (tc, test_encode_header);
     tcase_add_loop_test (tc, test_max_size, 0, 2);
     tcase_add_loop_test (tc, test_oversize, 0, 2);
