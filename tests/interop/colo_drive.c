@@ -674,6 +674,28 @@ done:
     s_keep_free (&keep);
 }
 
+//  A primary retransmission queued with its original (no secondary output
+//  yet), then a checkpoint: QEMU sends the copy too, by sequence right
+//  behind the original; ours drops it (its newer TCP timestamp would make
+//  the client drop the segment after it as old, PAWS).
+static void
+s_case_flush_duplicate (void)
+{
+    s_begin ("tcp retransmission queued, then a checkpoint");
+    s_keep_t keep = {{0}, 0};
+    const uint8_t *d1 = s_bytes (500, 100), *d2 = s_bytes (501, 100);
+    s_p (s_keep (&keep, s_tcp (S_ISN, d1, 100)));
+    s_p (s_keep (&keep, s_tcp (S_ISN + 100, d2, 100)));
+    s_p (s_tcp (S_ISN, d1, 100));
+    if (s_barrier () && s_flush () && s_wait_frames (3, 2) && s_barrier ()) {
+        s_check_released (S_OURS, keep.items, keep.count,
+                          "releases the two segments, not the copy");
+        s_check (s_impl[S_QEMU].frames.count == 3, "qemu releases the copy as well",
+                 "%zu frames", s_impl[S_QEMU].frames.count);
+    }
+    s_keep_free (&keep);
+}
+
 //  A secondary retransmission after everything matched: ours drops it at
 //  once; QEMU keeps it and asks for a needless checkpoint after
 //  compare_timeout.
@@ -1126,6 +1148,7 @@ main (int argc, char **argv)
                 S_RUN ("tcp segmentation", s_case_segmentation (whole, sf));
         S_RUN ("tcp retransmission", s_case_retransmit ());
         S_RUN ("tcp stale secondary", s_case_stale_secondary (timeout_ms));
+        S_RUN ("tcp flush duplicate", s_case_flush_duplicate ());
         S_RUN ("udp lockstep", s_case_udp_lockstep ());
         S_RUN ("udp lagging",
                s_case_udp_lagging (same_order, "udp same order, secondary 3 behind", 2));
