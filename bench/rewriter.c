@@ -2,7 +2,7 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Usage: rewriter [--flows N] [--frames N] [--json]
+ *  Usage: rewriter [--flows N] [--frames N] [--rounds N] [--json]
  *  Sets up N established TCP connections (IPv4, every one with a non-zero
  *  offset) in an engine with the default table bound (1048576), then runs
  *  64-byte ACKs and 1460-byte data segments through the engine, toward the
@@ -33,7 +33,8 @@
  *    and copy are not pass-through baselines.
  *  Rounds interleave the modes (each round runs every mode once), so load
  *  that comes and goes hits every mode alike; each figure is the best of
- *  5 rounds.  Prints CPU ns per frame (thread CPU time; wall in brackets),
+ *  5 rounds (--rounds; on a loaded machine more and shorter rounds, such
+ *  as --frames 500000 --rounds 20, find more quiet slices).  Prints CPU ns per frame (thread CPU time; wall in brackets),
  *  Mpps, and the ratios.
  */
 #include <stdio.h>
@@ -68,7 +69,7 @@ static const char *const s_mode_names[S_MODES] = {
 static colo_rewriter_t *s_rw_zero;
 
 #define S_BATCH 64    //  frames per burst (and per clock read)
-#define S_ROUNDS 5
+#define S_ROUNDS 5   //  by default
 
 //  The shm ring of the "hop" modes: both ends in this thread.
 static colo_port_t *s_hop_tx, *s_hop_rx;
@@ -267,20 +268,22 @@ main (int argc, char **argv)
 {
     uint32_t nflows = 1024;
     uint64_t nframes = 2000000;
-    int json = 0;
+    int json = 0, rounds = S_ROUNDS;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "--flows") == 0 && i + 1 < argc)
             nflows = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (strcmp (argv[i], "--frames") == 0 && i + 1 < argc)
             nframes = strtoull (argv[++i], NULL, 10);
+        else if (strcmp (argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi (argv[++i]);
         else if (strcmp (argv[i], "--json") == 0)
             json = 1;
         else
             nflows = 0;
     }
     nframes = (nframes + S_BATCH - 1) / S_BATCH * S_BATCH;
-    if (nflows == 0 || nflows > 1000000 || nframes == 0) {
-        fprintf (stderr, "usage: rewriter [--flows N] [--frames N] [--json]\n");
+    if (nflows == 0 || nflows > 1000000 || nframes == 0 || rounds < 1 || rounds > 1000) {
+        fprintf (stderr, "usage: rewriter [--flows N] [--frames N] [--rounds N] [--json]\n");
         return 2;
     }
     colo_log_set_level (COLO_LOG_ERROR);
@@ -344,14 +347,14 @@ main (int argc, char **argv)
         uint64_t before = colo_rewriter_counters (rw)[which];
         for (int m = 0; m < S_MODES; m++)
             wall[k][m] = cpu[k][m] = -1;
-        for (int round = 0; round < S_ROUNDS; round++)
+        for (int round = 0; round < rounds; round++)
             for (int m = 0; m < S_MODES; m++)
                 if (s_measure (rw, frames, nflows, nframes, (s_mode_t) m, cs->to_guest, scratch,
                                &wall[k][m], &cpu[k][m])
                     != 0)
                     rc = 1;
         //  Every frame was rewritten, and the frames are still right.
-        if (colo_rewriter_counters (rw)[which] - before != 3 * S_ROUNDS * nframes)
+        if (colo_rewriter_counters (rw)[which] - before != 3 * (uint64_t) rounds * nframes)
             rc = 1;
         for (uint32_t flow = 0; flow < nflows; flow++) {
             colo_packet_t pkt;
@@ -372,7 +375,7 @@ main (int argc, char **argv)
     if (json) {
         printf ("{\"benchmark\":\"rewriter\",\"flows\":%u,\"frames\":%llu,\"rounds\":%d,"
                 "\"results\":[",
-                nflows, (unsigned long long) nframes, S_ROUNDS);
+                nflows, (unsigned long long) nframes, rounds);
         for (int k = 0; k < NCASES; k++) {
             const double *c = cpu[k];
             printf ("%s{\"case\":\"%s\"", k ? "," : "", cases[k].name);
@@ -392,7 +395,7 @@ main (int argc, char **argv)
     else {
         printf ("rewriter: %u connections, %llu frames per round, best of %d interleaved "
                 "rounds; CPU ns per frame (wall)\n",
-                nflows, (unsigned long long) nframes, S_ROUNDS);
+                nflows, (unsigned long long) nframes, rounds);
         for (int k = 0; k < NCASES; k++) {
             const double *c = cpu[k], *w = wall[k];
             printf ("  %-19s service: hop+rewrite %5.1f (%5.1f) = %5.2f Mpps; hop+decode %5.1f "
