@@ -1455,11 +1455,15 @@ colo_compare_set_rules (colo_compare_t *self, const colo_ruleset_t *rules, uint6
         s_conn_t *next = conn->busy_next;
         s_item_t *probe = conn->pq.head ? conn->pq.head : conn->sq.head;
         colo_packet_t pkt;
+        const colo_rule_t *rule = NULL;
         if (probe
             && colo_packet_decode (&pkt, probe->buf->data + probe->buf->vnet_hdr_len,
                                    probe->buf->len - probe->buf->vnet_hdr_len, NULL)
                    == COLO_PKT_OK
-            && colo_ruleset_match (rules, &pkt, probe->buf->data + probe->buf->vnet_hdr_len)) {
+            && (rule = colo_ruleset_match (rules, &pkt,
+                                           probe->buf->data + probe->buf->vnet_hdr_len))) {
+            //  The rule's hits: every frame it lets out or drops here.
+            self->rule_hits[colo_ruleset_index (rules, rule)] += conn->pq.count + conn->sq.count;
             s_flush_conn (self, conn, now_ms, COLO_CMP_RELEASED_BYPASS);
         }
         conn = next;
