@@ -33,6 +33,10 @@
 #define S_BURSTS_PER_TURN 16   //  then let the other pipeline run
 #define S_RETRY_MS 2
 #define S_PORTS 4
+//  the status: the engine's counters, 5 of the actor's, each port's
+#define S_STATUS_COUNT (COLO_RW_COUNTER_COUNT + 5)
+#define S_STATUS_MAX (S_STATUS_COUNT + S_PORTS * COLO_PORT_COUNTER_COUNT)
+_Static_assert (S_STATUS_MAX <= COLO_CTL_COUNTERS_MAX, "the status fits in a Hello");
 
 typedef struct s_port {
     colo_rewriter_actor_t *actor;
@@ -65,6 +69,10 @@ struct colo_rewriter_actor {
     colo_loop_t *loop;
     s_port_t ports[S_PORTS];
     int nports;
+    //  the status for colo-control (s_on_control)
+    const char *status_names[S_STATUS_MAX];
+    uint64_t status_values[S_STATUS_MAX];
+    char port_names[S_PORTS * COLO_PORT_COUNTER_COUNT][48];
     s_pipe_t pipes[2];
     int cmd_fd;
     int timer;
@@ -187,6 +195,11 @@ colo_rewriter_actor_check (const colo_rewriter_actor_config_t *cfg, const char *
     *key = "idle-timeout";
     if (cfg->engine.idle_timeout_ms == 0) {
         snprintf (err, err_cap, "0: expected at least 1 ms");
+        goto done;
+    }
+    *key = "busy-poll";
+    if (cfg->busy_poll_us > 1000) {
+        snprintf (err, err_cap, "%u: expected 0 to 1000", cfg->busy_poll_us);
         goto done;
     }
     *key = "tick";
@@ -412,7 +425,6 @@ static const char *const s_status_extra[] = {
     "connections", "to_guest_frames", "to_compare_frames", "to_guest_stalls",
     "to_compare_stalls",
 };
-#define S_STATUS_COUNT (COLO_RW_COUNTER_COUNT + 5)
 
 //  colo-control: checkpoint-done and failover for this VM, applied here
 //  (between bursts, like the calls); the counters go with the heartbeats.
@@ -422,8 +434,8 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
     (void) loop;
     (void) fd;
     colo_rewriter_actor_t *self = (colo_rewriter_actor_t *) arg;
-    const char *names[S_STATUS_COUNT];
-    uint64_t values[S_STATUS_COUNT];
+    const char **names = self->status_names;
+    uint64_t *values = self->status_values;
     const uint64_t *engine = colo_rewriter_counters (self->engine);
     for (int i = 0; i < COLO_RW_COUNTER_COUNT; i++) {
         names[i] = colo_rewriter_counter_names[i];
@@ -436,7 +448,17 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
     values[COLO_RW_COUNTER_COUNT + 2] = self->pipes[1].frames;
     values[COLO_RW_COUNTER_COUNT + 3] = self->pipes[0].stalls;
     values[COLO_RW_COUNTER_COUNT + 4] = self->pipes[1].stalls;
-    colo_ctlclient_set_status (self->ctl, names, values, S_STATUS_COUNT);
+    //  Then each port's counters, named by the option that opened it
+    //  ("from_mirror.rx_frames"...).
+    size_t n = S_STATUS_COUNT;
+    for (int p = 0; p < self->nports; p++) {
+        const uint64_t *c = colo_port_counters (self->ports[p].port);
+        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
+            names[n] = self->port_names[p * COLO_PORT_COUNTER_COUNT + i];
+            values[n++] = c[i];
+        }
+    }
+    colo_ctlclient_set_status (self->ctl, names, values, n);
     colo_ctlclient_process (self->ctl, colo_clock_mono_ms ());
     colo_ctl_event_t ev;
     int applied = 0;
@@ -518,6 +540,8 @@ colo_rewriter_actor_start (const colo_rewriter_actor_config_t *cfg)
     self->vm = strdup (cfg->vm ? cfg->vm : self->id ? self->id : id);
     self->engine = colo_rewriter_new (&cfg->engine);
     self->loop = colo_loop_new ();
+    if (self->loop)
+        colo_loop_set_busy_poll (self->loop, cfg->busy_poll_us);
     self->cmd_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!self->id || !self->vm || (cfg->control && !self->control) || !self->engine
         || !self->loop || self->cmd_fd < 0) {
@@ -544,6 +568,13 @@ colo_rewriter_actor_start (const colo_rewriter_actor_config_t *cfg)
         p->fd = colo_port_fd (p->port);
         if (colo_loop_add_fd (self->loop, p->fd, s_on_port, p) != 0)
             goto fail;
+        for (int c = 0; c < COLO_PORT_COUNTER_COUNT; c++) {
+            char *name = self->port_names[i * COLO_PORT_COUNTER_COUNT + c];
+            snprintf (name, sizeof self->port_names[0], "%s.%s", p->key,
+                      colo_port_counter_names[c]);
+            for (char *dash = strchr (name, '-'); dash; dash = strchr (dash, '-'))
+                *dash = '_';
+        }
         p->enabled = 1;
     }
     self->pipes[0] = (s_pipe_t) {.name = "to-guest", .in = ends[0], .out = ends[1], .to_guest = 1};

@@ -36,6 +36,7 @@ typedef struct {
     const char *vm;             //  the VM this instance serves in colo-control (default: id)
     int vnet_hdr_support;       //  qemu+ ports carry the vnet_hdr_len field
     uint32_t tick_ms;           //  aging period (default 1000)
+    uint32_t busy_poll_us;      //  colo_loop_set_busy_poll (0: off, at most 1000)
     colo_rewriter_config_t engine;
 } colo_rewriter_actor_config_t;
 

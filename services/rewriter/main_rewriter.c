@@ -21,8 +21,9 @@ static const char *s_usage
     = "usage: colo-rewriter --from-mirror URI --to-guest URI --from-guest URI --to-compare URI\n"
       "         [--vnet-hdr-support] [--id NAME] [--control URI] [--vm NAME]\n"
       "         [--max-connections N]"
-      " [--idle-timeout MS] [--closed-linger MS] [--config FILE]\n"
-      "         [--check-config] [-v]\n";
+      " [--idle-timeout MS] [--closed-linger MS] [--busy-poll US]\n"
+      "         [--config FILE]"
+      " [--check-config] [-v]\n";
 
 typedef struct {
     colo_rewriter_actor_config_t cfg;
@@ -86,6 +87,7 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
         {"max-connections", 1, 1u << 30},
         {"idle-timeout", 1, 7u * 86400000u},
         {"closed-linger", 0, 3600000},
+        {"busy-poll", 0, 1000},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
         if (strcmp (key, numbers[i].name) == 0) {
@@ -100,8 +102,10 @@ s_apply (s_instance_t *inst, const char *key, const char *value, char *err, size
                 cfg->engine.max_connections = (size_t) n;
             else if (i == 1)
                 cfg->engine.idle_timeout_ms = (uint32_t) n;
-            else
+            else if (i == 2)
                 cfg->engine.closed_linger_ms = (uint32_t) n;
+            else
+                cfg->busy_poll_us = (uint32_t) n;
             return 0;
         }
     if (strcmp (key, "vnet-hdr-support") == 0) {
@@ -152,6 +156,7 @@ main (int argc, char **argv)
         {"vm", required_argument, 0, 0},
         {"max-connections", required_argument, 0, 0},
         {"idle-timeout", required_argument, 0, 0},
+        {"busy-poll", required_argument, 0, 0},
         {"closed-linger", required_argument, 0, 0},
         {"config", required_argument, 0, 'c'},
         {"check-config", no_argument, 0, 'k'},

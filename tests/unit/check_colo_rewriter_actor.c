@@ -379,6 +379,11 @@ START_TEST (test_actor_refuses_bad_config)
     cfg.to_compare = "shm:d";
     ck_assert_int_eq (colo_rewriter_actor_check (&cfg, &key, err, sizeof err), 0);
     ck_assert_int_eq (colo_rewriter_actor_check (&cfg, NULL, err, sizeof err), 0);
+    cfg.busy_poll_us = 1001;
+    ck_assert_int_eq (colo_rewriter_actor_check (&cfg, &key, err, sizeof err), -1);
+    ck_assert_str_eq (key, "busy-poll");
+    cfg.busy_poll_us = 1000;
+    ck_assert_int_eq (colo_rewriter_actor_check (&cfg, &key, err, sizeof err), 0);
     //  A loop, and one ring read twice.
     cfg.to_guest = "shm:a";
     ck_assert_int_eq (colo_rewriter_actor_check (&cfg, &key, err, sizeof err), -1);

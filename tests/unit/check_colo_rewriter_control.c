@@ -275,6 +275,13 @@ START_TEST (test_checkpoint_done_through_control)
     w.name = "to_compare_frames";
     w.value = 3;
     ck_assert (colo_test_wait (s_status_shows, &w, rig.all, 4, WAIT_MS));
+    //  Its ports' counters too, named by the option that opened them.
+    w.name = "from_mirror.rx_frames";
+    w.value = 2;
+    ck_assert (colo_test_wait (s_status_shows, &w, rig.all, 4, WAIT_MS));
+    w.name = "to_compare.tx_frames";
+    w.value = 3;
+    ck_assert (colo_test_wait (s_status_shows, &w, rig.all, 4, WAIT_MS));
     //  The cross-thread call still works alongside.
     ck_assert_int_eq (colo_rewriter_actor_checkpoint_done (rig.actor), 0);
     ck_assert_uint_eq (s_stat (&rig, COLO_RW_CHECKPOINTS), 2);
