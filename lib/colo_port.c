@@ -337,3 +337,26 @@ colo_port_counters (colo_port_t *self)
 {
     return self->counters;
 }
+
+void
+colo_port_counter_labels (const char *role,
+                          char labels[COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX])
+{
+    for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
+        snprintf (labels[i], COLO_PORT_LABEL_MAX, "%s.%s", role, colo_port_counter_names[i]);
+        for (char *dash = strchr (labels[i], '-'); dash; dash = strchr (dash, '-'))
+            *dash = '_';
+    }
+}
+
+size_t
+colo_port_status_append (colo_port_t *self,
+                         char labels[COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX],
+                         const char **names, uint64_t *values, size_t n)
+{
+    for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
+        names[n + (size_t) i] = labels[i];
+        values[n + (size_t) i] = self->counters[i];
+    }
+    return n + COLO_PORT_COUNTER_COUNT;
+}

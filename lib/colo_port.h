@@ -96,4 +96,16 @@ const char *colo_port_uri (colo_port_t *self);
 //  COLO_PORT_COUNTER_COUNT counters (borrowed; live).
 const uint64_t *colo_port_counters (colo_port_t *self);
 
+//  For a service's status: the names of one port's counters, "ROLE.NAME"
+//  ('-' in role becomes '_'), written to labels[i] for each counter i.
+#define COLO_PORT_LABEL_MAX 48
+void colo_port_counter_labels (const char *role,
+                               char labels[COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX]);
+
+//  Append the port's counters to a status being built: names[n + i] =
+//  labels[i], values[n + i] = counter i.  Returns n + COLO_PORT_COUNTER_COUNT.
+size_t colo_port_status_append (colo_port_t *self,
+                                char labels[COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX],
+                                const char **names, uint64_t *values, size_t n);
+
 #endif

@@ -53,7 +53,7 @@ struct colo_compare_svc {
     //  ("primary_in.rx_frames"...), then "rule.ID" for each rule that has
     //  matched frames (as many as fit)
     const char *status_names[COLO_CTL_COUNTERS_MAX];
-    char port_names[S_PORT_STATUS][48];
+    char port_names[S_PORTS][COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX];
     uint64_t status_values[COLO_CTL_COUNTERS_MAX];
     char rule_names[S_RULE_STATUS_MAX][32];
     colo_compare_t *engine;
@@ -544,15 +544,10 @@ s_send_status (colo_compare_svc_t *self)
     s_collect (self, self->status_values);
     size_t n = COLO_COMPARE_ALL_COUNTERS;
     colo_port_t *ports[S_PORTS] = {self->pri, self->sec, self->out, self->notify};
-    for (int p = 0; p < S_PORTS; p++) {
-        if (!ports[p])
-            continue;
-        const uint64_t *c = colo_port_counters (ports[p]);
-        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
-            self->status_names[n] = self->port_names[p * COLO_PORT_COUNTER_COUNT + i];
-            self->status_values[n++] = c[i];
-        }
-    }
+    for (int p = 0; p < S_PORTS; p++)
+        if (ports[p])
+            n = colo_port_status_append (ports[p], self->port_names[p], self->status_names,
+                                         self->status_values, n);
     uint64_t ids[S_RULE_STATUS_MAX], hits[S_RULE_STATUS_MAX];
     size_t rules = colo_compare_rule_hits (self->engine, ids, hits, S_RULE_STATUS_MAX);
     if (rules > S_RULE_STATUS_MAX)
@@ -642,10 +637,7 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
     static const char *const roles[S_PORTS] = {"primary_in", "secondary_in", "outdev",
                                                "notify_dev"};
     for (int p = 0; p < S_PORTS; p++)
-        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++)
-            snprintf (self->port_names[p * COLO_PORT_COUNTER_COUNT + i],
-                      sizeof self->port_names[0], "%s.%s", roles[p],
-                      colo_port_counter_names[i]);
+        colo_port_counter_labels (roles[p], self->port_names[p]);
     self->pcap_dir = cfg->pcap_dir ? strdup (cfg->pcap_dir) : NULL;
     self->cfg.id = self->id;
     self->cfg.pcap_dir = self->pcap_dir;

@@ -73,7 +73,7 @@ struct colo_mirror {
     //  ("in.rx_frames", "to_primary.tx_frames"...)
     const char *status_names[S_STATUS];
     uint64_t status_values[S_STATUS];
-    char port_names[S_PORTS * COLO_PORT_COUNTER_COUNT][48];
+    char port_names[S_PORTS][COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX];
 
     //  Shared, under lock
     pthread_mutex_t lock;
@@ -446,15 +446,10 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
     colo_mirror_counters (self, self->status_values);
     size_t n = COLO_MIRROR_COUNTER_COUNT;
     colo_port_t *ports[S_PORTS] = {self->in, self->pri_port, self->sec_port};
-    for (int p = 0; p < S_PORTS; p++) {
-        if (!ports[p])
-            continue;
-        const uint64_t *c = colo_port_counters (ports[p]);
-        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
-            self->status_names[n] = self->port_names[p * COLO_PORT_COUNTER_COUNT + i];
-            self->status_values[n++] = c[i];
-        }
-    }
+    for (int p = 0; p < S_PORTS; p++)
+        if (ports[p])
+            n = colo_port_status_append (ports[p], self->port_names[p], self->status_names,
+                                         self->status_values, n);
     colo_ctlclient_set_status (self->ctl, self->status_names, self->status_values, n);
     uint64_t now = colo_clock_mono_ms ();
     colo_ctlclient_process (self->ctl, now);
@@ -520,10 +515,7 @@ colo_mirror_start (const colo_mirror_config_t *cfg)
         self->status_names[i] = colo_mirror_counter_names[i];
     static const char *const roles[S_PORTS] = {"in", "to_primary", "to_secondary"};
     for (int p = 0; p < S_PORTS; p++)
-        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++)
-            snprintf (self->port_names[p * COLO_PORT_COUNTER_COUNT + i],
-                      sizeof self->port_names[0], "%s.%s", roles[p],
-                      colo_port_counter_names[i]);
+        colo_port_counter_labels (roles[p], self->port_names[p]);
     self->rl_overflow = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
     self->rl_control = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 3);
     self->loop = colo_loop_new ();

@@ -72,7 +72,7 @@ struct colo_rewriter_actor {
     //  the status for colo-control (s_on_control)
     const char *status_names[S_STATUS_MAX];
     uint64_t status_values[S_STATUS_MAX];
-    char port_names[S_PORTS * COLO_PORT_COUNTER_COUNT][48];
+    char port_names[S_PORTS][COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX];
     s_pipe_t pipes[2];
     int cmd_fd;
     int timer;
@@ -451,13 +451,9 @@ s_on_control (colo_loop_t *loop, int fd, void *arg)
     //  Then each port's counters, named by the option that opened it
     //  ("from_mirror.rx_frames"...).
     size_t n = S_STATUS_COUNT;
-    for (int p = 0; p < self->nports; p++) {
-        const uint64_t *c = colo_port_counters (self->ports[p].port);
-        for (int i = 0; i < COLO_PORT_COUNTER_COUNT; i++) {
-            names[n] = self->port_names[p * COLO_PORT_COUNTER_COUNT + i];
-            values[n++] = c[i];
-        }
-    }
+    for (int p = 0; p < self->nports; p++)
+        n = colo_port_status_append (self->ports[p].port, self->port_names[p], names, values,
+                                     n);
     colo_ctlclient_set_status (self->ctl, names, values, n);
     colo_ctlclient_process (self->ctl, colo_clock_mono_ms ());
     colo_ctl_event_t ev;
@@ -568,13 +564,7 @@ colo_rewriter_actor_start (const colo_rewriter_actor_config_t *cfg)
         p->fd = colo_port_fd (p->port);
         if (colo_loop_add_fd (self->loop, p->fd, s_on_port, p) != 0)
             goto fail;
-        for (int c = 0; c < COLO_PORT_COUNTER_COUNT; c++) {
-            char *name = self->port_names[i * COLO_PORT_COUNTER_COUNT + c];
-            snprintf (name, sizeof self->port_names[0], "%s.%s", p->key,
-                      colo_port_counter_names[c]);
-            for (char *dash = strchr (name, '-'); dash; dash = strchr (dash, '-'))
-                *dash = '_';
-        }
+        colo_port_counter_labels (p->key, self->port_names[i]);
         p->enabled = 1;
     }
     self->pipes[0] = (s_pipe_t) {.name = "to-guest", .in = ends[0], .out = ends[1], .to_guest = 1};

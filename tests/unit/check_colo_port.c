@@ -2,10 +2,12 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "colo_log.h"
 #include "colo_port.h"
+#include "colo_ring.h"
 #include "colo_test.h"
 
 START_TEST (test_port_rejects_bad_uris)
@@ -80,6 +82,31 @@ START_TEST (test_port_check)
 }
 END_TEST
 
+//  A service's status names and values for a port's counters.
+START_TEST (test_port_status_labels)
+{
+    char labels[COLO_PORT_COUNTER_COUNT][COLO_PORT_LABEL_MAX];
+    colo_port_counter_labels ("to-compare", labels);
+    ck_assert_str_eq (labels[COLO_PORT_RX_FRAMES], "to_compare.rx_frames");
+    ck_assert_str_eq (labels[COLO_PORT_RX_DROPPED], "to_compare.rx_dropped");
+    char name[64], uri[80];
+    colo_test_name (name, sizeof name);
+    snprintf (uri, sizeof uri, "shm:%s", name);
+    colo_port_t *port = colo_port_new (uri, COLO_PORT_RX);
+    ck_assert_ptr_nonnull (port);
+    const char *names[2 + COLO_PORT_COUNTER_COUNT] = {"a", "b"};
+    uint64_t values[2 + COLO_PORT_COUNTER_COUNT] = {7, 8};
+    ck_assert_uint_eq (colo_port_status_append (port, labels, names, values, 2),
+                       2 + COLO_PORT_COUNTER_COUNT);
+    ck_assert_str_eq (names[0], "a");
+    ck_assert_uint_eq (values[1], 8);
+    ck_assert_str_eq (names[2 + COLO_PORT_TX_BYTES], "to_compare.tx_bytes");
+    ck_assert_uint_eq (values[2 + COLO_PORT_RX_FRAMES], 0);
+    colo_port_destroy (&port);
+    colo_ring_unlink (name);
+}
+END_TEST
+
 Suite *
 colo_port_suite (void)
 {
@@ -88,6 +115,7 @@ colo_port_suite (void)
     tcase_add_test (tc, test_port_rejects_bad_uris);
     tcase_add_test (tc, test_port_options_and_direction);
     tcase_add_test (tc, test_port_check);
+    tcase_add_test (tc, test_port_status_labels);
     suite_add_tcase (s, tc);
     return s;
 }
