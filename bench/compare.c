@@ -368,16 +368,25 @@ s_write_all (int fd, const uint8_t *data, size_t len)
     return 0;
 }
 
+//  A unix socket address for path; -1 if it is too long.
+static int
+s_unix_addr (const char *path, struct sockaddr_un *sun)
+{
+    memset (sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    size_t len = strlen (path);
+    if (len >= sizeof sun->sun_path)
+        return -1;
+    memcpy (sun->sun_path, path, len + 1);
+    return 0;
+}
+
 static int
 s_connect (const char *path, int ms)
 {
     struct sockaddr_un sun;
-    memset (&sun, 0, sizeof sun);
-    sun.sun_family = AF_UNIX;
-    size_t len = strlen (path);
-    if (len >= sizeof sun.sun_path)
+    if (s_unix_addr (path, &sun) != 0)
         return -1;
-    memcpy (sun.sun_path, path, len + 1);
     for (int waited = 0; waited < ms; waited += 10) {
         int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -439,15 +448,14 @@ static int
 s_listen (const char *path)
 {
     struct sockaddr_un addr;
-    memset (&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    size_t len = strlen (path);
-    if (len >= sizeof addr.sun_path)
+    if (s_unix_addr (path, &addr) != 0)
         return -1;
-    memcpy (addr.sun_path, path, len + 1);
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (fd, 4) != 0)
-        return -1;
+    if (fd >= 0
+        && (bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (fd, 4) != 0)) {
+        close (fd);
+        fd = -1;
+    }
     return fd;
 }
 

@@ -98,12 +98,6 @@ colo_csum_partial (const void *data, size_t len, uint32_t sum)
     return s_fold16 (total);
 }
 
-uint16_t
-colo_csum_fold (uint32_t sum)
-{
-    return (uint16_t) ~s_fold16 (sum);
-}
-
 uint32_t
 colo_csum_pseudo (const uint8_t *src, const uint8_t *dst, size_t addr_len,
                   uint8_t proto, uint32_t l4_len)

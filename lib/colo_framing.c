@@ -135,35 +135,45 @@ s_start_frame (colo_framing_t *self, const uint8_t *hdr)
     return COLO_FRAMING_NEED_MORE;
 }
 
+//  The fast path: between frames, with a whole valid frame (header
+//  included) at data, the usual case for a large read: the frame in one
+//  pass (the caller counts it; its size is hdr_size + its len).  NULL for
+//  anything else, errors included, which the general path handles.
+static inline colo_buf_t *
+s_whole_frame (colo_framing_t *self, const uint8_t *data, size_t len, uint64_t now_ns)
+{
+    size_t hdr_size = self->hdr_size;
+    if (self->cur || self->hdr_have != 0 || len < hdr_size)
+        return NULL;
+    uint32_t flen = s_get_be32 (data);
+    uint32_t vlen = self->vnet ? s_get_be32 (data + 4) : 0;
+    if (flen == 0 || flen > COLO_FRAME_MAX || vlen > COLO_VNET_HDR_MAX || vlen > flen
+        || len - hdr_size < flen)
+        return NULL;
+    colo_buf_t *buf = colo_buf_new (flen);
+    if (!buf)
+        return NULL;
+    memcpy (buf->data, data + hdr_size, flen);
+    buf->len = flen;
+    buf->vnet_hdr_len = (uint16_t) vlen;
+    buf->ts_ns = now_ns;
+    buf->dir = COLO_DIR_NONE;
+    self->last_len = flen;
+    self->last_vnet = vlen;
+    return buf;
+}
+
 colo_framing_result_t
 colo_framing_feed_at (colo_framing_t *self, const uint8_t *data, size_t len,
                       size_t *consumed, colo_buf_t **out, uint64_t now_ns)
 {
-    //  Fast path: between frames with a whole valid frame, header
-    //  included, in data (the usual case for a large read): one pass.
-    //  Anything else, errors included, takes the general path below.
-    size_t hdr_size = self->hdr_size;
-    if (!self->cur && self->hdr_have == 0 && len >= hdr_size) {
-        uint32_t flen = s_get_be32 (data);
-        uint32_t vlen = self->vnet ? s_get_be32 (data + 4) : 0;
-        if (flen > 0 && flen <= COLO_FRAME_MAX && vlen <= COLO_VNET_HDR_MAX && vlen <= flen
-            && len - hdr_size >= flen) {
-            colo_buf_t *buf = colo_buf_new (flen);
-            if (buf) {
-                memcpy (buf->data, data + hdr_size, flen);
-                buf->len = flen;
-                buf->vnet_hdr_len = (uint16_t) vlen;
-                buf->ts_ns = now_ns;
-                buf->dir = COLO_DIR_NONE;
-                self->last_len = flen;
-                self->last_vnet = vlen;
-                self->counters[COLO_FRAMING_FRAMES]++;
-                self->counters[COLO_FRAMING_BYTES] += flen;
-                *consumed = hdr_size + flen;
-                *out = buf;
-                return COLO_FRAMING_FRAME;
-            }
-        }
+    colo_buf_t *whole = s_whole_frame (self, data, len, now_ns);
+    if (whole) {
+        self->counters[COLO_FRAMING_FRAMES]++;
+        self->counters[COLO_FRAMING_BYTES] += whole->len;
+        *consumed = self->hdr_size + whole->len;
+        *out = whole;
+        return COLO_FRAMING_FRAME;
     }
     size_t pos = 0;
     colo_framing_result_t rc = COLO_FRAMING_NEED_MORE;
@@ -223,37 +233,19 @@ colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t len,
                         size_t *consumed, colo_buf_t **out, int max, uint64_t now_ns,
                         colo_framing_result_t *rc)
 {
-    size_t hdr_size = self->hdr_size;
     size_t pos = 0;
     uint64_t frames = 0, bytes = 0;
     int n = 0;
     *rc = COLO_FRAMING_FRAME;
     while (n < max) {
-        //  Whole valid frames between frames, as colo_framing_feed_at's
-        //  fast path, with the counters kept in registers.
-        size_t left = len - pos;
-        if (!self->cur && self->hdr_have == 0 && left >= hdr_size) {
-            const uint8_t *hdr = data + pos;
-            uint32_t flen = s_get_be32 (hdr);
-            uint32_t vlen = self->vnet ? s_get_be32 (hdr + 4) : 0;
-            if (flen > 0 && flen <= COLO_FRAME_MAX && vlen <= COLO_VNET_HDR_MAX
-                && vlen <= flen && left - hdr_size >= flen) {
-                colo_buf_t *buf = colo_buf_new (flen);
-                if (buf) {
-                    memcpy (buf->data, hdr + hdr_size, flen);
-                    buf->len = flen;
-                    buf->vnet_hdr_len = (uint16_t) vlen;
-                    buf->ts_ns = now_ns;
-                    buf->dir = COLO_DIR_NONE;
-                    self->last_len = flen;
-                    self->last_vnet = vlen;
-                    frames++;
-                    bytes += flen;
-                    pos += hdr_size + flen;
-                    out[n++] = buf;
-                    continue;
-                }
-            }
+        //  Whole valid frames, with the counters kept in registers.
+        colo_buf_t *whole = s_whole_frame (self, data + pos, len - pos, now_ns);
+        if (whole) {
+            frames++;
+            bytes += whole->len;
+            pos += self->hdr_size + whole->len;
+            out[n++] = whole;
+            continue;
         }
         if (pos == len) {
             *rc = COLO_FRAMING_NEED_MORE;

@@ -335,6 +335,33 @@ colo_flow_x_hash4 (uint64_t word, uint64_t tail, uint64_t seed)
 //  rarer).
 uint64_t colo_flow_x_hash_wide (const colo_flow_key_t *key, uint64_t seed);
 
+//  The IPv4 key (and hash, if hash is not NULL) of a flow from its
+//  addresses (4 bytes each, in the frame), ports, VLAN and protocol.
+static inline void
+colo_flow_x_build4 (colo_flow_key_t *key, const uint8_t *src, const uint8_t *dst,
+                    uint16_t sport, uint16_t dport, uint16_t vlan, uint8_t proto, int *reversed,
+                    uint64_t *hash, uint64_t seed)
+{
+    //  Big-endian values compare like the bytes (memcmp order).
+    uint32_t a = colo_flow_x_be32 (src), b = colo_flow_x_be32 (dst);
+    int rev = a > b || (a == b && sport > dport);
+    uint32_t s32, d32;
+    memcpy (&s32, src, 4);
+    memcpy (&d32, dst, 4);
+    uint32_t lo32 = rev ? d32 : s32, hi32 = rev ? s32 : d32;
+    colo_flow_x_put (key, 0, COLO_FLOW_X_WORD4 (lo32));
+    colo_flow_x_put (key, 1, 0);
+    colo_flow_x_put (key, 2, COLO_FLOW_X_WORD4 (hi32));
+    colo_flow_x_put (key, 3, 0);
+    uint64_t tail = rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, proto, 4)
+                        : COLO_FLOW_X_TAIL (sport, dport, vlan, proto, 4);
+    colo_flow_x_put (key, 4, tail);
+    if (reversed)
+        *reversed = rev;
+    if (hash)
+        *hash = colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, tail, seed);
+}
+
 //  colo_flow_key, and the hash if hash is not NULL.
 static inline int
 colo_flow_x_build (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *frame,
@@ -359,28 +386,12 @@ colo_flow_x_build (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t
     else if (pkt->l4 == COLO_L4_ICMP || pkt->l4 == COLO_L4_ICMPV6)
         sport = dport = pkt->icmp_id;   //  0 unless echo
     uint16_t vlan = pkt->vlan_count ? (uint16_t) (pkt->vlan_tci[0] & 0x0fff) : 0;
-    int rev;
-    //  Big-endian values compare like the bytes (memcmp order).
     if (alen == 4) {
-        uint32_t a = colo_flow_x_be32 (src), b = colo_flow_x_be32 (dst);
-        rev = a > b || (a == b && sport > dport);
-        uint32_t s32, d32;
-        memcpy (&s32, src, 4);
-        memcpy (&d32, dst, 4);
-        uint32_t lo32 = rev ? d32 : s32, hi32 = rev ? s32 : d32;
-        colo_flow_x_put (key, 0, COLO_FLOW_X_WORD4 (lo32));
-        colo_flow_x_put (key, 1, 0);
-        colo_flow_x_put (key, 2, COLO_FLOW_X_WORD4 (hi32));
-        colo_flow_x_put (key, 3, 0);
-        uint64_t tail = rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, pkt->ip_proto, 4)
-                            : COLO_FLOW_X_TAIL (sport, dport, vlan, pkt->ip_proto, 4);
-        colo_flow_x_put (key, 4, tail);
-        if (reversed)
-            *reversed = rev;
-        if (hash)
-            *hash = colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, tail, seed);
+        colo_flow_x_build4 (key, src, dst, sport, dport, vlan, pkt->ip_proto, reversed, hash,
+                            seed);
         return 0;
     }
+    int rev;
     {
         uint64_t a = colo_flow_x_be64 (src), b = colo_flow_x_be64 (dst);
         if (a == b) {

@@ -322,10 +322,10 @@ s_key_hash_any (s_frame_t *f, uint64_t seed)
     return colo_flow_key_hash (&f->key, &f->hash, &f->pkt, f->frame, seed);
 }
 
-//  colo_flow_key_hash for a decoded IPv4 TCP frame, the common case, with
-//  what the general function checks for other frames left out; the same
-//  key and hash, from colo_packet.h's own helpers (tests compare the two).
-//  Other frames go to colo_flow_key_hash.
+//  colo_flow_key_hash for a decoded IPv4 TCP frame, the common case,
+//  without the checks the general function makes for other frames (the
+//  same colo_flow_x_build4 builds both; tests compare the two).  Other
+//  frames go to colo_flow_key_hash.
 static inline S_HOT int
 s_key_hash (s_frame_t *f, uint64_t seed)
 {
@@ -333,23 +333,9 @@ s_key_hash (s_frame_t *f, uint64_t seed)
     if (p->l3 != COLO_L3_IPV4 || p->addr_len != 4 || p->src_off > p->frame_len - 4
         || p->dst_off > p->frame_len - 4 || p->frame_len < 4)
         return s_key_hash_any (f, seed);
-    const uint8_t *src = f->frame + p->src_off, *dst = f->frame + p->dst_off;
-    uint32_t a = colo_get_be32 (src), b = colo_get_be32 (dst);
-    uint16_t sport = p->sport, dport = p->dport;
     uint16_t vlan = p->vlan_count ? (uint16_t) (p->vlan_tci[0] & 0x0fff) : 0;
-    int rev = a > b || (a == b && sport > dport);
-    uint32_t s32, d32;
-    memcpy (&s32, src, 4);
-    memcpy (&d32, dst, 4);
-    uint32_t lo32 = rev ? d32 : s32, hi32 = rev ? s32 : d32;
-    uint64_t tail = rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, COLO_IPPROTO_TCP, 4)
-                        : COLO_FLOW_X_TAIL (sport, dport, vlan, COLO_IPPROTO_TCP, 4);
-    colo_flow_x_put (&f->key, 0, COLO_FLOW_X_WORD4 (lo32));
-    colo_flow_x_put (&f->key, 1, 0);
-    colo_flow_x_put (&f->key, 2, COLO_FLOW_X_WORD4 (hi32));
-    colo_flow_x_put (&f->key, 3, 0);
-    colo_flow_x_put (&f->key, 4, tail);
-    f->hash = colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, tail, seed);
+    colo_flow_x_build4 (&f->key, f->frame + p->src_off, f->frame + p->dst_off, p->sport,
+                        p->dport, vlan, COLO_IPPROTO_TCP, NULL, &f->hash, seed);
     return 0;
 }
 
@@ -398,20 +384,22 @@ s_put32 (s_frame_t *f, uint8_t *field, uint32_t value)
     f->changed = 1;
 }
 
-//  colo_csum_fold for a 32-bit sum (two folds are enough), inline.
-static inline uint16_t
-s_fold (uint32_t sum)
+//  Apply the summed update to the checksum field (RFC 1624); 0 when the
+//  field is a partial sum the device completes (nothing to update).
+static inline int
+s_csum_put (s_frame_t *f)
 {
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t) ~sum;
+    if (!f->csum)
+        return 0;
+    colo_put_be16 (f->csum, colo_csum_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
+    return 1;
 }
 
 static inline void
 s_csum_apply (s_frame_t *f)
 {
-    if (f->changed && f->csum)
-        colo_put_be16 (f->csum, s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
+    if (f->changed)
+        s_csum_put (f);
 }
 
 //  Sequence number one past the segment (SYN and FIN count one each).
@@ -687,13 +675,8 @@ s_to_guest (colo_rewriter_t *self, s_frame_t *f, uint64_t now_ms)
         self->counters[COLO_RW_TSECR_REWRITTEN]++;
         result = COLO_RW_REWRITTEN;
     }
-    if (f->changed) {
-        if (f->csum)
-            colo_put_be16 (f->csum,
-                           s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
-        else if (c->offset != 0)
-            self->counters[COLO_RW_CSUM_PARTIAL]++;
-    }
+    if (f->changed && !s_csum_put (f) && c->offset != 0)
+        self->counters[COLO_RW_CSUM_PARTIAL]++;
     return result;
 }
 
@@ -706,9 +689,7 @@ s_from_guest (colo_rewriter_t *self, s_frame_t *f, uint64_t now_ms)
     if (c->offset == 0)
         return COLO_RW_PASSED;
     s_put32 (f, f->tcp + 4, f->pkt.tcp_seq - c->offset);
-    if (f->csum)
-        colo_put_be16 (f->csum, s_fold ((uint16_t) ~colo_get_be16 (f->csum) + f->csum_delta));
-    else
+    if (!s_csum_put (f))
         self->counters[COLO_RW_CSUM_PARTIAL]++;
     self->counters[COLO_RW_REWRITTEN_FROM_GUEST]++;
     return COLO_RW_REWRITTEN;

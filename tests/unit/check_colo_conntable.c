@@ -276,18 +276,6 @@ START_TEST (test_destroy_on_free)
 }
 END_TEST
 
-//  A deterministic PRNG (xorshift64*).
-static uint64_t
-s_rand (uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
 //  The table against a model: key i is present iff model[i], with value id
 //  i and last activity times[i]; the age list is ordered by time and holds
 //  exactly the present keys.
@@ -334,11 +322,11 @@ START_TEST (test_random_against_model)
         uint64_t times[KEYS] = {0};
         uint64_t rng = 0xc0ffee + c, now = 1;
         for (int step = 0; step < 20000; step++) {
-            uint32_t i = (uint32_t) (s_rand (&rng) % (cap + cap / 2 + 1));
+            uint32_t i = (uint32_t) (colo_test_rand (&rng) % (cap + cap / 2 + 1));
             colo_flow_key_t k = s_key (i);
             now++;
             if (model[i]) {
-                if (s_rand (&rng) % 2) {
+                if (colo_test_rand (&rng) % 2) {
                     colo_conntable_remove (t, model[i]);
                     model[i] = NULL;
                 }

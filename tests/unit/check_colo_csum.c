@@ -50,17 +50,6 @@ s_ref_sum (const uint8_t *p, size_t len, uint32_t sum)
     return (uint32_t) s;
 }
 
-static uint64_t
-s_rand (uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
 static uint8_t *
 s_dup (const uint8_t *data, size_t len)
 {
@@ -116,7 +105,7 @@ START_TEST (test_partial_vs_reference)
     ck_assert_ptr_nonnull (buf);
     uint64_t rng = 0xc0ffee;
     for (size_t i = 0; i < CAP; i++)
-        buf[i] = (uint8_t) s_rand (&rng);
+        buf[i] = (uint8_t) colo_test_rand (&rng);
     //  Every length up to 300 at every alignment, with and without a
     //  starting sum.
     for (size_t off = 0; off < 8; off++)
@@ -424,7 +413,7 @@ s_random_updates (const uint8_t *orig, size_t len, uint64_t seed, int rounds)
     int udp = pkt.l4 == COLO_L4_UDP;
     uint64_t rng = seed;
     for (int r = 0; r < rounds; r++) {
-        uint64_t x = s_rand (&rng);
+        uint64_t x = colo_test_rand (&rng);
         uint32_t nv = (uint32_t) (x >> 32);
         //  A field: (offset, width, covered by IP header, covered by L4).
         uint32_t off = 0;
@@ -531,7 +520,7 @@ s_big (int v6, size_t *len_out)
     ck_assert_ptr_nonnull (f);
     uint64_t rng = 77 + (uint64_t) v6;
     for (size_t i = 0; i < len; i++)
-        f[i] = (uint8_t) s_rand (&rng);
+        f[i] = (uint8_t) colo_test_rand (&rng);
     if (v6) {
         memcpy (f, s_v6_tcp_ext, 54);
         f[20] = COLO_IPPROTO_TCP;

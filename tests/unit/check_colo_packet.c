@@ -1353,18 +1353,6 @@ START_TEST (test_flow_key_str_truncation)
 }
 END_TEST
 
-//  A deterministic PRNG (xorshift64*).
-static uint64_t
-s_rand (uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
 START_TEST (test_flow_hash)
 {
     colo_flow_key_t k;
@@ -1381,10 +1369,10 @@ START_TEST (test_flow_hash)
     for (int t = 0; t < TRIALS; t++) {
         uint8_t raw[40];
         for (int i = 0; i < 40; i += 8) {
-            uint64_t r = s_rand (&rng);
+            uint64_t r = colo_test_rand (&rng);
             memcpy (raw + i, &r, 8);
         }
-        uint64_t seed = s_rand (&rng);
+        uint64_t seed = colo_test_rand (&rng);
         colo_flow_key_t key;
         memcpy (&key, raw, sizeof key);
         uint64_t h = colo_flow_hash (&key, seed);
@@ -1413,10 +1401,10 @@ START_TEST (test_flow_hash)
     for (int t = 0; t < TRIALS; t++) {
         uint8_t raw[40];
         memset (raw, 0, sizeof raw);
-        uint64_t r = s_rand (&rng), r2 = s_rand (&rng);
+        uint64_t r = colo_test_rand (&rng), r2 = colo_test_rand (&rng);
         for (int i = 0; i < 13; i++)
             raw[v4_bytes[i]] = (uint8_t) ((i < 8 ? r >> (8 * i) : r2 >> (8 * (i - 8))));
-        uint64_t seed = s_rand (&rng);
+        uint64_t seed = colo_test_rand (&rng);
         colo_flow_key_t key;
         memcpy (&key, raw, sizeof key);
         uint64_t h4 = colo_flow_hash (&key, seed);

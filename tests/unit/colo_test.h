@@ -43,6 +43,10 @@ int colo_test_wait (int (*cond_fn) (void *arg), void *arg, colo_port_t **ports,
 //  A frame of len bytes whose content is derived from seed (deterministic).
 colo_buf_t *colo_test_frame (uint32_t len, uint32_t seed);
 
+//  A deterministic PRNG (xorshift64*): the next number from *state (which
+//  must not start at 0).
+uint64_t colo_test_rand (uint64_t *state);
+
 //  A unique name for the test's files and shm objects ("colotest-PID-N").
 const char *colo_test_name (char *buf, int cap);
 

@@ -111,6 +111,17 @@ colo_test_wait (int (*cond_fn) (void *arg), void *arg, colo_port_t **ports,
     }
 }
 
+uint64_t
+colo_test_rand (uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dULL;
+}
+
 colo_buf_t *
 colo_test_frame (uint32_t len, uint32_t seed)
 {
