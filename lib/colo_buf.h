@@ -38,6 +38,16 @@ typedef struct {
     uint8_t data[];
 } colo_buf_t;
 
+//  A frame someone else holds (see colo_port_recv_views): the bytes a
+//  colo_buf_t's data would hold (vnet_hdr_len bytes of virtio-net header,
+//  then the Ethernet frame), for as long as the holder says.
+typedef struct {
+    const uint8_t *data;
+    uint32_t len;
+    uint16_t vnet_hdr_len;
+    uint64_t ts_ns;           //  arrival (CLOCK_REALTIME ns)
+} colo_frame_view_t;
+
 //  New buffer with room for cap bytes, len = 0, metadata zeroed.  NULL if cap
 //  exceeds COLO_FRAME_MAX or memory is exhausted.
 colo_buf_t *colo_buf_new (size_t cap);

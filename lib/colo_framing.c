@@ -139,16 +139,29 @@ s_start_frame (colo_framing_t *self, const uint8_t *hdr)
 //  included) at data, the usual case for a large read: the frame in one
 //  pass (the caller counts it; its size is hdr_size + its len).  NULL for
 //  anything else, errors included, which the general path handles.
-static inline colo_buf_t *
-s_whole_frame (colo_framing_t *self, const uint8_t *data, size_t len, uint64_t now_ns)
+static inline int
+s_whole_header (const colo_framing_t *self, const uint8_t *data, size_t len, uint32_t *flen_p,
+                uint32_t *vlen_p)
 {
     size_t hdr_size = self->hdr_size;
     if (self->cur || self->hdr_have != 0 || len < hdr_size)
-        return NULL;
+        return 0;
     uint32_t flen = s_get_be32 (data);
     uint32_t vlen = self->vnet ? s_get_be32 (data + 4) : 0;
     if (flen == 0 || flen > COLO_FRAME_MAX || vlen > COLO_VNET_HDR_MAX || vlen > flen
         || len - hdr_size < flen)
+        return 0;
+    *flen_p = flen;
+    *vlen_p = vlen;
+    return 1;
+}
+
+static inline colo_buf_t *
+s_whole_frame (colo_framing_t *self, const uint8_t *data, size_t len, uint64_t now_ns)
+{
+    size_t hdr_size = self->hdr_size;
+    uint32_t flen, vlen;
+    if (!s_whole_header (self, data, len, &flen, &vlen))
         return NULL;
     colo_buf_t *buf = colo_buf_new (flen);
     if (!buf)
@@ -266,6 +279,31 @@ colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t len,
         break;
     }
     self->counters[COLO_FRAMING_FRAMES] += frames;
+    self->counters[COLO_FRAMING_BYTES] += bytes;
+    *consumed = pos;
+    return n;
+}
+
+int
+colo_framing_views (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
+                    colo_frame_view_t *out, int max, uint64_t now_ns)
+{
+    size_t pos = 0;
+    uint64_t bytes = 0;
+    int n = 0;
+    uint32_t flen, vlen;
+    while (n < max && s_whole_header (self, data + pos, len - pos, &flen, &vlen)) {
+        out[n].data = data + pos + self->hdr_size;
+        out[n].len = flen;
+        out[n].vnet_hdr_len = (uint16_t) vlen;
+        out[n].ts_ns = now_ns;
+        self->last_len = flen;
+        self->last_vnet = vlen;
+        bytes += flen;
+        pos += self->hdr_size + flen;
+        n++;
+    }
+    self->counters[COLO_FRAMING_FRAMES] += (uint64_t) n;
     self->counters[COLO_FRAMING_BYTES] += bytes;
     *consumed = pos;
     return n;

@@ -83,6 +83,15 @@ int colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t le
                             size_t *consumed, colo_buf_t **out, int max, uint64_t now_ns,
                             colo_framing_result_t *rc);
 
+//  The whole frames at the start of data, as views into data (stamped
+//  now_ns), without copying: up to max of them, while the decoder is
+//  between frames and the next bytes are a whole valid frame of at least
+//  one byte.  Stops at anything else (a frame cut short, an empty frame, a
+//  bad header), which colo_framing_feed_at then takes.  Counts the frames
+//  like the feeds; *consumed is the bytes the views cover.  Returns n.
+int colo_framing_views (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
+                        colo_frame_view_t *out, int max, uint64_t now_ns);
+
 //  Counters of this decoder (COLO_FRAMING_COUNTER_COUNT values).
 const uint64_t *colo_framing_counters (const colo_framing_t *self);
 

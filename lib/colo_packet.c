@@ -536,16 +536,20 @@ colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame, size_t len,
     pkt->frame_len = flen;
     colo_pkt_result_t rc
         = frame ? s_decode (pkt, frame, flen) : COLO_PKT_ERR_RUNT;
-    if (counters) {
-        counters[rc]++;
-        if (pkt->info) {
-            for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST;
-                 code++)
-                if (pkt->info & S_INFO (code))
-                    counters[code]++;
-        }
-    }
+    if (counters)
+        colo_packet_count (counters, rc, pkt);
     return rc;
+}
+
+void
+colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_packet_t *pkt)
+{
+    counters[rc]++;
+    if (pkt->info) {
+        for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST; code++)
+            if (pkt->info & S_INFO (code))
+                counters[code]++;
+    }
 }
 
 const char *

@@ -205,6 +205,12 @@ typedef struct {
 colo_pkt_result_t colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame,
                                       size_t len, uint64_t *counters);
 
+//  Count a result and the packet's informational findings into counters
+//  (COLO_PKT_COUNTER_COUNT values), as colo_packet_decode does when given
+//  counters: for a caller that decodes first and decides afterwards whether
+//  the frame counts here.
+void colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_packet_t *pkt);
+
 //  Human-readable name of a result code ("ok", "ipv4_bad_ihl", ...).
 const char *colo_packet_result_name (colo_pkt_result_t code);
 

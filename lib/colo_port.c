@@ -309,6 +309,20 @@ colo_port_recv (colo_port_t *self, colo_buf_t **bufs, int max)
 }
 
 int
+colo_port_recv_views (colo_port_t *self, colo_frame_view_t *views, int max)
+{
+    if (!self->ops->recv_views) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    if (!(self->dir & COLO_PORT_RX)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return self->ops->recv_views (self, views, max < 0 ? 0 : max);
+}
+
+int
 colo_port_fd (colo_port_t *self)
 {
     return self->fd;

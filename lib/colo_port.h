@@ -80,6 +80,16 @@ int colo_port_send (colo_port_t *self, colo_buf_t **bufs, int n);
 //  COLO_PORT_RX.
 int colo_port_recv (colo_port_t *self, colo_buf_t **bufs, int max);
 
+//  colo_port_recv without copies where the transport can: up to max frames
+//  as views into the port's own memory, valid until the next call on this
+//  port (any function); a caller that keeps a frame copies it
+//  (colo_buf_new_copy).  The frames are received as by colo_port_recv
+//  (counted, gone from the port).  Returns the count (0 if none), or -1
+//  with errno ENOTSUP when the transport hands out buffers only (use
+//  colo_port_recv), or EINVAL on a port opened without COLO_PORT_RX.
+//  Frames of a stream port that lie whole in one read are not copied.
+int colo_port_recv_views (colo_port_t *self, colo_frame_view_t *views, int max);
+
 //  A pollable file descriptor, stable for the life of the port.
 int colo_port_fd (colo_port_t *self);
 

@@ -43,6 +43,8 @@ typedef struct colo_port_ops {
     int (*recv) (colo_port_t *self, colo_buf_t **bufs, int max);
     int (*pending) (colo_port_t *self);
     int (*connected) (colo_port_t *self);
+    //  Optional (NULL: colo_port_recv_views says ENOTSUP).
+    int (*recv_views) (colo_port_t *self, colo_frame_view_t *views, int max);
 } colo_port_ops_t;
 
 //  Transports count every counter except tx_blocked (colo_port.c does).

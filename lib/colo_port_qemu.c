@@ -44,6 +44,7 @@
 #define S_DRAIN_READS 64           //  reads salvaged from a replaced connection
 #define S_DISCARD_READS 16         //  reads discarded per turn on a send-only port
 #define S_HOUSEKEEP_SKIP 8         //  recv calls in a row that may skip housekeeping
+#define S_LEND_MAX 256             //  views per recv_views call at most
 
 enum { S_TAG_LISTEN = 1, S_TAG_CONN = 2, S_TAG_TIMER = 3, S_TAG_STASH = 4 };
 
@@ -86,6 +87,8 @@ typedef struct {
     int streaming;               //  the last recv got frames from the socket
     int hk_skips;                //  recv calls in a row without housekeeping
     s_fifo_t stash;              //  complete frames of a closed connection
+    colo_buf_t *lent[S_LEND_MAX];   //  buffers behind the last recv_views' views
+    int lent_count;
     //  Sending
     s_fifo_t outq;
     size_t out_off;              //  bytes of the head frame already written
@@ -690,14 +693,14 @@ s_housekeep (s_qemu_t *q)
         s_flush (q);
 }
 
+//  The start of a recv: while the socket keeps yielding frames, most
+//  wake-ups are for its data: go straight to it, and look at the other
+//  events (accept, hang-up, timer, EPOLLOUT) when it has nothing, or at
+//  least every S_HOUSEKEEP_SKIP + 1 calls.  One epoll_wait less per
+//  wake-up.  Returns 1 if housekeeping was skipped.
 static int
-s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
+s_recv_begin (s_qemu_t *q, int max)
 {
-    s_qemu_t *q = (s_qemu_t *) self->impl;
-    //  While the socket keeps yielding frames, most wake-ups are for its
-    //  data: go straight to it, and look at the other events (accept,
-    //  hang-up, timer, EPOLLOUT) when it has nothing, or at least every
-    //  S_HOUSEKEEP_SKIP + 1 calls.  One epoll_wait less per wake-up.
     int skipped = 0;
     if (max > 0 && q->streaming && q->hk_skips < S_HOUSEKEEP_SKIP && s_connected (q)
         && q->stash.count == 0 && q->outq.count == 0) {
@@ -709,6 +712,48 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
         s_housekeep (q);
     }
     q->streaming = 0;
+    return skipped;
+}
+
+//  Every held byte is used: read more.  Returns 1 when the caller should
+//  look again (bytes came, the connection ended, or housekeeping ran and
+//  may have stashed or accepted something), 0 when it should return what
+//  it has.  *drained: a read returned less than asked.
+static int
+s_recv_refill (s_qemu_t *q, int *skipped, int *drained)
+{
+    //  Another read would most likely say EAGAIN; the fd is level-
+    //  triggered, so bytes that come meanwhile wake the caller again.
+    if (*drained)
+        return 0;
+    ssize_t n = s_read (q);
+    if (n > 0) {
+        *drained = (size_t) n < S_READ_SIZE;
+        return 1;
+    }
+    if (n == 0)
+        s_conn_down (q, "peer closed");
+    else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (errno != ECONNRESET)
+            q->port->counters[COLO_PORT_ERRORS]++;
+        s_conn_down (q, strerror (errno));
+    }
+    else if (*skipped) {
+        //  Nothing to read: the wake-up may be for something else.
+        *skipped = 0;
+        q->hk_skips = 0;
+        s_housekeep (q);
+    }
+    else
+        return 0;
+    return 1;
+}
+
+static int
+s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    int skipped = s_recv_begin (q, max);
     int got = 0;
     int drained = 0;   //  a read returned less than asked: the socket was empty
     while (got < max) {
@@ -742,29 +787,92 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
                 continue;   //  max frames: got == max
             q->rpos = q->rlen = 0;   //  every byte used
         }
-        //  Another read would most likely say EAGAIN; the fd is level-
-        //  triggered, so bytes that come meanwhile wake the caller again.
-        if (drained)
+        if (!s_recv_refill (q, &skipped, &drained))
             break;
-        ssize_t n = s_read (q);
-        if (n > 0) {
-            drained = (size_t) n < S_READ_SIZE;
+    }
+    return got;
+}
+
+//  Free the buffers behind the views the last recv_views handed out.
+static void
+s_lent_free (s_qemu_t *q)
+{
+    for (int i = 0; i < q->lent_count; i++)
+        colo_buf_destroy (&q->lent[i]);
+    q->lent_count = 0;
+}
+
+//  A buffer shown as a view until the next call.
+static void
+s_lend (s_qemu_t *q, colo_buf_t *buf, colo_frame_view_t *view)
+{
+    q->lent[q->lent_count++] = buf;
+    view->data = buf->data;
+    view->len = buf->len;
+    view->vnet_hdr_len = buf->vnet_hdr_len;
+    view->ts_ns = buf->ts_ns;
+}
+
+//  recv, but frames that lie whole in rbuf are views into it, not copies.
+//  Once a view points into rbuf, rbuf is not read into again in this call.
+//  Frames that are buffers anyway (split across reads, salvaged from an
+//  old connection) are lent as views and freed at the next call.
+static int
+s_recv_views (colo_port_t *self, colo_frame_view_t *views, int max)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    s_lent_free (q);
+    if (max > S_LEND_MAX)
+        max = S_LEND_MAX;
+    int skipped = s_recv_begin (q, max);
+    int got = 0;
+    int drained = 0;
+    int pinned = 0;    //  a view points into rbuf
+    while (got < max) {
+        if (q->stash.count) {
+            s_lend (q, s_stash_pop (q), &views[got++]);
             continue;
         }
-        if (n == 0)
-            s_conn_down (q, "peer closed");
-        else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            if (errno != ECONNRESET)
-                self->counters[COLO_PORT_ERRORS]++;
-            s_conn_down (q, strerror (errno));
+        if (!s_connected (q))
+            break;
+        if (q->rpos < q->rlen) {
+            size_t used = 0;
+            int k = colo_framing_views (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
+                                        views + got, max - got, q->rts_ns);
+            q->rpos += used;
+            if (k > 0) {
+                uint64_t bytes = 0;
+                for (int i = got; i < got + k; i++)
+                    bytes += views[i].len;
+                self->counters[COLO_PORT_RX_FRAMES] += (uint64_t) k;
+                self->counters[COLO_PORT_RX_BYTES] += bytes;
+                got += k;
+                q->streaming = 1;
+                pinned = 1;
+                continue;   //  max views, or something else is next
+            }
+            //  Not a whole frame: a frame cut short (its start is copied
+            //  and completed by the next read), an empty frame, a bad
+            //  header.
+            colo_buf_t *buf = NULL;
+            colo_framing_result_t rc = colo_framing_feed_at (
+                q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, &buf, q->rts_ns);
+            q->rpos += used;
+            if (rc == COLO_FRAMING_FRAME) {
+                self->counters[COLO_PORT_RX_FRAMES]++;
+                self->counters[COLO_PORT_RX_BYTES] += buf->len;
+                q->streaming = 1;
+                s_lend (q, buf, &views[got++]);
+                continue;
+            }
+            if (rc < 0) {
+                s_malformed (q, rc);
+                s_conn_down (q, "malformed stream");
+                break;
+            }
+            q->rpos = q->rlen = 0;   //  every byte used
         }
-        else if (skipped) {
-            //  Nothing to read: the wake-up may be for something else.
-            skipped = 0;
-            q->hk_skips = 0;
-            s_housekeep (q);
-        }
-        else
+        if (pinned || !s_recv_refill (q, &skipped, &drained))
             break;
     }
     return got;
@@ -813,6 +921,7 @@ s_close (colo_port_t *self)
     }
     s_fifo_free (&q->outq);
     s_fifo_free (&q->stash);
+    s_lent_free (q);
     colo_framing_destroy (&q->dec);
     free (q->rbuf);
     if (q->ai_list)
@@ -1042,8 +1151,8 @@ s_open_tcp (colo_port_t *self, colo_uri_t *uri)
 }
 
 const colo_port_ops_t colo_port_qemu_unix_ops = {
-    "qemu+unix", s_open_unix, s_close, s_send, s_recv, s_pending, s_is_connected,
+    "qemu+unix", s_open_unix, s_close, s_send, s_recv, s_pending, s_is_connected, s_recv_views,
 };
 const colo_port_ops_t colo_port_qemu_tcp_ops = {
-    "qemu+tcp", s_open_tcp, s_close, s_send, s_recv, s_pending, s_is_connected,
+    "qemu+tcp", s_open_tcp, s_close, s_send, s_recv, s_pending, s_is_connected, s_recv_views,
 };

@@ -467,18 +467,21 @@ typedef struct {
     colo_compare_reason_t reason;
 } s_parsed_t;
 
+//  Decode a frame as a buffer holds it (data[0..len), the first v bytes a
+//  virtio-net header) into out and the item's fields, offsets from data;
+//  item->buf is left NULL.  The decoder's findings are counted only if
+//  counters is not NULL.  Returns -1 if the frame cannot be parsed.
 static int
-s_parse (colo_compare_t *self, colo_buf_t *buf, s_parsed_t *out, s_item_t *item)
+s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, s_parsed_t *out,
+         s_item_t *item)
 {
-    const uint8_t *frame = buf->data + buf->vnet_hdr_len;
-    size_t len = buf->len - buf->vnet_hdr_len;
-    uint32_t v = buf->vnet_hdr_len;
+    const uint8_t *frame = data + v;
+    len -= v;
     colo_packet_t *pkt = &out->pkt;
-    out->rc = colo_packet_decode (pkt, frame, len, self->pkt_counters);
+    out->rc = colo_packet_decode (pkt, frame, len, counters);
     if (out->rc != COLO_PKT_OK)
         return -1;
     memset (item, 0, sizeof *item);
-    item->buf = buf;
     if (pkt->l3 == COLO_L3_IPV4 || pkt->l3 == COLO_L3_IPV6) {
         colo_flow_key (&out->key, pkt, frame, NULL);
         if (pkt->l4 == COLO_L4_TCP) {
@@ -495,7 +498,7 @@ s_parse (colo_compare_t *self, colo_buf_t *buf, s_parsed_t *out, s_item_t *item)
             item->r1_len = pkt->payload_len;
             //  virtio-net NEEDS_CSUM: the field holds a partial sum the
             //  device completes over the header, so it must not be patched.
-            item->csum_updatable = !(v > 0 && (buf->data[0] & 1));
+            item->csum_updatable = !(v > 0 && (data[0] & 1));
             return 0;
         }
         out->kind = S_KIND_DGRAM;
@@ -538,7 +541,7 @@ s_parse (colo_compare_t *self, colo_buf_t *buf, s_parsed_t *out, s_item_t *item)
     }
     else {
         item->r2_off = v;
-        item->r2_len = (uint32_t) len;
+        item->r2_len = len;
     }
     return 0;
 }
@@ -852,16 +855,33 @@ s_tcp_fills_hole (s_conn_t *conn, const s_item_t *item)
            && colo_seq_after (item->end, conn->cmp_seq);
 }
 
+//  What a secondary segment tells of the secondary's receive side: the
+//  highest ack, and the right edge of the window it offers (not on a SYN,
+//  whose window is unscaled; the SYN's own bookkeeping resets the edge).
+static void
+s_tcp_note_ack (s_conn_t *conn, const s_item_t *item)
+{
+    uint8_t f = item->flags;
+    if (!(f & COLO_TCP_ACK))
+        return;
+    if (!conn->s_ack_valid || colo_seq_after (item->ack, conn->s_ack)) {
+        conn->s_ack = item->ack;
+        conn->s_ack_valid = 1;
+    }
+    if (!(f & (COLO_TCP_SYN | COLO_TCP_RST)) && conn->s_ws_known) {
+        uint32_t right = item->ack + ((uint32_t) item->win << conn->s_ws);
+        if (!conn->s_right_valid || colo_seq_after (right, conn->s_right)) {
+            conn->s_right = right;
+            conn->s_right_valid = 1;
+        }
+    }
+}
+
 static void
 s_tcp_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
 {
     uint8_t f = item->flags;
-    if (f & COLO_TCP_ACK) {
-        if (!conn->s_ack_valid || colo_seq_after (item->ack, conn->s_ack)) {
-            conn->s_ack = item->ack;
-            conn->s_ack_valid = 1;
-        }
-    }
+    s_tcp_note_ack (conn, item);
     if (f & COLO_TCP_SYN) {
         if (f & COLO_TCP_ACK) {
             conn->s_synack = 1;
@@ -873,13 +893,6 @@ s_tcp_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item)
         conn->s_ws_known = 1;
         conn->s_ws_synack = (f & COLO_TCP_ACK) ? 1 : 0;
         conn->s_right_valid = 0;
-    }
-    else if ((f & COLO_TCP_ACK) && !(f & COLO_TCP_RST) && conn->s_ws_known) {
-        uint32_t right = item->ack + ((uint32_t) item->win << conn->s_ws);
-        if (!conn->s_right_valid || colo_seq_after (right, conn->s_right)) {
-            conn->s_right = right;
-            conn->s_right_valid = 1;
-        }
     }
     if (f & COLO_TCP_RST)
         conn->s_rst = 1;
@@ -1046,6 +1059,9 @@ s_warm (colo_compare_t *self)
         __builtin_prefetch (item->buf->data + item->r1_off + off);
 }
 
+static int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
+                           s_item_t *item, uint64_t now_ms, int primary);
+
 static int
 s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
 {
@@ -1055,7 +1071,8 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
     s_item_t *item = s_item_new (self);
     if (!item)
         return -1;
-    if (s_parse (self, buf, &parsed, item) != 0) {
+    if (s_parse (buf->data, buf->len, buf->vnet_hdr_len, self->pkt_counters, &parsed, item)
+        != 0) {
         self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
         colo_log_limited (&self->rl, COLO_LOG_WARN,
                           "compare: %s frame of %u bytes not parseable (%s): dropped",
@@ -1065,13 +1082,23 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
         colo_buf_destroy (buf_p);
         return 0;
     }
+    item->buf = buf;
+    return s_input_parsed (self, buf_p, &parsed, item, now_ms, primary);
+}
+
+//  A parsed frame (item holds its fields and buffer) into the engine.
+static int
+s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
+                s_item_t *item, uint64_t now_ms, int primary)
+{
+    colo_buf_t *buf = *buf_p;
     item->arrival_ms = now_ms;
     //  Failover, or a passthrough rule: the primary's frame leaves at once
     //  and the secondary's twin is dropped; no connection state at all.
     const colo_rule_t *rule = NULL;
     if (self->failover
         || (self->rules
-            && (rule = colo_ruleset_match (self->rules, &parsed.pkt,
+            && (rule = colo_ruleset_match (self->rules, &parsed->pkt,
                                            buf->data + buf->vnet_hdr_len)))) {
         if (rule)
             self->rule_hits[colo_ruleset_index (self->rules, rule)]++;
@@ -1090,12 +1117,12 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
         }
         return 0;
     }
-    s_conn_t *conn = s_conn_get (self, &parsed, now_ms);
+    s_conn_t *conn = s_conn_get (self, parsed, now_ms);
     if (!conn) {
         s_item_free (self, item);
         self->counters[COLO_CMP_TABLE_FULL]++;
         self->refused = 1;
-        s_raise (self, COLO_REASON_TABLE_FULL, &parsed.key);
+        s_raise (self, COLO_REASON_TABLE_FULL, &parsed->key);
         return -1;
     }
     if (!primary && conn->diverged) {
@@ -1113,7 +1140,7 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
         s_item_free (self, item);
         self->counters[COLO_CMP_QUEUE_FULL]++;
         self->refused = 1;
-        s_raise (self, COLO_REASON_QUEUE_FULL, &parsed.key);
+        s_raise (self, COLO_REASON_QUEUE_FULL, &parsed->key);
         return -1;
     }
     *buf_p = NULL;
@@ -1126,7 +1153,7 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
         self->counters[COLO_CMP_SECONDARY_FRAMES]++;
         self->queued_s++;
     }
-    if (conn->kind == S_KIND_TCP && parsed.kind == S_KIND_TCP) {
+    if (conn->kind == S_KIND_TCP && parsed->kind == S_KIND_TCP) {
         if (primary && s_tcp_verified_retransmit (self, conn, item))
             ;   //  released past the queue
         else if (primary && s_tcp_fills_hole (conn, item)) {
@@ -1164,6 +1191,105 @@ int
 colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 {
     return s_input (self, buf, now_ms, 0);
+}
+
+//  A secondary TCP segment that needs no keeping, taken straight from the
+//  caller's bytes: its connection waits for nothing from the secondary (no
+//  secondary segment queued), and the segment is a pure ACK, or data already
+//  released (stale), or data whose every byte past the compared point the
+//  primary has queued and that are equal.  Its ack and window are noted,
+//  the compared point moves past it, and the connection's primaries are
+//  released as the queued path would release them.  Returns 1 if taken; 0
+//  (nothing changed) when it must go the queued way: SYN, FIN or RST, a new
+//  or diverged connection, a hole, bytes the primary has not produced yet,
+//  or bytes that differ (the queued path finds and reports the mismatch).
+static int
+s_secondary_direct (colo_compare_t *self, const s_parsed_t *parsed, const s_item_t *it,
+                    const uint8_t *data, uint32_t vnet_hdr_len, uint64_t now_ms)
+{
+    if (parsed->kind != S_KIND_TCP || (it->flags & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST))
+        || !(it->flags & COLO_TCP_ACK) || self->failover
+        || (self->rules && colo_ruleset_match (self->rules, &parsed->pkt, data + vnet_hdr_len)))
+        return 0;
+    s_conn_t *conn = (s_conn_t *) colo_conntable_find (self->table, &parsed->key);
+    if (!conn || conn->kind != S_KIND_TCP || conn->diverged || conn->sq.head)
+        return 0;
+    colo_compare_counter_t why = COLO_CMP_SECONDARY_MATCHED;
+    if (it->end != it->seq) {
+        if (!conn->cmp_valid)
+            return 0;
+        if (colo_seq_before_eq (it->end, conn->cmp_seq))
+            why = COLO_CMP_SECONDARY_STALE;
+        else {
+            if (colo_seq_after (it->seq, conn->cmp_seq))
+                return 0;
+            //  The primaries queued from the compared point on, in order,
+            //  must hold every byte of the segment past it, equal.
+            uint32_t pos = conn->cmp_seq;
+            const s_item_t *p = conn->pq.head;
+            while (colo_seq_before (pos, it->end)) {
+                while (p && colo_seq_before_eq (p->end, pos))
+                    p = p->next;   //  compared already (waits for an ack), or no data
+                if (!p || (p->flags & (COLO_TCP_SYN | COLO_TCP_RST)) || colo_seq_after (p->seq, pos))
+                    return 0;
+                uint32_t stop = colo_seq_before (p->end, it->end) ? p->end : it->end;
+                if (memcmp (p->buf->data + p->r1_off + (pos - p->seq),
+                            data + it->r1_off + (pos - it->seq), stop - pos)
+                    != 0)
+                    return 0;
+                pos = stop;
+            }
+            self->counters[COLO_CMP_BYTES_COMPARED] += it->end - conn->cmp_seq;
+            conn->cmp_seq = it->end;
+        }
+    }
+    colo_packet_count (self->pkt_counters, parsed->rc, &parsed->pkt);
+    self->counters[COLO_CMP_SECONDARY_FRAMES]++;
+    self->counters[why]++;
+    colo_conntable_touch (self->table, conn, now_ms);
+    s_tcp_note_ack (conn, it);
+    s_tcp_run (self, conn);
+    s_busy_update (self, conn);
+    return 1;
+}
+
+int
+colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
+                             uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms)
+{
+    s_warm (self);
+    s_parsed_t parsed;
+    s_item_t tmp;
+    int parsed_ok = vnet_hdr_len <= len
+                    && s_parse (data, len, vnet_hdr_len, NULL, &parsed, &tmp) == 0;
+    if (parsed_ok && s_secondary_direct (self, &parsed, &tmp, data, vnet_hdr_len, now_ms))
+        return 0;
+    //  Kept (or refused, or malformed): the queued path, on a copy.
+    colo_buf_t *buf = colo_buf_new_copy (data, len);
+    if (!buf) {
+        colo_log_limited (&self->rl, COLO_LOG_ERROR,
+                          "compare: out of memory for a secondary frame of %u bytes", len);
+        return -1;
+    }
+    buf->vnet_hdr_len = vnet_hdr_len;
+    buf->ts_ns = ts_ns;
+    buf->dir = COLO_DIR_FROM_SECONDARY;
+    int rc;
+    if (!parsed_ok)
+        rc = s_input (self, &buf, now_ms, 0);   //  counts and logs it
+    else {
+        s_item_t *item = s_item_new (self);
+        if (!item)
+            rc = -1;
+        else {
+            colo_packet_count (self->pkt_counters, parsed.rc, &parsed.pkt);
+            *item = tmp;
+            item->buf = buf;
+            rc = s_input_parsed (self, &buf, &parsed, item, now_ms, 0);
+        }
+    }
+    colo_buf_destroy (&buf);   //  refused: the caller keeps its own copy
+    return rc;
 }
 
 int

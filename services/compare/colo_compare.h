@@ -119,6 +119,18 @@ void colo_compare_set_mismatch_handler (colo_compare_t *self,
 int colo_compare_primary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms);
 int colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms);
 
+//  colo_compare_secondary for a frame the caller keeps (a view into a
+//  port's buffer, see colo_port_recv_views): data[0..len) as a buffer would
+//  hold it, the first vnet_hdr_len bytes a virtio-net header; ts_ns its
+//  arrival stamp.  The engine copies only a frame it must keep: a segment
+//  whose primary twin is queued already is compared with it from data and
+//  dropped, a pure ACK is noted and dropped, neither copied.  Returns 0 when
+//  the engine took the frame (a copy, if any, is its own); -1 when it
+//  refused it, as colo_compare_secondary (or had no memory for a copy): it
+//  keeps nothing, and the caller keeps its own copy to offer again.
+int colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
+                                 uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms);
+
 //  Take up to max released primary frames, in release order (caller owns).
 int colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max);
 

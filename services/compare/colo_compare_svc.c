@@ -38,7 +38,7 @@ _Static_assert (S_RULE_STATUS_MAX >= 64, "room for the hits of 64 rules at least
 const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
     "checkpoint_requests", "checkpoint_episodes", "notify_init",      "notify_unknown",
     "input_pauses",        "out_queued",          "connections",      "queued_primary",
-    "queued_secondary",    "out_frames",          "held_us",
+    "queued_secondary",    "out_frames",          "held_us",          "frames_lost",
 };
 
 struct colo_compare_svc {
@@ -71,6 +71,7 @@ struct colo_compare_svc {
         int count;
     } held[2];
     int inputs_paused;
+    int sec_views;                //  secondary-in may hand out views (until it says not)
     int out_blocked;              //  outdev refused frames: wait for its fd
     //  checkpoint request state: at most one outstanding
     int outstanding;
@@ -371,11 +372,66 @@ s_on_mismatch (void *arg, colo_compare_reason_t reason, const colo_flow_key_t *k
 //  Feed up to budget frames from an input into the engine.  Returns when
 //  the input is empty, the budget is spent, or the engine refuses a frame
 //  (kept as held until a checkpoint).
+//  The secondary's frames as views into its port (no copy for the many the
+//  engine compares with their queued twin and drops at once).  Returns 0
+//  when the input is empty, the budget spent, or the engine refused a frame
+//  (it and the rest of the burst held as copies); -1 if the port hands out
+//  buffers only.
+static int
+s_drain_views (colo_compare_svc_t *self, colo_port_t *port, int *budget)
+{
+    colo_frame_view_t views[S_BURST];
+    while (*budget > 0 && self->held[1].count == 0) {
+        int n = colo_port_recv_views (port, views, S_BURST);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        *budget -= n;
+        uint64_t now = colo_clock_mono_ms ();
+        for (int i = 0; i < n; i++) {
+            const colo_frame_view_t *v = &views[i];
+            if (colo_compare_secondary_view (self->engine, v->data, v->len, v->vnet_hdr_len,
+                                             v->ts_ns, now)
+                == 0)
+                continue;
+            //  Refused: copies of it and the rest wait, in order, until a
+            //  checkpoint (the views end at the next call on the port).
+            for (int k = i; k < n; k++) {
+                colo_buf_t *buf = colo_buf_new_copy (views[k].data, views[k].len);
+                if (!buf) {
+                    self->counters[COLO_SVC_FRAMES_LOST]++;
+                    colo_log_limited (&self->rl, COLO_LOG_ERROR,
+                                      "compare %s: out of memory holding a secondary frame "
+                                      "of %u bytes: frame lost",
+                                      self->id, views[k].len);
+                    continue;
+                }
+                buf->vnet_hdr_len = views[k].vnet_hdr_len;
+                buf->ts_ns = views[k].ts_ns;
+                self->held[1].bufs[self->held[1].count++] = buf;
+            }
+            return 0;
+        }
+        if (n < S_BURST)
+            break;
+    }
+    return 0;
+}
+
 static void
 s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int budget)
 {
     colo_buf_t *bufs[S_BURST];
     int side = primary ? 0 : 1;
+    if (!primary && self->sec_views) {
+        if (s_drain_views (self, port, &budget) == 0) {
+            if (budget <= 0)
+                colo_loop_again (self->loop);
+            return;
+        }
+        self->sec_views = 0;   //  buffers only: the loop below from now on
+    }
     while (budget > 0 && self->held[side].count == 0) {
         int n = colo_port_recv (port, bufs, S_BURST);
         if (n <= 0)
@@ -660,6 +716,7 @@ colo_compare_svc_start (const colo_compare_svc_config_t *cfg)
     if (self->engine && self->loop && pri && sec && out && self->cmd_fd >= 0) {
         self->pri = colo_port_new (pri, COLO_PORT_RX);
         self->sec = self->pri ? colo_port_new (sec, COLO_PORT_RX) : NULL;
+        self->sec_views = 1;
         self->out = self->sec ? colo_port_new (out, COLO_PORT_TX) : NULL;
         if (self->out && cfg->notify_dev)
             self->notify = colo_port_new (cfg->notify_dev, COLO_PORT_RXTX);

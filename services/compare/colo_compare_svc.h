@@ -68,6 +68,7 @@ typedef enum {
     COLO_SVC_HELD_US,                   //  their summed time in colonet, from arrival on
                                         //  a port to outdev (µs): held_us / out_frames is
                                         //  the mean added latency
+    COLO_SVC_FRAMES_LOST,               //  input frames lost for want of memory (logged)
     COLO_SVC_COUNTER_COUNT
 } colo_compare_svc_counter_t;
 
