@@ -19,6 +19,9 @@
 
 static colo_compare_t *s_cmp;
 static uint64_t s_now;
+//  The "views" test case feeds the secondary through
+//  colo_compare_secondary_view, every assertion the same.
+static int s_via_view;
 
 static void
 s_setup (void)
@@ -30,6 +33,13 @@ s_setup (void)
     s_cmp = colo_compare_new (&cfg);
     ck_assert_ptr_nonnull (s_cmp);
     s_now = 1000;
+}
+
+static void
+s_setup_views (void)
+{
+    s_setup ();
+    s_via_view = 1;
 }
 
 static void
@@ -90,6 +100,13 @@ s_pri (colo_buf_t *buf)
 static void
 s_sec (colo_buf_t *buf)
 {
+    if (s_via_view) {
+        ck_assert_int_eq (colo_compare_secondary_view (s_cmp, buf->data, buf->len,
+                                                       buf->vnet_hdr_len, buf->ts_ns, s_now),
+                          0);
+        colo_buf_destroy (&buf);
+        return;
+    }
     ck_assert_int_eq (colo_compare_secondary (s_cmp, &buf, s_now), 0);
     ck_assert_ptr_null (buf);
 }
@@ -1134,6 +1151,116 @@ START_TEST (test_passthrough_rules)
 }
 END_TEST
 
+//  ---------------------------------------------------------------- views
+
+//  Feed a secondary segment from a caller's array, then scribble over it:
+//  whatever the engine kept must be its own copy.
+static void
+s_sec_view_scribbled (colo_buf_t *buf)
+{
+    uint8_t bytes[2048];
+    ck_assert_uint_le (buf->len, sizeof bytes);
+    memcpy (bytes, buf->data, buf->len);
+    ck_assert_int_eq (
+        colo_compare_secondary_view (s_cmp, bytes, buf->len, buf->vnet_hdr_len, 0, s_now), 0);
+    memset (bytes, 0xa5, sizeof bytes);
+    colo_buf_destroy (&buf);
+}
+
+START_TEST (test_view_copies_what_it_keeps)
+{
+    s_handshake ();
+    char data[600];
+    for (int i = 0; i < 600; i++)
+        data[i] = (char) (i * 7);
+    //  The secondary first: it must wait for its twin, so it is copied.
+    s_sec_view_scribbled (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 600));
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 1);
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 600));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_BYTES_COMPARED), 600);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+}
+END_TEST
+
+START_TEST (test_view_spans_queued_primaries)
+{
+    s_handshake ();
+    char data[1500];
+    for (int i = 0; i < 1500; i++)
+        data[i] = (char) (i * 13 + 1);
+    //  Three primaries queued; one secondary segment covers the first two
+    //  and half of the third, straight from the caller's bytes.
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 500));
+    s_pri (s_tcp (ISN_P + 501, ISN_C + 1, COLO_TCP_ACK, data + 500, 500));
+    s_pri (s_tcp (ISN_P + 1001, ISN_C + 1, COLO_TCP_ACK, data + 1000, 500));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec_view_scribbled (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 1250));
+    ck_assert_int_eq (s_released (), 2);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_BYTES_COMPARED), 1250);
+    //  The rest of the third comes later, as a view again.
+    s_sec_view_scribbled (s_tcp (ISN_P + 1251, ISN_C + 1, COLO_TCP_ACK, data + 1250, 250));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+    //  A retransmission of verified bytes is stale; a pure ACK is noted.
+    s_sec_view_scribbled (s_tcp (ISN_P + 501, ISN_C + 1, COLO_TCP_ACK, data + 500, 500));
+    ck_assert_uint_eq (s_counter (COLO_CMP_SECONDARY_STALE), 1);
+    s_sec_view_scribbled (s_tcp (ISN_P + 1501, ISN_C + 2, COLO_TCP_ACK, NULL, 0));
+    s_pri (s_tcp (ISN_P + 1501, ISN_C + 2, COLO_TCP_ACK, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+}
+END_TEST
+
+static int s_reports;
+static uint8_t s_report_sec[2048];
+static uint32_t s_report_sec_len;
+
+static void
+s_on_mismatch (void *arg, colo_compare_reason_t reason, const colo_flow_key_t *key,
+               const colo_buf_t *primary, const colo_buf_t *secondary, long offset)
+{
+    (void) arg;
+    (void) reason;
+    (void) key;
+    (void) primary;
+    (void) offset;
+    s_reports++;
+    if (secondary && secondary->len <= sizeof s_report_sec) {
+        memcpy (s_report_sec, secondary->data, secondary->len);
+        s_report_sec_len = secondary->len;
+    }
+}
+
+START_TEST (test_view_mismatch_reports_the_frame)
+{
+    colo_compare_set_mismatch_handler (s_cmp, s_on_mismatch, NULL);
+    s_reports = 0;
+    s_report_sec_len = 0;
+    s_handshake ();
+    char a[300], b[300];
+    memset (a, 'a', sizeof a);
+    memcpy (b, a, sizeof b);
+    b[299] = 'b';
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, a, 300));
+    colo_buf_t *sec = s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, b, 300);
+    colo_buf_t *expect = colo_buf_dup (sec);
+    s_sec_view_scribbled (sec);
+    ck_assert_int_eq (s_released (), 0);
+    colo_compare_reason_t reason;
+    ck_assert_int_eq (s_requests (&reason), 1);
+    ck_assert_int_eq (reason, COLO_REASON_MISMATCH_TCP);
+    //  The report holds the secondary's frame as it came, not the scribble.
+    ck_assert_int_eq (s_reports, 1);
+    ck_assert_uint_eq (s_report_sec_len, expect->len);
+    ck_assert_mem_eq (s_report_sec, expect->data, expect->len);
+    colo_buf_destroy (&expect);
+}
+END_TEST
+
 START_TEST (test_failover_releases_everything)
 {
     s_handshake ();
@@ -1160,45 +1287,59 @@ START_TEST (test_failover_releases_everything)
 }
 END_TEST
 
+
 Suite *
 colo_compare_suite (void)
 {
     Suite *s = suite_create ("colo_compare");
+    const TTest *engine_tests[] = {
+        test_identical_streams,
+        test_one_byte_difference,
+        test_retransmissions,
+        test_retransmission_passes_waiting_segment,
+        test_hole_filler_goes_first,
+        test_secondary_reordered,
+        test_sequence_wrap,
+        test_ack_lowered_with_checksum,
+        test_ack_hold_policy,
+        test_pure_ack_judged_by_ack,
+        test_fin_versus_rst,
+        test_fin_both_and_close,
+        test_rst_after_both_fins_waits,
+        test_rst_versus_fin,
+        test_fin_matches_before_secondary_rst,
+        test_secondary_duplicate_dropped_when_verified,
+        test_window_clamped_to_secondary,
+        test_window_clamp_scales_differ,
+        test_window_clamp_guest_opened,
+        test_guest_opened_syn,
+        test_udp_orders,
+        test_udp_mismatch_after_grace,
+        test_ipv6_compared,
+        test_vlan_and_arp_compared,
+        test_timeout,
+        test_queue_full_backpressure,
+        test_flush_order,
+        test_flush_drops_duplicates,
+        test_malformed_never_forwarded,
+        test_table_bounded,
+        test_passthrough_rules,
+        test_failover_releases_everything,
+    };
     TCase *tc = tcase_create ("engine");
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
-    tcase_add_test (tc, test_identical_streams);
-    tcase_add_test (tc, test_one_byte_difference);
-    tcase_add_test (tc, test_retransmissions);
-    tcase_add_test (tc, test_retransmission_passes_waiting_segment);
-    tcase_add_test (tc, test_hole_filler_goes_first);
-    tcase_add_test (tc, test_secondary_reordered);
-    tcase_add_test (tc, test_sequence_wrap);
-    tcase_add_test (tc, test_ack_lowered_with_checksum);
-    tcase_add_test (tc, test_ack_hold_policy);
-    tcase_add_test (tc, test_pure_ack_judged_by_ack);
-    tcase_add_test (tc, test_fin_versus_rst);
-    tcase_add_test (tc, test_fin_both_and_close);
-    tcase_add_test (tc, test_rst_after_both_fins_waits);
-    tcase_add_test (tc, test_rst_versus_fin);
-    tcase_add_test (tc, test_fin_matches_before_secondary_rst);
-    tcase_add_test (tc, test_secondary_duplicate_dropped_when_verified);
-    tcase_add_test (tc, test_window_clamped_to_secondary);
-    tcase_add_test (tc, test_window_clamp_scales_differ);
-    tcase_add_test (tc, test_window_clamp_guest_opened);
-    tcase_add_test (tc, test_guest_opened_syn);
-    tcase_add_test (tc, test_udp_orders);
-    tcase_add_test (tc, test_udp_mismatch_after_grace);
-    tcase_add_test (tc, test_ipv6_compared);
-    tcase_add_test (tc, test_vlan_and_arp_compared);
-    tcase_add_test (tc, test_timeout);
-    tcase_add_test (tc, test_queue_full_backpressure);
-    tcase_add_test (tc, test_flush_order);
-    tcase_add_test (tc, test_flush_drops_duplicates);
-    tcase_add_test (tc, test_malformed_never_forwarded);
-    tcase_add_test (tc, test_table_bounded);
-    tcase_add_test (tc, test_passthrough_rules);
-    tcase_add_test (tc, test_failover_releases_everything);
+    for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
+        tcase_add_test (tc, engine_tests[i]);
     suite_add_tcase (s, tc);
+    //  The same cases with the secondary fed as views (zero copy).
+    TCase *tcv = tcase_create ("views");
+    tcase_add_checked_fixture (tcv, s_setup_views, s_teardown);
+    for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
+        tcase_add_test (tcv, engine_tests[i]);
+    tcase_add_test (tcv, test_view_copies_what_it_keeps);
+    tcase_add_test (tcv, test_view_spans_queued_primaries);
+    tcase_add_test (tcv, test_view_mismatch_reports_the_frame);
+    suite_add_tcase (s, tcv);
     TCase *tc2 = tcase_create ("segmentation");
     tcase_add_test (tc2, test_segmentation_independent);
     suite_add_tcase (s, tc2);
