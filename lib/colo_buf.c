@@ -12,6 +12,7 @@
  *  the freeing thread's cache.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,77 @@ colo_buf_new (size_t cap)
     }
     memset (self, 0, sizeof (colo_buf_t));
     self->cap = (uint32_t) s_class_cap (c);
+    self->data = self->storage;
+    return self;
+}
+
+//  ---------------------------------------------------------------- slabs
+
+struct colo_buf_slab {
+    atomic_uint refs;         //  the owner's (while it holds it) + one per buffer
+    size_t size;
+    _Alignas (64) uint8_t data[];
+};
+
+colo_buf_slab_t *
+colo_buf_slab_new (size_t size)
+{
+    colo_buf_slab_t *slab = (colo_buf_slab_t *) aligned_alloc (
+        S_ALIGN, (sizeof (colo_buf_slab_t) + size + S_ALIGN - 1) & ~(size_t) (S_ALIGN - 1));
+    if (!slab)
+        return NULL;
+    atomic_init (&slab->refs, 1);
+    slab->size = size;
+    return slab;
+}
+
+uint8_t *
+colo_buf_slab_data (colo_buf_slab_t *slab)
+{
+    return slab->data;
+}
+
+size_t
+colo_buf_slab_size (const colo_buf_slab_t *slab)
+{
+    return slab->size;
+}
+
+int
+colo_buf_slab_shared (const colo_buf_slab_t *slab)
+{
+    return atomic_load_explicit (&((colo_buf_slab_t *) slab)->refs, memory_order_acquire) > 1;
+}
+
+static void
+s_slab_unref (colo_buf_slab_t *slab)
+{
+    if (atomic_fetch_sub_explicit (&slab->refs, 1, memory_order_acq_rel) == 1)
+        free (slab);
+}
+
+void
+colo_buf_slab_release (colo_buf_slab_t **slab_p)
+{
+    if (!slab_p || !*slab_p)
+        return;
+    s_slab_unref (*slab_p);
+    *slab_p = NULL;
+}
+
+colo_buf_t *
+colo_buf_new_in (colo_buf_slab_t *slab, const uint8_t *data, size_t len)
+{
+    if (len > COLO_FRAME_MAX)
+        return NULL;
+    colo_buf_t *self = colo_buf_new (0);   //  the smallest class: metadata only is used
+    if (!self)
+        return NULL;
+    atomic_fetch_add_explicit (&slab->refs, 1, memory_order_relaxed);
+    self->slab = slab;
+    self->data = (uint8_t *) data;
+    self->len = (uint32_t) len;
+    self->cap = (uint32_t) len;
     return self;
 }
 
@@ -159,9 +231,15 @@ colo_buf_dup (const colo_buf_t *buf)
 {
     colo_buf_t *self = colo_buf_new (buf->len);
     if (self) {
-        uint32_t cap = self->cap;
-        memcpy (self, buf, sizeof (colo_buf_t) + buf->len);
-        self->cap = cap;
+        self->ts_ns = buf->ts_ns;
+        self->seq = buf->seq;
+        self->instance = buf->instance;
+        self->dir = buf->dir;
+        self->flags = buf->flags;
+        self->vnet_hdr_len = buf->vnet_hdr_len;
+        self->len = buf->len;
+        if (buf->len)
+            memcpy (self->data, buf->data, buf->len);
     }
     return self;
 }
@@ -173,6 +251,11 @@ colo_buf_destroy (colo_buf_t **self_p)
         return;
     colo_buf_t *self = *self_p;
     *self_p = NULL;
+    if (self->slab) {
+        s_slab_unref (self->slab);
+        self->slab = NULL;
+        self->cap = (uint32_t) s_class_cap (0);   //  its storage, unused
+    }
     int c = s_class (self->cap);
     if (S_CACHING && c >= 0 && s_class_cap (c) == self->cap
         && s_cache.count[c] < s_class_limit (c)) {

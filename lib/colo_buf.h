@@ -2,10 +2,13 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  A colo_buf_t is a single allocation: the metadata followed by `cap` bytes
- *  of data.  data[0..vnet_hdr_len) is the virtio-net header (if any), then
- *  the Ethernet frame without FCS.  Ports hand out and take buffers by
- *  pointer; whoever holds the pointer owns the buffer.
+ *  A colo_buf_t is usually a single allocation: the metadata followed by
+ *  `cap` bytes of data.  Or its data lie in a slab, a block of bytes that
+ *  several buffers share (frames read in one read() stay where the kernel
+ *  put them): the buffer holds a reference, and the slab is freed with the
+ *  last one.  Either way data[0..vnet_hdr_len) is the virtio-net header
+ *  (if any), then the Ethernet frame without FCS.  Ports hand out and take
+ *  buffers by pointer; whoever holds the pointer owns the buffer.
  */
 #ifndef COLO_BUF_H_INCLUDED
 #define COLO_BUF_H_INCLUDED
@@ -34,9 +37,33 @@ typedef struct {
     uint8_t flags;
     uint16_t vnet_hdr_len;    //  <= COLO_VNET_HDR_MAX and <= len
     uint32_t len;             //  bytes of data in use
-    uint32_t cap;             //  bytes of data allocated
-    uint8_t data[];
+    uint32_t cap;             //  bytes data may hold
+    uint8_t *data;            //  storage, or a slab's bytes
+    struct colo_buf_slab *slab;   //  the slab data lies in (a reference), or NULL
+    uint8_t storage[];
 } colo_buf_t;
+
+//  A block of frame bytes shared by the buffers made in it, freed when its
+//  owner and the last of them let go.  References are atomic: buffers may
+//  be freed by any thread.
+typedef struct colo_buf_slab colo_buf_slab_t;
+
+//  New slab of size bytes, held by the caller (its owner); NULL if no memory.
+colo_buf_slab_t *colo_buf_slab_new (size_t size);
+//  Its bytes and size.
+uint8_t *colo_buf_slab_data (colo_buf_slab_t *slab);
+size_t colo_buf_slab_size (const colo_buf_slab_t *slab);
+//  1 while buffers made in the slab are alive (the owner must not write
+//  over their bytes), else 0.
+int colo_buf_slab_shared (const colo_buf_slab_t *slab);
+//  The owner lets go; NULL-safe, sets *slab_p to NULL.  The slab is freed
+//  now, or with the last buffer made in it.
+void colo_buf_slab_release (colo_buf_slab_t **slab_p);
+
+//  New buffer whose data are the len bytes at data, inside slab (not
+//  copied; len <= COLO_FRAME_MAX): it holds a reference to the slab until
+//  destroyed.  cap = len.  NULL if no memory.
+colo_buf_t *colo_buf_new_in (colo_buf_slab_t *slab, const uint8_t *data, size_t len);
 
 //  A frame someone else holds (see colo_port_recv_views): the bytes a
 //  colo_buf_t's data would hold (vnet_hdr_len bytes of virtio-net header,

@@ -45,6 +45,7 @@
 #define S_DISCARD_READS 16         //  reads discarded per turn on a send-only port
 #define S_HOUSEKEEP_SKIP 8         //  recv calls in a row that may skip housekeeping
 #define S_LEND_MAX 256             //  views per recv_views call at most
+#define S_SLABS_MAX 8              //  read slabs per port at most (2 MiB)
 
 enum { S_TAG_LISTEN = 1, S_TAG_CONN = 2, S_TAG_TIMER = 3, S_TAG_STASH = 4 };
 
@@ -80,7 +81,16 @@ typedef struct {
     struct addrinfo *ai_next;    //  next address to try
     //  Receiving
     colo_framing_t *dec;
-    uint8_t *rbuf;
+    //  Reads go into a slab, and frames that lie whole in it become
+    //  buffers pointing into it (no copy).  A slab that frames still point
+    //  into is set aside and another one read into; when S_SLABS_MAX are
+    //  all pinned, a read goes into cbuf and its frames are copied.
+    colo_buf_slab_t *slab;       //  the slab read into last
+    colo_buf_slab_t *spare[S_SLABS_MAX];
+    int spares;
+    uint8_t *cbuf;               //  read into when every slab is pinned (made on need)
+    int copying;                 //  the bytes held are in cbuf
+    uint8_t *rbuf;               //  the bytes held: slab's or cbuf
     size_t rpos;
     size_t rlen;
     uint64_t rts_ns;             //  when rbuf was filled: frames' arrival time
@@ -273,9 +283,45 @@ s_decode_one (s_qemu_t *q, colo_buf_t **out)
 
 //  Read once into rbuf.  Returns bytes read, 0 on end of stream, -1 with
 //  errno (EAGAIN when nothing is there).
+//  Where the next read goes: the current slab if no frame points into it,
+//  else a spare that none points into, else a new spare, else cbuf (its
+//  frames will be copied).  NULL if no memory at all.
+static uint8_t *
+s_read_target (s_qemu_t *q)
+{
+    q->copying = 0;
+    if (!colo_buf_slab_shared (q->slab))
+        return colo_buf_slab_data (q->slab);
+    for (int i = 0; i < q->spares; i++)
+        if (!colo_buf_slab_shared (q->spare[i])) {
+            colo_buf_slab_t *free_slab = q->spare[i];
+            q->spare[i] = q->slab;
+            q->slab = free_slab;
+            return colo_buf_slab_data (q->slab);
+        }
+    if (q->spares < S_SLABS_MAX - 1) {
+        colo_buf_slab_t *fresh = colo_buf_slab_new (S_READ_SIZE);
+        if (fresh) {
+            q->spare[q->spares++] = q->slab;
+            q->slab = fresh;
+            return colo_buf_slab_data (q->slab);
+        }
+    }
+    if (!q->cbuf)
+        q->cbuf = (uint8_t *) malloc (S_READ_SIZE);
+    q->copying = 1;
+    return q->cbuf;
+}
+
 static ssize_t
 s_read (s_qemu_t *q)
 {
+    uint8_t *target = s_read_target (q);
+    if (!target) {
+        errno = ENOMEM;
+        return -1;
+    }
+    q->rbuf = target;
     ssize_t n;
     do
         n = read (q->cfd, q->rbuf, S_READ_SIZE);
@@ -763,8 +809,43 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
         }
         if (!s_connected (q))
             break;
+        if (q->rpos < q->rlen && !q->copying) {
+            //  The whole frames in the slab, as buffers pointing into it.
+            colo_frame_view_t views[64];
+            size_t used = 0;
+            int want = max - got < 64 ? max - got : 64;
+            int k = colo_framing_views (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
+                                        views, want, q->rts_ns);
+            int made = 0;
+            uint64_t bytes = 0;
+            for (; made < k; made++) {
+                colo_buf_t *buf = colo_buf_new_in (q->slab, views[made].data, views[made].len);
+                if (!buf)
+                    break;   //  no memory: the rest take the copying path below
+                buf->vnet_hdr_len = views[made].vnet_hdr_len;
+                buf->ts_ns = views[made].ts_ns;
+                bytes += buf->len;
+                bufs[got + made] = buf;
+            }
+            if (made < k) {
+                //  Not taken: give their bytes back to the decoder (which
+                //  has counted them already and will once more: only when
+                //  memory ran out).
+                used = (size_t) (views[made].data - (q->rbuf + q->rpos)) - (q->vnet ? 8 : 4);
+            }
+            q->rpos += used;
+            self->counters[COLO_PORT_RX_FRAMES] += (uint64_t) made;
+            self->counters[COLO_PORT_RX_BYTES] += bytes;
+            got += made;
+            if (made > 0) {
+                q->streaming = 1;
+                continue;
+            }
+        }
         if (q->rpos < q->rlen) {
-            //  Every frame the bytes held complete, up to what is asked.
+            //  Every frame the bytes held complete, up to what is asked
+            //  (copies: the bytes are in cbuf, or the next frame is not
+            //  whole in the slab).
             size_t used = 0;
             colo_framing_result_t rc;
             int k = colo_framing_feed_many (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos,
@@ -923,7 +1004,10 @@ s_close (colo_port_t *self)
     s_fifo_free (&q->stash);
     s_lent_free (q);
     colo_framing_destroy (&q->dec);
-    free (q->rbuf);
+    colo_buf_slab_release (&q->slab);
+    for (int i = 0; i < q->spares; i++)
+        colo_buf_slab_release (&q->spare[i]);
+    free (q->cbuf);
     if (q->ai_list)
         freeaddrinfo (q->ai_list);
     free (q);
@@ -1106,7 +1190,8 @@ s_open (colo_port_t *self, colo_uri_t *uri, int tcp)
     q->epfd = epoll_create1 (EPOLL_CLOEXEC);
     q->efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     q->dec = colo_framing_new (q->vnet);
-    q->rbuf = (uint8_t *) malloc (S_READ_SIZE);
+    q->slab = colo_buf_slab_new (S_READ_SIZE);
+    q->rbuf = q->slab ? colo_buf_slab_data (q->slab) : NULL;
     self->fd = q->epfd;
     if (q->epfd < 0 || q->efd < 0 || !q->dec || !q->rbuf) {
         colo_error ("port %s: cannot set up: %s", self->uri, strerror (errno));

@@ -1,0 +1,166 @@
+/*  check_colo_port_slab.c - a qemu+ port's frames point into its read slabs.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Frames that lie whole in one read are buffers pointing into the slab the
+ *  port read them into (no copy); a slab that frames still point into is
+ *  not read into again; when every slab a port may have is pinned, frames
+ *  are copied.  Whichever way, every frame comes out whole and in order.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo_buf.h"
+#include "colo_log.h"
+#include "colo_port.h"
+#include "colo_test.h"
+
+#define S_DEADLINE_MS 20000
+#define S_FRAMES 3000
+
+typedef struct {
+    colo_port_t *rx, *tx;
+} s_pair_t;
+
+static void
+s_pair_open (s_pair_t *p)
+{
+    char name[64], server[128], client[128];
+    colo_test_name (name, sizeof name);
+    snprintf (server, sizeof server, "qemu+unix:@%s,server", name);
+    snprintf (client, sizeof client, "qemu+unix:@%s,queue=%d", name, S_FRAMES);
+    p->rx = colo_port_new (server, COLO_PORT_RX);
+    p->tx = colo_port_new (client, COLO_PORT_TX);
+    ck_assert_ptr_nonnull (p->rx);
+    ck_assert_ptr_nonnull (p->tx);
+}
+
+static void
+s_pair_close (s_pair_t *p)
+{
+    colo_port_destroy (&p->tx);
+    colo_port_destroy (&p->rx);
+}
+
+static uint32_t
+s_len (int i)
+{
+    return 60 + (uint32_t) ((i * 389) % 1455);
+}
+
+//  Send S_FRAMES frames of varied sizes; receive them all, keeping every
+//  one if keep (so the slabs stay pinned), else freeing each at once.
+//  Checks each frame against what was sent; counts slab-backed frames and
+//  the distinct slabs seen.
+static void
+s_run (int keep, int *in_slab, int *slabs_seen)
+{
+    colo_log_set_level (COLO_LOG_ERROR);
+    s_pair_t p;
+    s_pair_open (&p);
+    colo_port_t *both[2] = {p.rx, p.tx};
+    colo_buf_t **sent = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
+    colo_buf_t **got = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
+    for (int i = 0; i < S_FRAMES; i++)
+        sent[i] = colo_test_frame (s_len (i), (uint32_t) i + 1);
+    const void *slabs[64];
+    int nslabs = 0;
+    *in_slab = 0;
+    //  Sent in bursts, received as they come.
+    int received = 0;
+    for (int at = 0; at < S_FRAMES; at += 500) {
+        colo_buf_t *burst[500];
+        int n = S_FRAMES - at < 500 ? S_FRAMES - at : 500;
+        for (int i = 0; i < n; i++)
+            burst[i] = colo_buf_dup (sent[at + i]);
+        ck_assert_int_eq (colo_test_send_all (p.tx, burst, n, both, 2, S_DEADLINE_MS), n);
+        int want = at + n - received;
+        int k = colo_test_recv_frames (p.rx, got + received, want, both + 1, 1, S_DEADLINE_MS);
+        ck_assert_int_eq (k, want);
+        for (int i = received; i < received + k; i++) {
+            ck_assert_uint_eq (got[i]->len, sent[i]->len);
+            ck_assert_mem_eq (got[i]->data, sent[i]->data, sent[i]->len);
+            if (got[i]->slab) {
+                (*in_slab)++;
+                int seen = 0;
+                for (int s = 0; s < nslabs; s++)
+                    seen |= slabs[s] == (const void *) got[i]->slab;
+                if (!seen && nslabs < 64)
+                    slabs[nslabs++] = got[i]->slab;
+            }
+            if (!keep)
+                colo_buf_destroy (&got[i]);
+        }
+        received += k;
+    }
+    //  Held frames are intact after everything else was read.
+    for (int i = 0; keep && i < S_FRAMES; i++)
+        ck_assert_mem_eq (got[i]->data, sent[i]->data, sent[i]->len);
+    *slabs_seen = nslabs;
+    colo_buf_destroy_array (got, S_FRAMES);
+    colo_buf_destroy_array (sent, S_FRAMES);
+    free (got);
+    free (sent);
+    s_pair_close (&p);
+}
+
+START_TEST (test_frames_point_into_slabs)
+{
+    int in_slab, slabs;
+    s_run (0, &in_slab, &slabs);
+    //  Only frames cut by a read boundary are copies.
+    ck_assert_int_gt (in_slab, S_FRAMES / 2);
+    //  Freed at once, frames never pin more than a couple of slabs.
+    ck_assert_int_le (slabs, 8);
+}
+END_TEST
+
+START_TEST (test_pinned_slabs_then_copies)
+{
+    int in_slab, slabs;
+    //  About 2.3 MB kept: more than the slabs a port may have (8 of
+    //  256 KiB), so the later frames are copies; every one is intact.
+    s_run (1, &in_slab, &slabs);
+    ck_assert_int_gt (in_slab, 0);
+    ck_assert_int_lt (in_slab, S_FRAMES);
+    ck_assert_int_le (slabs, 8);
+}
+END_TEST
+
+//  Frames outlive the port that read them (the slab goes with the last).
+START_TEST (test_frames_outlive_port)
+{
+    colo_log_set_level (COLO_LOG_ERROR);
+    s_pair_t p;
+    s_pair_open (&p);
+    colo_port_t *both[2] = {p.rx, p.tx};
+    colo_buf_t *out[16], *in[16];
+    for (int i = 0; i < 16; i++)
+        out[i] = colo_test_frame (100 + (uint32_t) i, 77 + (uint32_t) i);
+    colo_buf_t *copy[16];
+    for (int i = 0; i < 16; i++)
+        copy[i] = colo_buf_dup (out[i]);
+    ck_assert_int_eq (colo_test_send_all (p.tx, copy, 16, both, 2, S_DEADLINE_MS), 16);
+    ck_assert_int_eq (colo_test_recv_frames (p.rx, in, 16, both + 1, 1, S_DEADLINE_MS), 16);
+    s_pair_close (&p);
+    for (int i = 0; i < 16; i++)
+        ck_assert_mem_eq (in[i]->data, out[i]->data, out[i]->len);
+    colo_buf_destroy_array (in, 16);
+    colo_buf_destroy_array (out, 16);
+}
+END_TEST
+
+Suite *
+colo_port_slab_suite (void)
+{
+    Suite *s = suite_create ("colo_port_slab");
+    TCase *tc = tcase_create ("slabs");
+    tcase_set_timeout (tc, 60);
+    tcase_add_test (tc, test_frames_point_into_slabs);
+    tcase_add_test (tc, test_pinned_slabs_then_copies);
+    tcase_add_test (tc, test_frames_outlive_port);
+    suite_add_tcase (s, tc);
+    return s;
+}
