@@ -97,6 +97,7 @@ typedef struct s_conn {
 struct colo_compare {
     colo_compare_config_t cfg;
     colo_conntable_t *table;
+    uint64_t seed;            //  the table's hash seed
     s_conn_t *busy_head;
     //  released frames, a ring of pointers that grows (out_cap a power of two)
     colo_buf_t **out;
@@ -170,6 +171,7 @@ colo_compare_new (const colo_compare_config_t *cfg)
         colo_compare_destroy (&self);
         return NULL;
     }
+    self->seed = colo_conntable_seed (self->table);
     self->next_deadline = UINT64_MAX;
     self->rl = (colo_ratelimit_t) COLO_RATELIMIT_INIT (10000, 5);
     return self;
@@ -463,6 +465,7 @@ typedef struct {
     colo_pkt_result_t rc;
     colo_packet_t pkt;
     colo_flow_key_t key;
+    uint64_t hash;            //  of key, with the table's seed
     s_kind_t kind;
     colo_compare_reason_t reason;
 } s_parsed_t;
@@ -472,8 +475,8 @@ typedef struct {
 //  item->buf is left NULL.  The decoder's findings are counted only if
 //  counters is not NULL.  Returns -1 if the frame cannot be parsed.
 static int
-s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, s_parsed_t *out,
-         s_item_t *item)
+s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint64_t seed,
+         s_parsed_t *out, s_item_t *item)
 {
     const uint8_t *frame = data + v;
     len -= v;
@@ -483,7 +486,8 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, s_pa
         return -1;
     memset (item, 0, sizeof *item);
     if (pkt->l3 == COLO_L3_IPV4 || pkt->l3 == COLO_L3_IPV6) {
-        colo_flow_key (&out->key, pkt, frame, NULL);
+        if (colo_flow_key_hash (&out->key, &out->hash, pkt, frame, seed) != 0)
+            out->hash = colo_flow_hash (&out->key, seed);   //  (cannot happen once decoded)
         if (pkt->l4 == COLO_L4_TCP) {
             out->kind = S_KIND_TCP;
             out->reason = COLO_REASON_MISMATCH_TCP;
@@ -531,6 +535,7 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, s_pa
     memset (&out->key, 0, sizeof out->key);
     out->key.port_lo = pkt->ethertype;
     out->key.vlan = pkt->vlan_count ? (uint16_t) (pkt->vlan_tci[0] & 0x0fff) : 0;
+    out->hash = colo_flow_hash (&out->key, seed);
     out->kind = S_KIND_DGRAM;
     out->reason = COLO_REASON_MISMATCH_L2;
     if (pkt->l3 == COLO_L3_ARP) {
@@ -1021,7 +1026,8 @@ s_dgram_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item, uint64_
 static s_conn_t *
 s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
 {
-    s_conn_t *conn = (s_conn_t *) colo_conntable_find (self->table, &parsed->key);
+    s_conn_t *conn = (s_conn_t *) colo_conntable_find_touch (self->table, &parsed->key,
+                                                             parsed->hash, now_ms);
     if (conn)
         return conn;
     conn = (s_conn_t *) colo_conntable_insert (self->table, &parsed->key, now_ms);
@@ -1071,7 +1077,8 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
     s_item_t *item = s_item_new (self);
     if (!item)
         return -1;
-    if (s_parse (buf->data, buf->len, buf->vnet_hdr_len, self->pkt_counters, &parsed, item)
+    if (s_parse (buf->data, buf->len, buf->vnet_hdr_len, self->pkt_counters, self->seed, &parsed,
+                 item)
         != 0) {
         self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
         colo_log_limited (&self->rl, COLO_LOG_WARN,
@@ -1132,7 +1139,6 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
         self->counters[COLO_CMP_SECONDARY_FRAMES]++;
         self->counters[COLO_CMP_SECONDARY_FLUSHED]++;
         colo_buf_destroy (buf_p);
-        colo_conntable_touch (self->table, conn, now_ms);
         return 0;
     }
     s_queue_t *q = primary ? &conn->pq : &conn->sq;
@@ -1144,7 +1150,6 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
         return -1;
     }
     *buf_p = NULL;
-    colo_conntable_touch (self->table, conn, now_ms);
     if (primary) {
         self->counters[COLO_CMP_PRIMARY_FRAMES]++;
         self->queued_p++;
@@ -1167,8 +1172,12 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
             s_tcp_run (self, conn);
         }
         else if (primary) {
+            //  Behind a head that waits, a new tail changes nothing the
+            //  head waits for: only a segment into an empty queue can go.
+            int was_empty = conn->pq.head == NULL;
             s_push (&conn->pq, item);
-            s_tcp_run (self, conn);
+            if (was_empty)
+                s_tcp_run (self, conn);
         }
         else
             s_tcp_secondary (self, conn, item);
@@ -1211,7 +1220,8 @@ s_secondary_direct (colo_compare_t *self, const s_parsed_t *parsed, const s_item
         || !(it->flags & COLO_TCP_ACK) || self->failover
         || (self->rules && colo_ruleset_match (self->rules, &parsed->pkt, data + vnet_hdr_len)))
         return 0;
-    s_conn_t *conn = (s_conn_t *) colo_conntable_find (self->table, &parsed->key);
+    s_conn_t *conn = (s_conn_t *) colo_conntable_find_touch (self->table, &parsed->key,
+                                                             parsed->hash, now_ms);
     if (!conn || conn->kind != S_KIND_TCP || conn->diverged || conn->sq.head)
         return 0;
     colo_compare_counter_t why = COLO_CMP_SECONDARY_MATCHED;
@@ -1246,7 +1256,6 @@ s_secondary_direct (colo_compare_t *self, const s_parsed_t *parsed, const s_item
     colo_packet_count (self->pkt_counters, parsed->rc, &parsed->pkt);
     self->counters[COLO_CMP_SECONDARY_FRAMES]++;
     self->counters[why]++;
-    colo_conntable_touch (self->table, conn, now_ms);
     s_tcp_note_ack (conn, it);
     s_tcp_run (self, conn);
     s_busy_update (self, conn);
@@ -1261,7 +1270,7 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     s_parsed_t parsed;
     s_item_t tmp;
     int parsed_ok = vnet_hdr_len <= len
-                    && s_parse (data, len, vnet_hdr_len, NULL, &parsed, &tmp) == 0;
+                    && s_parse (data, len, vnet_hdr_len, NULL, self->seed, &parsed, &tmp) == 0;
     if (parsed_ok && s_secondary_direct (self, &parsed, &tmp, data, vnet_hdr_len, now_ms))
         return 0;
     //  Kept (or refused, or malformed): the queued path, on a copy.
