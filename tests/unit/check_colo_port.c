@@ -2,6 +2,7 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +108,61 @@ START_TEST (test_port_status_labels)
 }
 END_TEST
 
+//  recv_views is for the transports that can lend frames (qemu+unix,
+//  qemu+tcp): the others say ENOTSUP, whatever the direction; a port
+//  without RX says EINVAL; an RX port with nothing to give says 0.
+START_TEST (test_port_recv_views_support)
+{
+    colo_frame_view_t views[4];
+    char name[64], uri[160];
+
+    //  zmq: buffers only.
+    colo_port_t *port = colo_port_new ("zmq+tcp://127.0.0.1:*,bind", COLO_PORT_RX);
+    ck_assert_ptr_nonnull (port);
+    errno = 0;
+    ck_assert_int_eq (colo_port_recv_views (port, views, 4), -1);
+    ck_assert_int_eq (errno, ENOTSUP);
+    colo_buf_t *bufs[1];
+    ck_assert_int_eq (colo_port_recv (port, bufs, 1), 0);   //  recv still works
+    colo_port_destroy (&port);
+
+    //  shm, both directions: buffers only.
+    colo_test_name (name, sizeof name);
+    snprintf (uri, sizeof uri, "shm:%s", name);
+    colo_port_t *rx = colo_port_new (uri, COLO_PORT_RX);
+    ck_assert_ptr_nonnull (rx);
+    colo_port_t *tx = colo_port_new (uri, COLO_PORT_TX);
+    ck_assert_ptr_nonnull (tx);
+    errno = 0;
+    ck_assert_int_eq (colo_port_recv_views (rx, views, 4), -1);
+    ck_assert_int_eq (errno, ENOTSUP);
+    errno = 0;
+    ck_assert_int_eq (colo_port_recv_views (tx, views, 4), -1);
+    ck_assert_int_eq (errno, ENOTSUP);
+    colo_port_destroy (&tx);
+    colo_port_destroy (&rx);
+    colo_ring_unlink (name);
+
+    //  qemu+unix: views; not on a send-only port, whatever max says.
+    colo_test_name (name, sizeof name);
+    snprintf (uri, sizeof uri, "qemu+unix:/tmp/%s.sock,server", name);
+    port = colo_port_new (uri, COLO_PORT_TX);
+    ck_assert_ptr_nonnull (port);
+    errno = 0;
+    ck_assert_int_eq (colo_port_recv_views (port, views, 4), -1);
+    ck_assert_int_eq (errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq (colo_port_recv_views (port, views, 0), -1);
+    ck_assert_int_eq (errno, EINVAL);
+    colo_port_destroy (&port);
+    port = colo_port_new (uri, COLO_PORT_RX);
+    ck_assert_ptr_nonnull (port);
+    ck_assert_int_eq (colo_port_recv_views (port, views, 4), 0);
+    ck_assert_int_eq (colo_port_recv_views (port, NULL, 0), 0);
+    colo_port_destroy (&port);
+}
+END_TEST
+
 Suite *
 colo_port_suite (void)
 {
@@ -116,6 +172,7 @@ colo_port_suite (void)
     tcase_add_test (tc, test_port_options_and_direction);
     tcase_add_test (tc, test_port_check);
     tcase_add_test (tc, test_port_status_labels);
+    tcase_add_test (tc, test_port_recv_views_support);
     suite_add_tcase (s, tc);
     return s;
 }
