@@ -439,6 +439,56 @@ s_decode_arp (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     return COLO_PKT_OK;
 }
 
+//  The shape most frames have: untagged IPv4 without options, not a
+//  fragment, TCP with a sound data offset.  Decoded in one pass, to what the
+//  general path below makes of it field for field (tests compare the two).
+//  Returns 1 when it took the frame.
+static inline int
+s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+{
+    if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45
+        || frame[14 + 9] != COLO_IPPROTO_TCP)
+        return 0;
+    const uint8_t *ip = frame + 14;
+    uint32_t tot = colo_get_be16 (ip + 2);
+    if (tot < 40 || tot > len - 14 || (colo_get_be16 (ip + 6) & 0x3fff))
+        return 0;
+    const uint8_t *th = ip + 20;
+    uint32_t doff = (uint32_t) (th[12] >> 4) * 4;
+    if (doff < 20 || doff > tot - 20)
+        return 0;
+    pkt->ethertype = COLO_ETHERTYPE_IPV4;
+    pkt->l3_off = 14;
+    pkt->l3 = COLO_L3_IPV4;
+    pkt->l3_hdr_len = 20;
+    pkt->l3_end = 14 + tot;
+    pkt->trailer_len = len - 14 - tot;
+    pkt->ip_tos = ip[1];
+    pkt->ipv4_id = colo_get_be16 (ip + 4);
+    pkt->ip_ttl = ip[8];
+    pkt->ip_proto = COLO_IPPROTO_TCP;
+    pkt->addr_len = 4;
+    pkt->src_off = 14 + 12;
+    pkt->dst_off = 14 + 16;
+    pkt->l4 = COLO_L4_TCP;
+    pkt->l4_off = 34;
+    pkt->l4_hdr_len = doff;
+    pkt->sport = colo_get_be16 (th);
+    pkt->dport = colo_get_be16 (th + 2);
+    pkt->tcp_seq = colo_get_be32 (th + 4);
+    pkt->tcp_ack = colo_get_be32 (th + 8);
+    pkt->tcp_flags = th[13];
+    pkt->tcp_window = colo_get_be16 (th + 14);
+    pkt->tcp_urg = colo_get_be16 (th + 18);
+    pkt->payload_off = 34 + doff;
+    pkt->payload_len = tot - 20 - doff;
+    if (doff > 20)
+        s_tcp_options (pkt, frame, 34 + 20, 34 + doff);
+    if (pkt->trailer_len)
+        pkt->info |= S_INFO (COLO_PKT_INFO_PADDING);
+    return 1;
+}
+
 static colo_pkt_result_t
 s_decode (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
 {
@@ -525,20 +575,36 @@ s_clear (colo_packet_t *pkt)
 #undef S_CLEAR8
 }
 
-colo_pkt_result_t
-colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame, size_t len,
-                    uint64_t *counters)
+//  A packet with nothing decoded yet; returns the length to decode.
+static inline uint32_t
+s_start (colo_packet_t *pkt, size_t len)
 {
     s_clear (pkt);
     pkt->tcp_wscale = 0xff;
     pkt->is_first_fragment = 1;
     uint32_t flen = len > UINT32_MAX ? UINT32_MAX : (uint32_t) len;
     pkt->frame_len = flen;
-    colo_pkt_result_t rc
-        = frame ? s_decode (pkt, frame, flen) : COLO_PKT_ERR_RUNT;
+    return flen;
+}
+
+colo_pkt_result_t
+colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame, size_t len,
+                    uint64_t *counters)
+{
+    uint32_t flen = s_start (pkt, len);
+    colo_pkt_result_t rc = !frame                                  ? COLO_PKT_ERR_RUNT
+                           : s_decode_plain_tcp4 (pkt, frame, flen) ? COLO_PKT_OK
+                                                                    : s_decode (pkt, frame, flen);
     if (counters)
         colo_packet_count (counters, rc, pkt);
     return rc;
+}
+
+colo_pkt_result_t
+colo_packet_decode_general (colo_packet_t *pkt, const uint8_t *frame, size_t len)
+{
+    uint32_t flen = s_start (pkt, len);
+    return frame ? s_decode (pkt, frame, flen) : COLO_PKT_ERR_RUNT;
 }
 
 void

@@ -205,6 +205,12 @@ typedef struct {
 colo_pkt_result_t colo_packet_decode (colo_packet_t *pkt, const uint8_t *frame,
                                       size_t len, uint64_t *counters);
 
+//  colo_packet_decode without its one-pass shortcut for the most common
+//  shape (untagged IPv4 without options, TCP), and without counting: for
+//  tests that check the shortcut decodes exactly as the general path.
+colo_pkt_result_t colo_packet_decode_general (colo_packet_t *pkt, const uint8_t *frame,
+                                              size_t len);
+
 //  Count a result and the packet's informational findings into counters
 //  (COLO_PKT_COUNTER_COUNT values), as colo_packet_decode does when given
 //  counters: for a caller that decodes first and decides afterwards whether

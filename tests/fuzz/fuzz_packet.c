@@ -5,8 +5,9 @@
  *  The input is one Ethernet frame.  Besides "no crash, no read outside the
  *  frame" (ASan), it checks the extents promised by colo_packet.h, that the
  *  counters match the result, that decoding is deterministic and does not
- *  depend on checksum fields, and that after colo_csum_fix the checksums
- *  verify and survive an incremental update.
+ *  depend on checksum fields, that the decoder's shortcut for plain IPv4
+ *  TCP gives exactly what its general path gives, and that after
+ *  colo_csum_fix the checksums verify and survive an incremental update.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     //  Deterministic, with or without counters.
     S_CHECK (colo_packet_decode (&plain, data, size, NULL) == rc);
+    S_CHECK (memcmp (&plain, &pkt, sizeof pkt) == 0);
+    //  The one-pass shortcut decodes exactly as the general path.
+    S_CHECK (colo_packet_decode_general (&plain, data, size) == rc);
     S_CHECK (memcmp (&plain, &pkt, sizeof pkt) == 0);
 
     colo_flow_key_t key;
