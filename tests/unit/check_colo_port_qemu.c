@@ -1309,6 +1309,58 @@ START_TEST (test_views_close_with_lent)
 }
 END_TEST
 
+//  A second peer replaces the first while recv_views is part way through
+//  the first one's bytes: the first one's whole frames come out, then the
+//  second one's; the first one's half frame is dropped.
+START_TEST (test_views_connection_replaced)
+{
+    s_addr_t addr;
+    s_make_addr (&addr, 0, ",vnet");
+    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
+    ck_assert_ptr_nonnull (server);
+    int raw1 = s_raw_connect (addr.path);
+    ck_assert (s_wait_connected (&server, 1, 1));
+    s_wire_t w;
+    s_wire_init (&w, 64 * 1024, 32, 1);
+    for (int i = 0; i < 20; i++)
+        s_wire_add (&w, (uint32_t) (40 + i * 50), (uint32_t) i);
+    size_t whole = w.len;
+    s_wire_add (&w, 300, 99);   //  half of it only
+    s_raw_write (raw1, w.data, whole + 150);
+    w.count--;   //  never delivered
+    w.bytes -= 300;
+    colo_buf_destroy (&w.frames[w.count]);
+    colo_frame_view_t views[3];
+    ck_assert_int_eq (colo_port_recv_views (server, views, 3), 3);
+    for (int i = 0; i < 3; i++)
+        s_check_view (&w, &views[i], i);
+
+    int raw2 = s_raw_connect (addr.path);
+    size_t second = w.len;
+    for (int i = 0; i < 5; i++)
+        s_wire_add (&w, (uint32_t) (1000 + i), (uint32_t) (500 + i));
+    s_raw_write (raw2, w.data + second, w.len - second);
+    s_views_t v;
+    s_views_init (&v, server, 3, 22);
+    ck_assert (s_views_wait (&v, 22, 0));
+    ck_assert_int_eq (v.count, 22);
+    for (int i = 0; i < 22; i++)
+        s_check_got (&w, v.got[i], 3 + i);
+    s_views_free (&v);
+    const uint64_t *sc = colo_port_counters (server);
+    ck_assert_uint_eq (sc[COLO_PORT_RX_FRAMES], 25);
+    ck_assert_uint_eq (sc[COLO_PORT_RX_BYTES], w.bytes);
+    ck_assert_uint_eq (sc[COLO_PORT_CONNECTS], 2);
+    ck_assert_uint_eq (sc[COLO_PORT_DISCONNECTS], 1);
+    ck_assert_uint_eq (sc[COLO_PORT_RX_TRUNCATED], 1);
+    ck_assert_int_eq (colo_port_connected (server), 1);
+    s_wire_free (&w);
+    close (raw1);
+    close (raw2);
+    colo_port_destroy (&server);
+}
+END_TEST
+
 //  Whole frames, then an impossible header: the frames come out, then the
 //  port drops the connection (rx_malformed); the next one works.
 START_TEST (test_views_malformed)
@@ -1421,6 +1473,7 @@ colo_port_qemu_suite (void)
     tcase_add_loop_test (tc, test_views_interleaved, 0, 2);
     tcase_add_loop_test (tc, test_views_peer_closes, 0, 2);
     tcase_add_loop_test (tc, test_views_close_with_lent, 0, 2);
+    tcase_add_test (tc, test_views_connection_replaced);
     tcase_add_test (tc, test_views_malformed);
     tcase_add_loop_test (tc, test_views_port_to_port, 0, 4);
     suite_add_tcase (s, tc);
