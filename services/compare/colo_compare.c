@@ -41,7 +41,7 @@ const char *const colo_compare_counter_names[COLO_CMP_COUNTER_COUNT] = {
     "table_full",         "malformed_primary",   "malformed_secondary",
     "conns_created",      "conns_closed",        "conns_idle",
     "conns_evicted",      "checkpoints",         "released_bypass",
-    "secondary_bypassed", "released_failover", "flush_duplicates",
+    "secondary_bypassed", "released_failover", "flush_duplicates",   "secondary_lost",
 };
 
 typedef struct s_item {
@@ -56,6 +56,7 @@ typedef struct s_item {
     uint8_t wscale;           //  window scale option (SYN, SYN-ACK), 0xff if absent
     uint8_t flags;
     uint8_t csum_updatable;   //  0 when a vnet header asks the device for the checksum
+    uint8_t borrowed;         //  colo_compare_secondary_view's, on the stack, while it runs
     //  datagrams
     uint8_t matched;
     //  compared region(s), offsets in buf->data
@@ -123,6 +124,7 @@ struct colo_compare {
     size_t rule_count;
     int failover;             //  no secondary any more: release everything
     s_item_t *warm;           //  a queued item to prefetch the frame of (see s_warm)
+    int borrowed_dropped;     //  the borrowed item was dropped (see s_drop_secondary)
 };
 
 //  Items kept for reuse at most (a malloc and free per frame was an eighth
@@ -369,6 +371,12 @@ s_drop_secondary (colo_compare_t *self, s_item_t *item, colo_compare_counter_t w
 {
     self->counters[why]++;
     self->queued_s--;
+    if (item->borrowed) {
+        //  colo_compare_secondary_view's: its bytes and the item are the
+        //  caller's.
+        self->borrowed_dropped = 1;
+        return;
+    }
     colo_buf_destroy (&item->buf);
     s_item_free (self, item);
 }
@@ -1202,78 +1210,13 @@ colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
     return s_input (self, buf, now_ms, 0);
 }
 
-//  A secondary TCP segment that needs no keeping, taken straight from the
-//  caller's bytes: its connection waits for nothing from the secondary (no
-//  secondary segment queued), and the segment is a pure ACK, or data already
-//  released (stale), or data whose every byte past the compared point the
-//  primary has queued and that are equal.  Its ack and window are noted,
-//  the compared point moves past it, and the connection's primaries are
-//  released as the queued path would release them.  Returns 1 if taken; 0
-//  (nothing changed) when it must go the queued way: SYN, FIN or RST, a new
-//  or diverged connection, a hole, bytes the primary has not produced yet,
-//  or bytes that differ (the queued path finds and reports the mismatch).
+//  A secondary frame the caller keeps, on the queued path: a copy into a
+//  buffer of the engine's own.  parsed and tmp: the frame parsed already
+//  (NULL: parse it, counting and logging what cannot be parsed).
 static int
-s_secondary_direct (colo_compare_t *self, const s_parsed_t *parsed, const s_item_t *it,
-                    const uint8_t *data, uint32_t vnet_hdr_len, uint64_t now_ms)
+s_secondary_copy (colo_compare_t *self, const uint8_t *data, uint32_t len, uint16_t vnet_hdr_len,
+                  uint64_t ts_ns, uint64_t now_ms, const s_parsed_t *parsed, const s_item_t *tmp)
 {
-    if (parsed->kind != S_KIND_TCP || (it->flags & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST))
-        || !(it->flags & COLO_TCP_ACK) || self->failover
-        || (self->rules && colo_ruleset_match (self->rules, &parsed->pkt, data + vnet_hdr_len)))
-        return 0;
-    s_conn_t *conn = (s_conn_t *) colo_conntable_find_touch (self->table, &parsed->key,
-                                                             parsed->hash, now_ms);
-    if (!conn || conn->kind != S_KIND_TCP || conn->diverged || conn->sq.head)
-        return 0;
-    colo_compare_counter_t why = COLO_CMP_SECONDARY_MATCHED;
-    if (it->end != it->seq) {
-        if (!conn->cmp_valid)
-            return 0;
-        if (colo_seq_before_eq (it->end, conn->cmp_seq))
-            why = COLO_CMP_SECONDARY_STALE;
-        else {
-            if (colo_seq_after (it->seq, conn->cmp_seq))
-                return 0;
-            //  The primaries queued from the compared point on, in order,
-            //  must hold every byte of the segment past it, equal.
-            uint32_t pos = conn->cmp_seq;
-            const s_item_t *p = conn->pq.head;
-            while (colo_seq_before (pos, it->end)) {
-                while (p && colo_seq_before_eq (p->end, pos))
-                    p = p->next;   //  compared already (waits for an ack), or no data
-                if (!p || (p->flags & (COLO_TCP_SYN | COLO_TCP_RST)) || colo_seq_after (p->seq, pos))
-                    return 0;
-                uint32_t stop = colo_seq_before (p->end, it->end) ? p->end : it->end;
-                if (memcmp (p->buf->data + p->r1_off + (pos - p->seq),
-                            data + it->r1_off + (pos - it->seq), stop - pos)
-                    != 0)
-                    return 0;
-                pos = stop;
-            }
-            self->counters[COLO_CMP_BYTES_COMPARED] += it->end - conn->cmp_seq;
-            conn->cmp_seq = it->end;
-        }
-    }
-    colo_packet_count (self->pkt_counters, parsed->rc, &parsed->pkt);
-    self->counters[COLO_CMP_SECONDARY_FRAMES]++;
-    self->counters[why]++;
-    s_tcp_note_ack (conn, it);
-    s_tcp_run (self, conn);
-    s_busy_update (self, conn);
-    return 1;
-}
-
-int
-colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
-                             uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms)
-{
-    s_warm (self);
-    s_parsed_t parsed;
-    s_item_t tmp;
-    int parsed_ok = vnet_hdr_len <= len
-                    && s_parse (data, len, vnet_hdr_len, NULL, self->seed, &parsed, &tmp) == 0;
-    if (parsed_ok && s_secondary_direct (self, &parsed, &tmp, data, vnet_hdr_len, now_ms))
-        return 0;
-    //  Kept (or refused, or malformed): the queued path, on a copy.
     colo_buf_t *buf = colo_buf_new_copy (data, len);
     if (!buf) {
         colo_log_limited (&self->rl, COLO_LOG_ERROR,
@@ -1284,21 +1227,114 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     buf->ts_ns = ts_ns;
     buf->dir = COLO_DIR_FROM_SECONDARY;
     int rc;
-    if (!parsed_ok)
-        rc = s_input (self, &buf, now_ms, 0);   //  counts and logs it
+    if (!parsed)
+        rc = s_input (self, &buf, now_ms, 0);
     else {
         s_item_t *item = s_item_new (self);
         if (!item)
             rc = -1;
         else {
-            colo_packet_count (self->pkt_counters, parsed.rc, &parsed.pkt);
-            *item = tmp;
+            colo_packet_count (self->pkt_counters, parsed->rc, &parsed->pkt);
+            *item = *tmp;
             item->buf = buf;
-            rc = s_input_parsed (self, &buf, &parsed, item, now_ms, 0);
+            rc = s_input_parsed (self, &buf, parsed, item, now_ms, 0);
         }
     }
     colo_buf_destroy (&buf);   //  refused: the caller keeps its own copy
     return rc;
+}
+
+//  The borrowed item stayed queued: it becomes an item and a buffer of the
+//  engine's own, in its place.  Without memory it is dropped, counted and
+//  logged (its twin then times out and asks for a checkpoint).
+static void
+s_keep_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *borrowed)
+{
+    s_item_t *prev = NULL, *cur = q->head;
+    while (cur && cur != borrowed) {
+        prev = cur;
+        cur = cur->next;
+    }
+    if (!cur)
+        return;   //  (cannot happen: only a drop takes it out)
+    const colo_buf_t *view = borrowed->buf;
+    colo_buf_t *buf = colo_buf_new_copy (view->data, view->len);
+    s_item_t *item = buf ? s_item_new (self) : NULL;
+    if (!item) {
+        colo_buf_destroy (&buf);
+        s_unlink (q, prev, borrowed);
+        self->counters[COLO_CMP_SECONDARY_LOST]++;
+        self->queued_s--;
+        colo_log_limited (&self->rl, COLO_LOG_ERROR,
+                          "compare: out of memory keeping a secondary frame of %u bytes: "
+                          "dropped (its twin will time out)",
+                          view->len);
+        return;
+    }
+    buf->vnet_hdr_len = view->vnet_hdr_len;
+    buf->ts_ns = view->ts_ns;
+    buf->dir = COLO_DIR_FROM_SECONDARY;
+    *item = *borrowed;
+    item->buf = buf;
+    item->borrowed = 0;
+    if (prev)
+        prev->next = item;
+    else
+        q->head = item;
+    if (q->tail == borrowed)
+        q->tail = item;
+}
+
+int
+colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
+                             uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms)
+{
+    s_warm (self);
+    s_parsed_t parsed;
+    s_item_t tmp;
+    if (vnet_hdr_len > len || s_parse (data, len, vnet_hdr_len, NULL, self->seed, &parsed, &tmp) != 0)
+        return s_secondary_copy (self, data, len, vnet_hdr_len, ts_ns, now_ms, NULL, NULL);
+    //  What s_input_parsed does for a secondary frame before it queues it,
+    //  in the same order; anything but the common case goes there, on a copy.
+    s_conn_t *conn = NULL;
+    if (!self->failover
+        && !(self->rules && colo_ruleset_match (self->rules, &parsed.pkt, data + vnet_hdr_len)))
+        conn = (s_conn_t *) colo_conntable_find_touch (self->table, &parsed.key, parsed.hash,
+                                                       now_ms);
+    if (!conn
+        || (!conn->diverged && (conn->sq.count >= self->cfg.max_queue_size || conn->kind != parsed.kind)))
+        return s_secondary_copy (self, data, len, vnet_hdr_len, ts_ns, now_ms, &parsed, &tmp);
+    colo_packet_count (self->pkt_counters, parsed.rc, &parsed.pkt);
+    self->counters[COLO_CMP_SECONDARY_FRAMES]++;
+    if (conn->diverged) {
+        //  Only the checkpoint can settle this connection (s_input_parsed).
+        self->counters[COLO_CMP_SECONDARY_FLUSHED]++;
+        return 0;
+    }
+    //  The queued path itself, on an item that borrows the caller's bytes:
+    //  compared and dropped, it was never copied; still queued afterwards,
+    //  it is copied then.
+    colo_buf_t view;
+    memset (&view, 0, sizeof view);
+    view.data = (uint8_t *) data;
+    view.len = view.cap = len;
+    view.vnet_hdr_len = vnet_hdr_len;
+    view.ts_ns = ts_ns;
+    view.dir = COLO_DIR_FROM_SECONDARY;
+    tmp.buf = &view;
+    tmp.arrival_ms = now_ms;
+    tmp.borrowed = 1;
+    self->borrowed_dropped = 0;
+    self->queued_s++;
+    s_queue_t *sq = &conn->sq;
+    if (parsed.kind == S_KIND_TCP)
+        s_tcp_secondary (self, conn, &tmp);
+    else
+        s_dgram_secondary (self, conn, &tmp, now_ms);
+    if (!self->borrowed_dropped)
+        s_keep_borrowed (self, sq, &tmp);
+    s_busy_update (self, conn);
+    return 0;
 }
 
 int
