@@ -93,6 +93,7 @@ typedef struct s_conn {
     //  datagrams
     uint32_t p_unmatched;
     uint64_t suspect_since;   //  unmatched datagrams on both sides since
+    uint32_t epoch;           //  the engine's when this state was last valid
 } s_conn_t;
 
 struct colo_compare {
@@ -125,6 +126,7 @@ struct colo_compare {
     int failover;             //  no secondary any more: release everything
     s_item_t *warm;           //  a queued item to prefetch the frame of (see s_warm)
     int borrowed_dropped;     //  the borrowed item was dropped (see s_drop_secondary)
+    uint32_t epoch;           //  a new one when replication resumes after a failover
 };
 
 //  Items kept for reuse at most (a malloc and free per frame was an eighth
@@ -1031,11 +1033,30 @@ s_dgram_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item, uint64_
 
 //  Find or create the connection; NULL when the table is full even after
 //  evicting the least recently active idle connection.
+//  The connection for a frame, if the table has it.  Frames released
+//  during a failover passed without its state seeing them: from the epoch
+//  that resumed replication on, it is tracked afresh, as a connection
+//  first seen mid-way (its queues are empty: the checkpoint flushed them).
 static s_conn_t *
-s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
+s_conn_find (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
 {
     s_conn_t *conn = (s_conn_t *) colo_conntable_find_touch (self->table, &parsed->key,
                                                              parsed->hash, now_ms);
+    if (conn && conn->epoch != self->epoch) {
+        s_conn_t fresh;
+        memset (&fresh, 0, sizeof fresh);
+        fresh.kind = conn->kind;
+        fresh.reason = conn->reason;
+        fresh.epoch = self->epoch;
+        *conn = fresh;
+    }
+    return conn;
+}
+
+static s_conn_t *
+s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
+{
+    s_conn_t *conn = s_conn_find (self, parsed, now_ms);
     if (conn)
         return conn;
     conn = (s_conn_t *) colo_conntable_insert (self->table, &parsed->key, now_ms);
@@ -1051,6 +1072,7 @@ s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
         return NULL;
     conn->kind = (uint8_t) parsed->kind;
     conn->reason = (uint8_t) parsed->reason;
+    conn->epoch = self->epoch;
     self->counters[COLO_CMP_CONNS_CREATED]++;
     return conn;
 }
@@ -1299,8 +1321,7 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     s_conn_t *conn = NULL;
     if (!self->failover
         && !(self->rules && colo_ruleset_match (self->rules, &parsed.pkt, data + vnet_hdr_len)))
-        conn = (s_conn_t *) colo_conntable_find_touch (self->table, &parsed.key, parsed.hash,
-                                                       now_ms);
+        conn = s_conn_find (self, &parsed, now_ms);
     if (!conn
         || (!conn->diverged && (conn->sq.count >= self->cfg.max_queue_size || conn->kind != parsed.kind)))
         return s_secondary_copy (self, data, len, vnet_hdr_len, ts_ns, now_ms, &parsed, &tmp);
@@ -1566,6 +1587,8 @@ colo_compare_checkpoint_done (colo_compare_t *self, uint64_t now_ms)
     self->refused = 0;
     self->request = 0;
     self->next_deadline = UINT64_MAX;
+    if (self->failover)
+        self->epoch++;   //  every connection's state is from before the failover
     self->failover = 0;   //  replication runs again
     self->counters[COLO_CMP_CHECKPOINTS]++;
 }

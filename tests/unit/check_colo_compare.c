@@ -1284,6 +1284,45 @@ START_TEST (test_failover_releases_everything)
     ck_assert (!colo_compare_in_failover (s_cmp));
     s_pri (s_tcp (ISN_P + 12, ISN_C + 1, COLO_TCP_ACK, "cmp", 3));
     ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_P + 12, ISN_C + 1, COLO_TCP_ACK, "cmp", 3));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+//  Frames released during a failover went out without the connection's
+//  state seeing them: after the checkpoint that resumes replication, its
+//  streams are tracked afresh from the next segment, not from where they
+//  stood before the failover (a hole that would wait for a timeout).
+START_TEST (test_after_failover_tracking_restarts)
+{
+    s_handshake ();
+    char data[100];
+    memset (data, 'd', sizeof data);
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 100));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 100));
+    ck_assert_int_eq (s_released (), 1);
+    colo_compare_failover (s_cmp, s_now);
+    for (uint32_t i = 1; i <= 5; i++)
+        s_pri (s_tcp (ISN_P + 1 + 100 * i, ISN_C + 1 + i, COLO_TCP_ACK, data, 100));
+    ck_assert_int_eq (s_released (), 5);
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    //  Both guests go on from the primary's state.
+    s_pri (s_tcp (ISN_P + 601, ISN_C + 6, COLO_TCP_ACK, data, 100));
+    s_sec (s_tcp (ISN_P + 601, ISN_C + 6, COLO_TCP_ACK, data, 100));
+    ck_assert_int_eq (s_released (), 1);
+    s_pri (s_tcp (ISN_P + 701, ISN_C + 7, COLO_TCP_ACK, data, 50));
+    s_sec (s_tcp (ISN_P + 701, ISN_C + 7, COLO_TCP_ACK, data, 50));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_uint_eq (colo_compare_queued_primary (s_cmp), 0);
+    s_now += 10000;
+    colo_compare_tick (s_cmp, s_now);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    //  And a divergence is still one.
+    s_pri (s_tcp (ISN_P + 751, ISN_C + 7, COLO_TCP_ACK, "x", 1));
+    s_sec (s_tcp (ISN_P + 751, ISN_C + 7, COLO_TCP_ACK, "y", 1));
+    ck_assert_int_eq (s_released (), 0);
+    ck_assert_int_eq (s_requests (NULL), 1);
 }
 END_TEST
 
@@ -1325,6 +1364,7 @@ colo_compare_suite (void)
         test_table_bounded,
         test_passthrough_rules,
         test_failover_releases_everything,
+        test_after_failover_tracking_restarts,
     };
     TCase *tc = tcase_create ("engine");
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
