@@ -184,8 +184,8 @@ $(BUILD)/fuzz/%.o: %.c
 ifneq ($(V),1)
 	@echo "  FUZZCC $<"
 endif
-	$(Q)$(FUZZ_CC) $(STD) $(WARN) -O1 -g $(FUZZ_FLAGS) -Ilib -I$(BUILD)/proto $(SERVICE_INC) \
-	    $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(FUZZ_CC) $(STD) $(WARN) -O1 -g $(FUZZ_FLAGS) -MMD -MP -Ilib -I$(BUILD)/proto \
+	    $(SERVICE_INC) $(PKG_CFLAGS) -c $< -o $@
 
 # Generated protobuf code for the fuzz build, compiled by the fuzz compiler.
 $(BUILD)/fuzz/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
