@@ -602,6 +602,18 @@ s_flush (s_qemu_t *q)
             size_t hl = colo_framing_encode_header (hdr[k], buf->len, q->vnet,
                                                     buf->vnet_hdr_len);
             size_t skip = k == 0 ? q->out_off : 0;
+            //  A frame read in the same slab as the one before it lies
+            //  right after it, behind its header as it came: when those
+            //  bytes are the header to send, the two go as one piece of
+            //  memory (a run of frames read together is one iovec).
+            if (skip == 0 && buf->slab && niov > 0
+                && (const uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len
+                       == buf->data - hl
+                && memcmp (buf->data - hl, hdr[k], hl) == 0) {
+                iov[niov - 1].iov_len += hl + buf->len;
+                want += hl + buf->len;
+                continue;
+            }
             if (skip < hl) {
                 iov[niov].iov_base = hdr[k] + skip;
                 iov[niov++].iov_len = hl - skip;
