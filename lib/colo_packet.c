@@ -165,17 +165,15 @@ s_tcp_options (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
     }
 }
 
-static colo_pkt_result_t
-s_decode_tcp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
+//  The TCP header at off, of doff bytes (20..avail), in avail bytes of IP
+//  payload.
+static inline void
+s_tcp_header (colo_packet_t *pkt, const uint8_t *frame, uint32_t off, uint32_t doff,
               uint32_t avail)
 {
-    if (avail < 20)
-        return COLO_PKT_ERR_TCP_TRUNCATED;
     const uint8_t *th = frame + off;
-    uint32_t doff = (uint32_t) (th[12] >> 4) * 4;
-    if (doff < 20 || doff > avail)
-        return COLO_PKT_ERR_TCP_BAD_OFFSET;
     pkt->l4 = COLO_L4_TCP;
+    pkt->l4_off = off;
     pkt->l4_hdr_len = doff;
     pkt->sport = colo_get_be16 (th);
     pkt->dport = colo_get_be16 (th + 2);
@@ -188,6 +186,18 @@ s_decode_tcp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
     pkt->payload_len = avail - doff;
     if (doff > 20)
         s_tcp_options (pkt, frame, off + 20, off + doff);
+}
+
+static colo_pkt_result_t
+s_decode_tcp (colo_packet_t *pkt, const uint8_t *frame, uint32_t off,
+              uint32_t avail)
+{
+    if (avail < 20)
+        return COLO_PKT_ERR_TCP_TRUNCATED;
+    uint32_t doff = (uint32_t) (frame[off + 12] >> 4) * 4;
+    if (doff < 20 || doff > avail)
+        return COLO_PKT_ERR_TCP_BAD_OFFSET;
+    s_tcp_header (pkt, frame, off, doff, avail);
     return COLO_PKT_OK;
 }
 
@@ -470,20 +480,7 @@ s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     pkt->addr_len = 4;
     pkt->src_off = 14 + 12;
     pkt->dst_off = 14 + 16;
-    pkt->l4 = COLO_L4_TCP;
-    pkt->l4_off = 34;
-    pkt->l4_hdr_len = doff;
-    pkt->sport = colo_get_be16 (th);
-    pkt->dport = colo_get_be16 (th + 2);
-    pkt->tcp_seq = colo_get_be32 (th + 4);
-    pkt->tcp_ack = colo_get_be32 (th + 8);
-    pkt->tcp_flags = th[13];
-    pkt->tcp_window = colo_get_be16 (th + 14);
-    pkt->tcp_urg = colo_get_be16 (th + 18);
-    pkt->payload_off = 34 + doff;
-    pkt->payload_len = tot - 20 - doff;
-    if (doff > 20)
-        s_tcp_options (pkt, frame, 34 + 20, 34 + doff);
+    s_tcp_header (pkt, frame, 34, doff, tot - 20);
     if (pkt->trailer_len)
         pkt->info |= S_INFO (COLO_PKT_INFO_PADDING);
     return 1;

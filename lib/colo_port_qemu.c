@@ -334,6 +334,25 @@ s_read (s_qemu_t *q)
     return n;
 }
 
+static void s_conn_down (s_qemu_t *q, const char *why);
+
+//  A read that gave no bytes (n <= 0, errno set when < 0): the end of the
+//  stream or an error closes the connection (1); nothing there yet is 0.
+static int
+s_read_ended (s_qemu_t *q, ssize_t n)
+{
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n == 0)
+        s_conn_down (q, "peer closed");
+    else {
+        if (errno != ECONNRESET)
+            q->port->counters[COLO_PORT_ERRORS]++;
+        s_conn_down (q, strerror (errno));
+    }
+    return 1;
+}
+
 //  Move the complete frames of the current connection into the stash: the
 //  bytes held, then up to max_reads more reads (until EOF or EAGAIN).  Used
 //  before a connection is closed for any reason but a malformed stream.
@@ -574,13 +593,7 @@ s_discard_input (s_qemu_t *q)
         q->rpos = q->rlen = 0;
         if (n > 0)
             continue;
-        if (n == 0)
-            s_conn_down (q, "peer closed");
-        else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            if (errno != ECONNRESET)
-                q->port->counters[COLO_PORT_ERRORS]++;
-            s_conn_down (q, strerror (errno));
-        }
+        s_read_ended (q, n);
         return;
     }
 }
@@ -789,13 +802,8 @@ s_recv_refill (s_qemu_t *q, int *skipped, int *drained)
         *drained = (size_t) n < S_READ_SIZE;
         return 1;
     }
-    if (n == 0)
-        s_conn_down (q, "peer closed");
-    else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        if (errno != ECONNRESET)
-            q->port->counters[COLO_PORT_ERRORS]++;
-        s_conn_down (q, strerror (errno));
-    }
+    if (s_read_ended (q, n))
+        ;
     else if (*skipped) {
         //  Nothing to read: the wake-up may be for something else.
         *skipped = 0;
