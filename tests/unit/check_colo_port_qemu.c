@@ -178,6 +178,19 @@ s_raw_connect (const char *path)
     return fd;
 }
 
+//  A qemu+unix server port (RX, vnet or not) on a fresh address, with a
+//  raw client socket connected to it (*raw).
+static colo_port_t *
+s_raw_server (int vnet, s_addr_t *addr, int *raw)
+{
+    s_make_addr (addr, 0, vnet ? ",vnet" : "");
+    colo_port_t *server = colo_port_new (addr->server, COLO_PORT_RX);
+    ck_assert_ptr_nonnull (server);
+    *raw = s_raw_connect (addr->path);
+    ck_assert (s_wait_connected (&server, 1, 1));
+    return server;
+}
+
 static void
 s_raw_write (int fd, const void *data, size_t len)
 {
@@ -384,11 +397,8 @@ END_TEST
 START_TEST (test_peer_dies_mid_frame)
 {
     s_addr_t addr;
-    s_make_addr (&addr, 0, "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (0, &addr, &raw);
     s_raw_write_frame (raw, 1, 0);
     //  Header of a 100-byte frame and 10 bytes of it, then death.
     static const uint8_t half[] = {0, 0, 0, 100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
@@ -423,11 +433,8 @@ END_TEST
 START_TEST (test_connection_replaced)
 {
     s_addr_t addr;
-    s_make_addr (&addr, 0, ",vnet");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw1 = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw1;
+    colo_port_t *server = s_raw_server (1, &addr, &raw1);
     s_raw_write_frame (raw1, 4, 1);
     static const uint8_t half[] = {0, 0, 0, 64, 0, 0, 0, 12, 0xaa, 0xbb};
     s_raw_write (raw1, half, sizeof half);
@@ -458,11 +465,8 @@ START_TEST (test_malformed)
 {
     int vnet = _i > 0;
     s_addr_t addr;
-    s_make_addr (&addr, 0, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (vnet, &addr, &raw);
     s_raw_write_frame (raw, 6, vnet);
     uint8_t bad[COLO_FRAMING_HDR_MAX + 4];
     size_t hl = _i == 0   ? colo_framing_encode_header (bad, COLO_FRAME_MAX + 1, 0, 0)
@@ -508,11 +512,8 @@ START_TEST (test_qemu_style_writer)
 {
     int vnet = _i;
     s_addr_t addr;
-    s_make_addr (&addr, 0, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (vnet, &addr, &raw);
 
     //  As filter-mirror does it: length, vnet_hdr_len, data: three writes.
     colo_buf_t *buf = s_frame (11, vnet);
@@ -1017,11 +1018,8 @@ START_TEST (test_views_one_write)
 {
     int vnet = _i;
     s_addr_t addr;
-    s_make_addr (&addr, 0, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (vnet, &addr, &raw);
 
     enum { N = 40 };
     s_wire_t w;
@@ -1085,11 +1083,8 @@ START_TEST (test_views_split_frame)
 {
     int vnet = _i;
     s_addr_t addr;
-    s_make_addr (&addr, 0, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (vnet, &addr, &raw);
     size_t hdr = vnet ? 8 : 4;
     size_t cuts[] = {2, hdr, hdr + 700, hdr + 1513};
     s_wire_t w;
@@ -1213,11 +1208,8 @@ START_TEST (test_views_peer_closes)
 {
     int vnet = _i;
     s_addr_t addr;
-    s_make_addr (&addr, 0, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (vnet, &addr, &raw);
     enum { N = 300 };
     s_wire_t w;
     s_wire_init (&w, 256 * 1024, N + 2, vnet);
@@ -1275,11 +1267,8 @@ START_TEST (test_views_close_with_lent)
 {
     int vnet = _i;
     s_addr_t addr;
-    s_make_addr (&addr, 0, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (vnet, &addr, &raw);
     s_wire_t w;
     s_wire_init (&w, 64 * 1024, 50, vnet);
     for (int i = 0; i < 50; i++)
@@ -1315,11 +1304,8 @@ END_TEST
 START_TEST (test_views_connection_replaced)
 {
     s_addr_t addr;
-    s_make_addr (&addr, 0, ",vnet");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw1 = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw1;
+    colo_port_t *server = s_raw_server (1, &addr, &raw1);
     s_wire_t w;
     s_wire_init (&w, 64 * 1024, 32, 1);
     for (int i = 0; i < 20; i++)
@@ -1366,11 +1352,8 @@ END_TEST
 START_TEST (test_views_malformed)
 {
     s_addr_t addr;
-    s_make_addr (&addr, 0, ",vnet");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    ck_assert_ptr_nonnull (server);
-    int raw = s_raw_connect (addr.path);
-    ck_assert (s_wait_connected (&server, 1, 1));
+    int raw;
+    colo_port_t *server = s_raw_server (1, &addr, &raw);
     s_wire_t w;
     s_wire_init (&w, 8192, 4, 1);
     s_wire_add (&w, 60, 1);
