@@ -8,7 +8,7 @@
  *  for reconnect backoff and an eventfd that is readable while frames
  *  salvaged from a closed connection wait to be received.
  *
- *  Receiving is lazy: recv() reads the socket (256 KiB at a time) only when
+ *  Receiving is lazy: recv() reads the socket (128 KiB at a time) only when
  *  it has decoded every byte it holds, so a caller that stops reading
  *  leaves the bytes in the kernel and the peer feels the backpressure.
  *  When a connection goes away, the complete frames it delivered are kept
@@ -37,7 +37,10 @@
 #include "colo_log.h"
 #include "colo_port_int.h"
 
-#define S_READ_SIZE (256 * 1024)   //  bytes per read()
+//  Bytes per read(): the frames of one read are handed out in place (see
+//  slabs below), so this is also how much memory a burst of frames spans;
+//  128 KiB keeps a few reads' worth within a core's cache.
+#define S_READ_SIZE (128 * 1024)
 #define S_BATCH 256                //  frames per sendmsg() (a call and a wake-up of
                                    //  the reader cost as much as copying ~20 frames)
 #define S_BACKOFF_MIN_MS 50        //  first reconnect delay
@@ -45,7 +48,8 @@
 #define S_DISCARD_READS 16         //  reads discarded per turn on a send-only port
 #define S_HOUSEKEEP_SKIP 8         //  recv calls in a row that may skip housekeeping
 #define S_LEND_MAX 256             //  views per recv_views call at most
-#define S_SLABS_MAX 8              //  read slabs per port at most (2 MiB)
+#define S_SLABS_MAX 8              //  read slabs per port at most (1 MiB)
+#define S_READ_MIN (16 * 1024)     //  a read goes on in a pinned slab if this much is left
 
 enum { S_TAG_LISTEN = 1, S_TAG_CONN = 2, S_TAG_TIMER = 3, S_TAG_STASH = 4 };
 
@@ -89,6 +93,8 @@ typedef struct {
     colo_buf_slab_t *spare[S_SLABS_MAX];
     int spares;
     uint8_t *cbuf;               //  read into when every slab is pinned (made on need)
+    size_t slab_used;            //  bytes of slab read into (frames may point there)
+    size_t rwant;                //  bytes the last read asked for
     int copying;                 //  the bytes held are in cbuf
     uint8_t *rbuf;               //  the bytes held: slab's or cbuf
     size_t rpos;
@@ -284,19 +290,29 @@ s_decode_one (s_qemu_t *q, colo_buf_t **out)
 //  Read once into rbuf.  Returns bytes read, 0 on end of stream, -1 with
 //  errno (EAGAIN when nothing is there).
 //  Where the next read goes: the current slab if no frame points into it,
-//  else a spare that none points into, else a new spare, else cbuf (its
-//  frames will be copied).  NULL if no memory at all.
+//  else the rest of it after the bytes frames point into (if at least
+//  S_READ_MIN), else a spare that none points into, else a new spare, else
+//  cbuf (its frames will be copied).  *room: how much may be read there.
+//  NULL if no memory at all.
 static uint8_t *
-s_read_target (s_qemu_t *q)
+s_read_target (s_qemu_t *q, size_t *room)
 {
     q->copying = 0;
-    if (!colo_buf_slab_shared (q->slab))
+    *room = S_READ_SIZE;
+    if (!colo_buf_slab_shared (q->slab)) {
+        q->slab_used = 0;
         return colo_buf_slab_data (q->slab);
+    }
+    if (S_READ_SIZE - q->slab_used >= S_READ_MIN) {
+        *room = S_READ_SIZE - q->slab_used;
+        return colo_buf_slab_data (q->slab) + q->slab_used;
+    }
     for (int i = 0; i < q->spares; i++)
         if (!colo_buf_slab_shared (q->spare[i])) {
             colo_buf_slab_t *free_slab = q->spare[i];
             q->spare[i] = q->slab;
             q->slab = free_slab;
+            q->slab_used = 0;
             return colo_buf_slab_data (q->slab);
         }
     if (q->spares < S_SLABS_MAX - 1) {
@@ -304,6 +320,7 @@ s_read_target (s_qemu_t *q)
         if (fresh) {
             q->spare[q->spares++] = q->slab;
             q->slab = fresh;
+            q->slab_used = 0;
             return colo_buf_slab_data (q->slab);
         }
     }
@@ -316,7 +333,7 @@ s_read_target (s_qemu_t *q)
 static ssize_t
 s_read (s_qemu_t *q)
 {
-    uint8_t *target = s_read_target (q);
+    uint8_t *target = s_read_target (q, &q->rwant);
     if (!target) {
         errno = ENOMEM;
         return -1;
@@ -324,12 +341,14 @@ s_read (s_qemu_t *q)
     q->rbuf = target;
     ssize_t n;
     do
-        n = read (q->cfd, q->rbuf, S_READ_SIZE);
+        n = read (q->cfd, q->rbuf, q->rwant);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
         q->rpos = 0;
         q->rlen = (size_t) n;
         q->rts_ns = colo_clock_real_ns ();
+        if (!q->copying)
+            q->slab_used += (size_t) n;
     }
     return n;
 }
@@ -799,7 +818,7 @@ s_recv_refill (s_qemu_t *q, int *skipped, int *drained)
         return 0;
     ssize_t n = s_read (q);
     if (n > 0) {
-        *drained = (size_t) n < S_READ_SIZE;
+        *drained = (size_t) n < q->rwant;
         return 1;
     }
     if (s_read_ended (q, n))
@@ -860,6 +879,27 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
             if (made > 0) {
                 q->streaming = 1;
                 continue;
+            }
+            if (made == k) {
+                //  Not a whole frame here (cut short by the read, empty, a
+                //  bad header): one frame the general way, then views again.
+                colo_buf_t *buf = NULL;
+                colo_framing_result_t rc = colo_framing_feed_at (
+                    q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, &buf, q->rts_ns);
+                q->rpos += used;
+                if (rc == COLO_FRAMING_FRAME) {
+                    self->counters[COLO_PORT_RX_FRAMES]++;
+                    self->counters[COLO_PORT_RX_BYTES] += buf->len;
+                    bufs[got++] = buf;
+                    q->streaming = 1;
+                    continue;
+                }
+                if (rc < 0) {
+                    s_malformed (q, rc);
+                    s_conn_down (q, "malformed stream");
+                    break;
+                }
+                q->rpos = q->rlen = 0;   //  every byte used
             }
         }
         if (q->rpos < q->rlen) {

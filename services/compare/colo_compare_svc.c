@@ -28,6 +28,11 @@
 #define S_OUT_BURST 256
 //  Released frames the engine may hold for outdev before inputs pause.
 #define S_OUT_HIGH 4096
+//  Frames taken from one input per loop turn before the other input's turn:
+//  a primary waits for its twin while the frames after it are read, so the
+//  fewer in between, the likelier it is still in cache when compared (at
+//  1024, the frames of a turn spanned more than a core's cache).
+#define S_DRAIN_TURN 256
 //  ports in the status (primary-in, secondary-in, outdev, notify-dev), and
 //  rules whose hits fit beside them and the counters
 #define S_PORTS 4
@@ -475,7 +480,7 @@ s_on_primary (colo_loop_t *loop, int fd, void *arg)
     (void) loop;
     (void) fd;
     colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
-    s_drain_input (self, self->pri, 1, 1024);
+    s_drain_input (self, self->pri, 1, S_DRAIN_TURN);
     s_after_input (self);
 }
 
@@ -485,7 +490,7 @@ s_on_secondary (colo_loop_t *loop, int fd, void *arg)
     (void) loop;
     (void) fd;
     colo_compare_svc_t *self = (colo_compare_svc_t *) arg;
-    s_drain_input (self, self->sec, 0, 1024);
+    s_drain_input (self, self->sec, 0, S_DRAIN_TURN);
     s_after_input (self);
 }
 
