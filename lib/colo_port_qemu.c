@@ -884,22 +884,16 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
                 //  Not a whole frame here (cut short by the read, empty, a
                 //  bad header): one frame the general way, then views again.
                 colo_buf_t *buf = NULL;
-                colo_framing_result_t rc = colo_framing_feed_at (
-                    q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, &buf, q->rts_ns);
-                q->rpos += used;
-                if (rc == COLO_FRAMING_FRAME) {
-                    self->counters[COLO_PORT_RX_FRAMES]++;
-                    self->counters[COLO_PORT_RX_BYTES] += buf->len;
+                int one = s_decode_one (q, &buf);
+                if (one == 1) {
                     bufs[got++] = buf;
                     q->streaming = 1;
                     continue;
                 }
-                if (rc < 0) {
-                    s_malformed (q, rc);
+                if (one < 0) {
                     s_conn_down (q, "malformed stream");
                     break;
                 }
-                q->rpos = q->rlen = 0;   //  every byte used
             }
         }
         if (q->rpos < q->rlen) {
@@ -996,22 +990,16 @@ s_recv_views (colo_port_t *self, colo_frame_view_t *views, int max)
             //  and completed by the next read), an empty frame, a bad
             //  header.
             colo_buf_t *buf = NULL;
-            colo_framing_result_t rc = colo_framing_feed_at (
-                q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used, &buf, q->rts_ns);
-            q->rpos += used;
-            if (rc == COLO_FRAMING_FRAME) {
-                self->counters[COLO_PORT_RX_FRAMES]++;
-                self->counters[COLO_PORT_RX_BYTES] += buf->len;
+            int one = s_decode_one (q, &buf);
+            if (one == 1) {
                 q->streaming = 1;
                 s_lend (q, buf, &views[got++]);
                 continue;
             }
-            if (rc < 0) {
-                s_malformed (q, rc);
+            if (one < 0) {
                 s_conn_down (q, "malformed stream");
                 break;
             }
-            q->rpos = q->rlen = 0;   //  every byte used
         }
         if (pinned || !s_recv_refill (q, &skipped, &drained))
             break;
