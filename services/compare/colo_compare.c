@@ -56,7 +56,7 @@ typedef struct s_item {
     uint8_t wscale;           //  window scale option (SYN, SYN-ACK), 0xff if absent
     uint8_t flags;
     uint8_t csum_updatable;   //  0 when a vnet header asks the device for the checksum
-    uint8_t borrowed;         //  colo_compare_secondary_view's, on the stack, while it runs
+    uint8_t borrowed;         //  buf is colo_compare_secondary_view's, while it runs
     //  datagrams
     uint8_t matched;
     //  compared region(s), offsets in buf->data
@@ -125,7 +125,6 @@ struct colo_compare {
     size_t rule_count;
     int failover;             //  no secondary any more: release everything
     s_item_t *warm;           //  a queued item to prefetch the frame of (see s_warm)
-    int borrowed_dropped;     //  the borrowed item was dropped (see s_drop_secondary)
     uint32_t epoch;           //  a new one when replication resumes after a failover
 };
 
@@ -374,9 +373,7 @@ s_drop_secondary (colo_compare_t *self, s_item_t *item, colo_compare_counter_t w
     self->counters[why]++;
     self->queued_s--;
     if (item->borrowed) {
-        //  colo_compare_secondary_view's: its bytes and the item are the
-        //  caller's.
-        self->borrowed_dropped = 1;
+        item->buf = NULL;   //  colo_compare_secondary_view's bytes: s_settle_borrowed
         return;
     }
     colo_buf_destroy (&item->buf);
@@ -1236,18 +1233,15 @@ colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 //  buffer of the engine's own.  parsed and tmp: the frame parsed already
 //  (NULL: parse it, counting and logging what cannot be parsed).
 static int
-s_secondary_copy (colo_compare_t *self, const uint8_t *data, uint32_t len, uint16_t vnet_hdr_len,
-                  uint64_t ts_ns, uint64_t now_ms, const s_parsed_t *parsed, const s_item_t *tmp)
+s_secondary_copy (colo_compare_t *self, const colo_buf_t *view, uint64_t now_ms,
+                  const s_parsed_t *parsed, const s_item_t *tmp)
 {
-    colo_buf_t *buf = colo_buf_new_copy (data, len);
+    colo_buf_t *buf = colo_buf_dup (view);
     if (!buf) {
         colo_log_limited (&self->rl, COLO_LOG_ERROR,
-                          "compare: out of memory for a secondary frame of %u bytes", len);
+                          "compare: out of memory for a secondary frame of %u bytes", view->len);
         return -1;
     }
-    buf->vnet_hdr_len = vnet_hdr_len;
-    buf->ts_ns = ts_ns;
-    buf->dir = COLO_DIR_FROM_SECONDARY;
     int rc;
     if (!parsed)
         rc = s_input (self, &buf, now_ms, 0);
@@ -1266,45 +1260,37 @@ s_secondary_copy (colo_compare_t *self, const uint8_t *data, uint32_t len, uint1
     return rc;
 }
 
-//  The borrowed item stayed queued: it becomes an item and a buffer of the
-//  engine's own, in its place.  Without memory it is dropped, counted and
-//  logged (its twin then times out and asks for a checkpoint).
+//  After the queued path ran on a borrowed item: dropped (compared, stale,
+//  flushed: s_drop_secondary cleared its buf), it goes back to the cache;
+//  still queued, it gets a copy of the bytes it borrowed, in place.  Without
+//  memory for the copy it leaves the queue, counted and logged (its twin
+//  then times out and asks for a checkpoint).
 static void
-s_keep_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *borrowed)
+s_settle_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *item)
 {
+    const colo_buf_t *view = item->buf;
+    item->borrowed = 0;
+    if (!view) {
+        s_item_free (self, item);
+        return;
+    }
+    item->buf = colo_buf_dup (view);
+    if (item->buf)
+        return;
     s_item_t *prev = NULL, *cur = q->head;
-    while (cur && cur != borrowed) {
+    while (cur && cur != item) {
         prev = cur;
         cur = cur->next;
     }
-    if (!cur)
-        return;   //  (cannot happen: only a drop takes it out)
-    const colo_buf_t *view = borrowed->buf;
-    colo_buf_t *buf = colo_buf_new_copy (view->data, view->len);
-    s_item_t *item = buf ? s_item_new (self) : NULL;
-    if (!item) {
-        colo_buf_destroy (&buf);
-        s_unlink (q, prev, borrowed);
-        self->counters[COLO_CMP_SECONDARY_LOST]++;
-        self->queued_s--;
-        colo_log_limited (&self->rl, COLO_LOG_ERROR,
-                          "compare: out of memory keeping a secondary frame of %u bytes: "
-                          "dropped (its twin will time out)",
-                          view->len);
-        return;
-    }
-    buf->vnet_hdr_len = view->vnet_hdr_len;
-    buf->ts_ns = view->ts_ns;
-    buf->dir = COLO_DIR_FROM_SECONDARY;
-    *item = *borrowed;
-    item->buf = buf;
-    item->borrowed = 0;
-    if (prev)
-        prev->next = item;
-    else
-        q->head = item;
-    if (q->tail == borrowed)
-        q->tail = item;
+    if (cur)
+        s_unlink (q, prev, item);
+    s_item_free (self, item);
+    self->counters[COLO_CMP_SECONDARY_LOST]++;
+    self->queued_s--;
+    colo_log_limited (&self->rl, COLO_LOG_ERROR,
+                      "compare: out of memory keeping a secondary frame of %u bytes: "
+                      "dropped (its twin will time out)",
+                      view->len);
 }
 
 int
@@ -1312,10 +1298,18 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
                              uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms)
 {
     s_warm (self);
+    //  The frame as a buffer that borrows the caller's bytes.
+    colo_buf_t view;
+    memset (&view, 0, sizeof view);
+    view.data = (uint8_t *) data;
+    view.len = view.cap = len;
+    view.vnet_hdr_len = vnet_hdr_len;
+    view.ts_ns = ts_ns;
+    view.dir = COLO_DIR_FROM_SECONDARY;
     s_parsed_t parsed;
     s_item_t tmp;
     if (vnet_hdr_len > len || s_parse (data, len, vnet_hdr_len, NULL, self->seed, &parsed, &tmp) != 0)
-        return s_secondary_copy (self, data, len, vnet_hdr_len, ts_ns, now_ms, NULL, NULL);
+        return s_secondary_copy (self, &view, now_ms, NULL, NULL);
     //  What s_input_parsed does for a secondary frame before it queues it,
     //  in the same order; anything but the common case goes there, on a copy.
     s_conn_t *conn = NULL;
@@ -1324,7 +1318,10 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
         conn = s_conn_find (self, &parsed, now_ms);
     if (!conn
         || (!conn->diverged && (conn->sq.count >= self->cfg.max_queue_size || conn->kind != parsed.kind)))
-        return s_secondary_copy (self, data, len, vnet_hdr_len, ts_ns, now_ms, &parsed, &tmp);
+        return s_secondary_copy (self, &view, now_ms, &parsed, &tmp);
+    s_item_t *item = NULL;
+    if (!conn->diverged && !(item = s_item_new (self)))
+        return -1;   //  no memory: refused, nothing counted
     colo_packet_count (self->pkt_counters, parsed.rc, &parsed.pkt);
     self->counters[COLO_CMP_SECONDARY_FRAMES]++;
     if (conn->diverged) {
@@ -1333,27 +1330,18 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
         return 0;
     }
     //  The queued path itself, on an item that borrows the caller's bytes:
-    //  compared and dropped, it was never copied; still queued afterwards,
-    //  it is copied then.
-    colo_buf_t view;
-    memset (&view, 0, sizeof view);
-    view.data = (uint8_t *) data;
-    view.len = view.cap = len;
-    view.vnet_hdr_len = vnet_hdr_len;
-    view.ts_ns = ts_ns;
-    view.dir = COLO_DIR_FROM_SECONDARY;
-    tmp.buf = &view;
-    tmp.arrival_ms = now_ms;
-    tmp.borrowed = 1;
-    self->borrowed_dropped = 0;
+    //  compared and dropped, they were never copied; still queued
+    //  afterwards, they are copied then.
+    *item = tmp;
+    item->buf = &view;
+    item->arrival_ms = now_ms;
+    item->borrowed = 1;
     self->queued_s++;
-    s_queue_t *sq = &conn->sq;
     if (parsed.kind == S_KIND_TCP)
-        s_tcp_secondary (self, conn, &tmp);
+        s_tcp_secondary (self, conn, item);
     else
-        s_dgram_secondary (self, conn, &tmp, now_ms);
-    if (!self->borrowed_dropped)
-        s_keep_borrowed (self, sq, &tmp);
+        s_dgram_secondary (self, conn, item, now_ms);
+    s_settle_borrowed (self, &conn->sq, item);
     s_busy_update (self, conn);
     return 0;
 }

@@ -429,15 +429,10 @@ s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int bud
 {
     colo_buf_t *bufs[S_BURST];
     int side = primary ? 0 : 1;
-    if (!primary && self->sec_views) {
-        if (s_drain_views (self, port, &budget) == 0) {
-            if (budget <= 0)
-                colo_loop_again (self->loop);
-            return;
-        }
-        self->sec_views = 0;   //  buffers only: the loop below from now on
-    }
-    while (budget > 0 && self->held[side].count == 0) {
+    int by_views = !primary && self->sec_views;
+    if (by_views && s_drain_views (self, port, &budget) != 0)
+        self->sec_views = by_views = 0;   //  the port hands out buffers only
+    while (!by_views && budget > 0 && self->held[side].count == 0) {
         int n = colo_port_recv (port, bufs, S_BURST);
         if (n <= 0)
             break;

@@ -40,6 +40,17 @@ s_sum (const colo_buf_t *buf)
     return sum;
 }
 
+//  The size of the next chunk fed to the decoder: the next of the input's
+//  chunk sizes (0: all that is left), at most what is left.
+static size_t
+s_chunk (const uint8_t *chunks, size_t n_chunks, size_t *turn, size_t left)
+{
+    if (n_chunks == 0)
+        return left;
+    uint8_t want = chunks[(*turn)++ % n_chunks];
+    return want != 0 && want < left ? want : left;
+}
+
 static void
 s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
               const uint8_t *stream, size_t left, const s_seen_t *seen, size_t n_seen,
@@ -51,12 +62,7 @@ s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
     colo_buf_t *out[8];
     size_t k = 0, turn = 0;
     while (left > 0) {
-        size_t chunk = left;
-        if (n_chunks > 0) {
-            uint8_t want = chunks[turn++ % n_chunks];
-            if (want != 0 && want < chunk)
-                chunk = want;
-        }
+        size_t chunk = s_chunk (chunks, n_chunks, &turn, left);
         size_t pos = 0;
         while (1) {
             size_t used = 0;
@@ -124,12 +130,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint64_t frames = 0, bytes = 0, errors = 0;
     size_t turn = 0;
     while (left > 0) {
-        size_t chunk = left;
-        if (n_chunks > 0) {
-            uint8_t want = chunks[turn++ % n_chunks];
-            if (want != 0 && want < chunk)
-                chunk = want;
-        }
+        size_t chunk = s_chunk (chunks, n_chunks, &turn, left);
         size_t pos = 0;
         while (pos < chunk) {
             size_t used = 0;
