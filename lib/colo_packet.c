@@ -450,11 +450,10 @@ s_decode_arp (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
 }
 
 //  The shape most frames have: untagged IPv4 without options, not a
-//  fragment, TCP with a sound data offset.  Decoded in one pass, to what the
-//  general path below makes of it field for field (tests compare the two).
-//  Returns 1 when it took the frame.
+//  fragment, TCP with a sound data offset.  Returns 1 and the IP total
+//  length and the TCP data offset when frame has it.
 static inline int
-s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+s_plain_tcp4 (const uint8_t *frame, uint32_t len, uint32_t *tot_p, uint32_t *doff_p)
 {
     if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45
         || frame[14 + 9] != COLO_IPPROTO_TCP)
@@ -463,10 +462,24 @@ s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     uint32_t tot = colo_get_be16 (ip + 2);
     if (tot < 40 || tot > len - 14 || (colo_get_be16 (ip + 6) & 0x3fff))
         return 0;
-    const uint8_t *th = ip + 20;
-    uint32_t doff = (uint32_t) (th[12] >> 4) * 4;
+    uint32_t doff = (uint32_t) (ip[20 + 12] >> 4) * 4;
     if (doff < 20 || doff > tot - 20)
         return 0;
+    *tot_p = tot;
+    *doff_p = doff;
+    return 1;
+}
+
+//  That shape decoded in one pass, to what the general path below makes of
+//  it field for field (tests compare the two).  Returns 1 when it took the
+//  frame.
+static inline int
+s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
+{
+    uint32_t tot, doff;
+    if (!s_plain_tcp4 (frame, len, &tot, &doff))
+        return 0;
+    const uint8_t *ip = frame + 14;
     pkt->ethertype = COLO_ETHERTYPE_IPV4;
     pkt->l3_off = 14;
     pkt->l3 = COLO_L3_IPV4;
@@ -483,6 +496,36 @@ s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     s_tcp_header (pkt, frame, 34, doff, tot - 20);
     if (pkt->trailer_len)
         pkt->info |= S_INFO (COLO_PKT_INFO_PADDING);
+    return 1;
+}
+
+int
+colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
+{
+    uint32_t tot, doff;
+    if (!frame || len > UINT32_MAX || !s_plain_tcp4 (frame, (uint32_t) len, &tot, &doff))
+        return 0;
+    const uint8_t *th = frame + 34;
+    seg->sport = colo_get_be16 (th);
+    seg->dport = colo_get_be16 (th + 2);
+    seg->seq = colo_get_be32 (th + 4);
+    seg->ack = colo_get_be32 (th + 8);
+    seg->flags = th[13];
+    seg->window = colo_get_be16 (th + 14);
+    seg->payload_off = 34 + doff;
+    seg->payload_len = tot - 20 - doff;
+    seg->info = (uint32_t) len - 14 > tot ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
+    seg->wscale = 0xff;
+    if (doff > 20) {
+        //  The option walk reads and leaves only these three fields here.
+        colo_packet_t opts;
+        opts.info = 0;
+        opts.tcp_wscale = 0xff;
+        opts.tcp_sack_count = 0;
+        s_tcp_options (&opts, frame, 34 + 20, 34 + doff);
+        seg->wscale = opts.tcp_wscale;
+        seg->info |= opts.info;
+    }
     return 1;
 }
 
@@ -607,10 +650,16 @@ colo_packet_decode_general (colo_packet_t *pkt, const uint8_t *frame, size_t len
 void
 colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_packet_t *pkt)
 {
+    colo_packet_count_info (counters, rc, pkt->info);
+}
+
+void
+colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info)
+{
     counters[rc]++;
-    if (pkt->info) {
+    if (info) {
         for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST; code++)
-            if (pkt->info & S_INFO (code))
+            if (info & S_INFO (code))
                 counters[code]++;
     }
 }

@@ -470,6 +470,8 @@ s_mismatch (colo_compare_t *self, s_conn_t *conn, const s_item_t *p, const s_ite
 
 typedef struct {
     colo_pkt_result_t rc;
+    uint8_t info;             //  the decoder's informational findings
+    uint8_t lite;             //  only the fields of a plain IPv4 TCP segment: pkt unset
     colo_packet_t pkt;
     colo_flow_key_t key;
     uint64_t hash;            //  of key, with the table's seed
@@ -477,18 +479,56 @@ typedef struct {
     colo_compare_reason_t reason;
 } s_parsed_t;
 
+//  The item's fields for a TCP segment whose header is at l4_off of the
+//  frame (offsets from data, the first v bytes a virtio-net header).
+static void
+s_tcp_item (s_item_t *item, const uint8_t *data, uint32_t v, const colo_tcp4_t *seg,
+            uint32_t l4_off)
+{
+    item->seq = seg->seq;
+    item->end = seg->seq + seg->payload_len;
+    item->ack = seg->ack;
+    item->flags = seg->flags;
+    item->win = seg->window;
+    item->wscale = seg->wscale;
+    item->tcp_off = v + l4_off;
+    item->r1_off = v + seg->payload_off;
+    item->r1_len = seg->payload_len;
+    //  virtio-net NEEDS_CSUM: the field holds a partial sum the device
+    //  completes over the header, so it must not be patched.
+    item->csum_updatable = !(v > 0 && (data[0] & 1));
+}
+
 //  Decode a frame as a buffer holds it (data[0..len), the first v bytes a
 //  virtio-net header) into out and the item's fields, offsets from data;
 //  item->buf is left NULL.  The decoder's findings are counted only if
-//  counters is not NULL.  Returns -1 if the frame cannot be parsed.
+//  counters is not NULL.  With lite, a plain IPv4 TCP segment is decoded
+//  only as far as compare needs (out->pkt is not set then: only for a
+//  caller without rules).  Returns -1 if the frame cannot be parsed.
 static int
 s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint64_t seed,
-         s_parsed_t *out, s_item_t *item)
+         int lite, s_parsed_t *out, s_item_t *item)
 {
     const uint8_t *frame = data + v;
     len -= v;
+    colo_tcp4_t seg;
+    if (lite && colo_packet_tcp4 (&seg, frame, len)) {
+        out->rc = COLO_PKT_OK;
+        out->info = seg.info;
+        out->lite = 1;
+        if (counters)
+            colo_packet_count_info (counters, COLO_PKT_OK, seg.info);
+        colo_flow_key_hash_tcp4 (&out->key, &out->hash, frame, &seg, seed);
+        memset (item, 0, sizeof *item);
+        s_tcp_item (item, data, v, &seg, 34);
+        out->kind = S_KIND_TCP;
+        out->reason = COLO_REASON_MISMATCH_TCP;
+        return 0;
+    }
     colo_packet_t *pkt = &out->pkt;
     out->rc = colo_packet_decode (pkt, frame, len, counters);
+    out->info = pkt->info;
+    out->lite = 0;
     if (out->rc != COLO_PKT_OK)
         return -1;
     memset (item, 0, sizeof *item);
@@ -498,18 +538,14 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
         if (pkt->l4 == COLO_L4_TCP) {
             out->kind = S_KIND_TCP;
             out->reason = COLO_REASON_MISMATCH_TCP;
-            item->seq = pkt->tcp_seq;
-            item->end = pkt->tcp_seq + pkt->payload_len;
-            item->ack = pkt->tcp_ack;
-            item->flags = pkt->tcp_flags;
-            item->win = pkt->tcp_window;
-            item->wscale = pkt->tcp_wscale;
-            item->tcp_off = v + pkt->l4_off;
-            item->r1_off = v + pkt->payload_off;
-            item->r1_len = pkt->payload_len;
-            //  virtio-net NEEDS_CSUM: the field holds a partial sum the
-            //  device completes over the header, so it must not be patched.
-            item->csum_updatable = !(v > 0 && (data[0] & 1));
+            seg.seq = pkt->tcp_seq;
+            seg.ack = pkt->tcp_ack;
+            seg.payload_off = pkt->payload_off;
+            seg.payload_len = pkt->payload_len;
+            seg.flags = pkt->tcp_flags;
+            seg.window = pkt->tcp_window;
+            seg.wscale = pkt->tcp_wscale;
+            s_tcp_item (item, data, v, &seg, pkt->l4_off);
             return 0;
         }
         out->kind = S_KIND_DGRAM;
@@ -1095,6 +1131,14 @@ s_warm (colo_compare_t *self)
 static int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
                            s_item_t *item, uint64_t now_ms, int primary);
 
+//  Whether a frame may be decoded only as far as compare needs: rules
+//  match on the whole decoded packet.
+static inline int
+s_lite (const colo_compare_t *self)
+{
+    return !self->rules && !self->cfg.full_decode;
+}
+
 static int
 s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
 {
@@ -1104,8 +1148,8 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
     s_item_t *item = s_item_new (self);
     if (!item)
         return -1;
-    if (s_parse (buf->data, buf->len, buf->vnet_hdr_len, self->pkt_counters, self->seed, &parsed,
-                 item)
+    if (s_parse (buf->data, buf->len, buf->vnet_hdr_len, self->pkt_counters, self->seed,
+                 s_lite (self), &parsed, item)
         != 0) {
         self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
         colo_log_limited (&self->rl, COLO_LOG_WARN,
@@ -1250,7 +1294,7 @@ s_secondary_copy (colo_compare_t *self, const colo_buf_t *view, uint64_t now_ms,
         if (!item)
             rc = -1;
         else {
-            colo_packet_count (self->pkt_counters, parsed->rc, &parsed->pkt);
+            colo_packet_count_info (self->pkt_counters, parsed->rc, parsed->info);
             *item = *tmp;
             item->buf = buf;
             rc = s_input_parsed (self, &buf, parsed, item, now_ms, 0);
@@ -1308,7 +1352,8 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     view.dir = COLO_DIR_FROM_SECONDARY;
     s_parsed_t parsed;
     s_item_t tmp;
-    if (vnet_hdr_len > len || s_parse (data, len, vnet_hdr_len, NULL, self->seed, &parsed, &tmp) != 0)
+    if (vnet_hdr_len > len || s_parse (data, len, vnet_hdr_len, NULL, self->seed, s_lite (self), &parsed, &tmp)
+                                        != 0)
         return s_secondary_copy (self, &view, now_ms, NULL, NULL);
     //  What s_input_parsed does for a secondary frame before it queues it,
     //  in the same order; anything but the common case goes there, on a copy.
@@ -1322,7 +1367,7 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     s_item_t *item = NULL;
     if (!conn->diverged && !(item = s_item_new (self)))
         return -1;   //  no memory: refused, nothing counted
-    colo_packet_count (self->pkt_counters, parsed.rc, &parsed.pkt);
+    colo_packet_count_info (self->pkt_counters, parsed.rc, parsed.info);
     self->counters[COLO_CMP_SECONDARY_FRAMES]++;
     if (conn->diverged) {
         //  Only the checkpoint can settle this connection (s_input_parsed).

@@ -36,6 +36,9 @@ typedef struct {
     uint32_t closed_linger_ms;      //  after FIN/RST released (10000)
     uint32_t reorder_grace_ms;      //  datagrams unmatched on both sides (20)
     colo_ack_policy_t ack_policy;
+    int full_decode;                //  decode every frame in full (0: plain IPv4 TCP
+                                    //  segments only as far as compared; for tests
+                                    //  that hold the two to the same results)
 } colo_compare_config_t;
 
 //  Fill cfg with the defaults above (QEMU's for the first two).

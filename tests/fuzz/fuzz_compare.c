@@ -15,8 +15,11 @@
  *  A second engine gets the same records, but the secondary's frames
  *  through colo_compare_secondary_view, from the input bytes themselves
  *  (which the fuzzer owns and may not keep: the engine must copy what it
- *  keeps).  The view path runs the queued path's code on a borrowed item,
- *  so the two engines must agree on everything: after every record the
+ *  keeps), and it decodes every frame in full (full_decode), where the
+ *  first decodes plain IPv4 TCP segments only as far as compare needs.
+ *  The view path runs the queued path's code on a borrowed item, and the
+ *  lite decode must find what the full one finds, so the two engines must
+ *  agree on everything: after every record the
  *  same frames released in the same order with the same bytes, the same
  *  refusals, the same checkpoint requests with the same reason and text,
  *  the same queues; at the end every counter.
@@ -82,6 +85,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     cfg.reorder_grace_ms = size ? data[0] & 0x3f : 0;
     cfg.ack_policy = size && (data[0] & 0x80) ? COLO_ACK_HOLD : COLO_ACK_LOWER;
     colo_compare_t *cmp = colo_compare_new (&cfg);
+    cfg.full_decode = 1;
     colo_compare_t *view = colo_compare_new (&cfg);
     if (!cmp || !view) {
         colo_compare_destroy (&cmp);

@@ -1,0 +1,53 @@
+/*  tcp4_check.h - colo_packet_tcp4 held to what colo_packet_decode finds.
+ *  SPDX-License-Identifier: MPL-2.0
+ *  This file is part of colonet; see LICENSE.
+ *
+ *  Shared by the decoder suite and the packet fuzz target.
+ */
+#ifndef TCP4_CHECK_H_INCLUDED
+#define TCP4_CHECK_H_INCLUDED
+
+#include <string.h>
+
+#include "colo_packet.h"
+
+//  NULL if colo_packet_tcp4 takes frame exactly when colo_packet_decode
+//  finds an untagged IPv4 packet without options, not a fragment, carrying
+//  TCP, and then gives the same values (and colo_flow_key_hash_tcp4 the
+//  same key and hash); else what differs.
+static inline const char *
+colo_test_tcp4_differs (const uint8_t *frame, size_t len)
+{
+    colo_tcp4_t seg;
+    colo_packet_t pkt;
+    int took = colo_packet_tcp4 (&seg, frame, len);
+    colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
+    int shape = rc == COLO_PKT_OK && pkt.l3 == COLO_L3_IPV4 && pkt.l4 == COLO_L4_TCP
+                && pkt.vlan_count == 0 && pkt.l3_hdr_len == 20 && !pkt.is_fragment;
+    if (took != shape)
+        return "which frames are taken";
+    if (!took)
+        return NULL;
+    if (pkt.src_off != 26 || pkt.dst_off != 30 || pkt.l4_off != 34)
+        return "offsets";
+    if (seg.seq != pkt.tcp_seq || seg.ack != pkt.tcp_ack || seg.flags != pkt.tcp_flags
+        || seg.window != pkt.tcp_window || seg.sport != pkt.sport || seg.dport != pkt.dport)
+        return "header fields";
+    if (seg.payload_off != pkt.payload_off || seg.payload_len != pkt.payload_len)
+        return "payload";
+    if (seg.wscale != pkt.tcp_wscale)
+        return "window scale";
+    if (seg.info != pkt.info)
+        return "informational findings";
+    const uint64_t seed = 0x0123456789abcdefULL;
+    colo_flow_key_t k1, k2;
+    uint64_t h1 = 0, h2 = 1;
+    if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
+        return "flow key";
+    colo_flow_key_hash_tcp4 (&k2, &h2, frame, &seg, seed);
+    if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
+        return "flow key";
+    return NULL;
+}
+
+#endif
