@@ -183,9 +183,9 @@ colo_buf_slab_shared (const colo_buf_slab_t *slab)
 }
 
 static void
-s_slab_unref (colo_buf_slab_t *slab)
+s_slab_unref (colo_buf_slab_t *slab, unsigned refs)
 {
-    if (atomic_fetch_sub_explicit (&slab->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit (&slab->refs, refs, memory_order_acq_rel) == refs)
         free (slab);
 }
 
@@ -194,7 +194,7 @@ colo_buf_slab_release (colo_buf_slab_t **slab_p)
 {
     if (!slab_p || !*slab_p)
         return;
-    s_slab_unref (*slab_p);
+    s_slab_unref (*slab_p, 1);
     *slab_p = NULL;
 }
 
@@ -203,15 +203,32 @@ colo_buf_new_in (colo_buf_slab_t *slab, const uint8_t *data, size_t len)
 {
     if (len > COLO_FRAME_MAX)
         return NULL;
-    colo_buf_t *self = colo_buf_new (0);   //  the smallest class: metadata only is used
-    if (!self)
-        return NULL;
-    atomic_fetch_add_explicit (&slab->refs, 1, memory_order_relaxed);
-    self->slab = slab;
-    self->data = (uint8_t *) data;
-    self->len = (uint32_t) len;
-    self->cap = (uint32_t) len;
+    colo_frame_view_t view = {data, (uint32_t) len, 0, 0};
+    colo_buf_t *self = NULL;
+    colo_buf_new_in_views (slab, &view, 1, &self);
     return self;
+}
+
+int
+colo_buf_new_in_views (colo_buf_slab_t *slab, const colo_frame_view_t *views, int n,
+                       colo_buf_t **out)
+{
+    int made = 0;
+    for (; made < n && views[made].len <= COLO_FRAME_MAX; made++) {
+        colo_buf_t *self = colo_buf_new (0);   //  the smallest class: metadata only is used
+        if (!self)
+            break;
+        self->slab = slab;
+        self->data = (uint8_t *) views[made].data;
+        self->len = self->cap = views[made].len;
+        self->vnet_hdr_len = views[made].vnet_hdr_len;
+        self->ts_ns = views[made].ts_ns;
+        out[made] = self;
+    }
+    //  One atomic operation for the lot: it is most of what a buffer costs.
+    if (made > 0)
+        atomic_fetch_add_explicit (&slab->refs, (unsigned) made, memory_order_relaxed);
+    return made;
 }
 
 colo_buf_t *
@@ -244,18 +261,11 @@ colo_buf_dup (const colo_buf_t *buf)
     return self;
 }
 
-void
-colo_buf_destroy (colo_buf_t **self_p)
+//  The buffer back to this thread's cache, or freed; its slab reference
+//  is the caller's business.
+static void
+s_put (colo_buf_t *self)
 {
-    if (!self_p || !*self_p)
-        return;
-    colo_buf_t *self = *self_p;
-    *self_p = NULL;
-    if (self->slab) {
-        s_slab_unref (self->slab);
-        self->slab = NULL;
-        self->cap = (uint32_t) s_class_cap (0);   //  its storage, unused
-    }
     int c = s_class (self->cap);
     if (S_CACHING && c >= 0 && s_class_cap (c) == self->cap
         && s_cache.count[c] < s_class_limit (c)) {
@@ -274,11 +284,52 @@ colo_buf_destroy (colo_buf_t **self_p)
     free (self);
 }
 
+//  A buffer made in a slab lets go of it: metadata only, as it was made.
+static colo_buf_slab_t *
+s_detach (colo_buf_t *self)
+{
+    colo_buf_slab_t *slab = self->slab;
+    self->slab = NULL;
+    self->cap = (uint32_t) s_class_cap (0);   //  its storage, unused
+    return slab;
+}
+
+void
+colo_buf_destroy (colo_buf_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    colo_buf_t *self = *self_p;
+    *self_p = NULL;
+    if (self->slab)
+        s_slab_unref (s_detach (self), 1);
+    s_put (self);
+}
+
 void
 colo_buf_destroy_array (colo_buf_t **bufs, int n)
 {
-    for (int i = 0; i < n; i++)
-        colo_buf_destroy (&bufs[i]);
+    colo_buf_slab_t *run = NULL;
+    unsigned refs = 0;
+    for (int i = 0; i < n; i++) {
+        colo_buf_t *self = bufs[i];
+        if (!self)
+            continue;
+        bufs[i] = NULL;
+        if (self->slab) {
+            colo_buf_slab_t *slab = s_detach (self);
+            if (slab != run) {
+                if (run)
+                    s_slab_unref (run, refs);
+                run = slab;
+                refs = 0;
+            }
+            refs++;
+        }
+        s_put (self);
+    }
+    if (run)
+        s_slab_unref (run, refs);
 }
 
 uint32_t

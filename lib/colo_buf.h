@@ -75,6 +75,13 @@ typedef struct {
     uint64_t ts_ns;           //  arrival (CLOCK_REALTIME ns)
 } colo_frame_view_t;
 
+//  colo_buf_new_in for each of n views whose bytes lie in slab, into
+//  out[0..), with their vnet_hdr_len and ts_ns: the references are taken
+//  at once.  Returns how many were made, fewer than n only if memory ran
+//  out (or a view is longer than COLO_FRAME_MAX).
+int colo_buf_new_in_views (colo_buf_slab_t *slab, const colo_frame_view_t *views, int n,
+                           colo_buf_t **out);
+
 //  New buffer with room for cap bytes, len = 0, metadata zeroed.  NULL if cap
 //  exceeds COLO_FRAME_MAX or memory is exhausted.
 colo_buf_t *colo_buf_new (size_t cap);
@@ -88,7 +95,8 @@ colo_buf_t *colo_buf_dup (const colo_buf_t *buf);
 //  Free the buffer and set *self_p to NULL; NULL-safe and idempotent.
 void colo_buf_destroy (colo_buf_t **self_p);
 
-//  Free the first n buffers of an array (entries may be NULL) and NULL them.
+//  Free the first n buffers of an array (entries may be NULL) and NULL them;
+//  the slab references of a run of buffers made in one slab go at once.
 void colo_buf_destroy_array (colo_buf_t **bufs, int n);
 
 //  The Ethernet frame inside the buffer (after the vnet header).

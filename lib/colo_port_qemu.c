@@ -678,6 +678,8 @@ s_flush (s_qemu_t *q)
             return;
         }
         size_t done = (size_t) n;
+        colo_buf_t *sent[S_BATCH];
+        int nsent = 0;
         while (done > 0) {
             colo_buf_t *buf = s_fifo_at (&q->outq, 0);
             size_t total = (q->vnet ? 8 : 4) + buf->len - q->out_off;
@@ -689,9 +691,9 @@ s_flush (s_qemu_t *q)
             q->out_off = 0;
             q->port->counters[COLO_PORT_TX_FRAMES]++;
             q->port->counters[COLO_PORT_TX_BYTES] += buf->len;
-            buf = s_fifo_pop (&q->outq);
-            colo_buf_destroy (&buf);
+            sent[nsent++] = s_fifo_pop (&q->outq);
         }
+        colo_buf_destroy_array (sent, nsent);
         if ((size_t) n < want) {
             s_want_output (q, 1);   //  the socket is full
             return;
@@ -855,17 +857,12 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
             int want = max - got < 64 ? max - got : 64;
             int k = colo_framing_views (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
                                         views, want, q->rts_ns);
-            int made = 0;
+            //  Fewer made only for want of memory: the rest take the
+            //  copying path below.
+            int made = colo_buf_new_in_views (q->slab, views, k, bufs + got);
             uint64_t bytes = 0;
-            for (; made < k; made++) {
-                colo_buf_t *buf = colo_buf_new_in (q->slab, views[made].data, views[made].len);
-                if (!buf)
-                    break;   //  no memory: the rest take the copying path below
-                buf->vnet_hdr_len = views[made].vnet_hdr_len;
-                buf->ts_ns = views[made].ts_ns;
-                bytes += buf->len;
-                bufs[got + made] = buf;
-            }
+            for (int i = 0; i < made; i++)
+                bytes += views[i].len;
             if (made < k) {
                 //  Not taken: give their bytes back to the decoder (which
                 //  has counted them already and will once more: only when
