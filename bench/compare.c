@@ -78,23 +78,11 @@
 
 #include "colo_csum.h"
 #include "colo_packet.h"
+#include "bench_stream.h"
 
-#define S_CONNS 16
 #define S_BATCH 256
-#define S_PAYLOAD_OFF 54          //  Ethernet + IPv4 + TCP, no options
 #define S_WARM_TAG 0xf0000000u    //  payload index of warm-up segments
 #define S_READ_SIZE (1 << 20)
-
-static const uint32_t s_sizes[3] = {64, 512, 1460};
-
-//  ---------------------------------------------------------------- stream
-
-//  Records in QEMU framing: a big-endian length, then the frame.
-typedef struct {
-    uint8_t *data;
-    uint64_t *off;                //  off[i]: start of record i; off[n]: end
-    uint64_t n;
-} s_stream_t;
 
 static uint64_t
 s_now_ns (void)
@@ -102,75 +90,6 @@ s_now_ns (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
-}
-
-//  One guest -> client segment into out (a record); returns its size.
-static size_t
-s_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
-          uint32_t payload_len)
-{
-    static const uint8_t mac_client[6] = {0x02, 0, 0, 0, 0, 1};
-    static const uint8_t mac_guest[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
-    uint8_t *f = out + 4;
-    uint32_t len = S_PAYLOAD_OFF + payload_len;
-    memset (f, 0, S_PAYLOAD_OFF);
-    memcpy (f, mac_client, 6);
-    memcpy (f + 6, mac_guest, 6);
-    colo_put_be16 (f + 12, 0x0800);
-    uint8_t *ip = f + 14;
-    ip[0] = 0x45;
-    colo_put_be16 (ip + 2, (uint16_t) (len - 14));
-    colo_put_be16 (ip + 4, (uint16_t) index);
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy (ip + 12, "\x0a\x00\x00\x02", 4);
-    memcpy (ip + 16, "\x0a\x00\x00\x01", 4);
-    uint8_t *tcp = ip + 20;
-    colo_put_be16 (tcp, 80);
-    colo_put_be16 (tcp + 2, client_port);
-    colo_put_be32 (tcp + 4, seq);
-    colo_put_be32 (tcp + 8, 5001);
-    tcp[12] = 5 << 4;
-    tcp[13] = COLO_TCP_ACK | COLO_TCP_PSH;
-    colo_put_be16 (tcp + 14, 65535);
-    uint8_t *payload = f + S_PAYLOAD_OFF;
-    colo_put_be32 (payload, index);
-    for (uint32_t k = 4; k < payload_len; k++)
-        payload[k] = (uint8_t) (index * 31 + k);
-    colo_packet_t pkt;
-    if (colo_packet_decode (&pkt, f, len, NULL) == COLO_PKT_OK)
-        colo_csum_fix (&pkt, f);
-    colo_put_be32 (out, len);
-    return 4 + len;
-}
-
-//  n segments round-robin over the connections, payload sizes in turn;
-//  every connection's sequence numbers run on from one segment to the next.
-static int
-s_stream_build (s_stream_t *s, uint64_t n)
-{
-    s->n = n;
-    s->off = (uint64_t *) malloc ((n + 1) * sizeof (uint64_t));
-    uint64_t bytes = 0;
-    for (uint64_t i = 0; i < n; i++)
-        bytes += 4 + S_PAYLOAD_OFF + s_sizes[i % 3];
-    s->data = (uint8_t *) malloc (bytes);
-    if (!s->off || !s->data)
-        return -1;
-    uint32_t seq[S_CONNS];
-    for (int c = 0; c < S_CONNS; c++)
-        seq[c] = 1000000u + 7919u * (uint32_t) c;
-    uint64_t at = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        int c = (int) (i % S_CONNS);
-        uint32_t size = s_sizes[i % 3];
-        s->off[i] = at;
-        at += s_encode (s->data + at, (uint16_t) (40000 + c), seq[c], (uint32_t) i, size);
-        seq[c] += size;
-    }
-    s->off[n] = at;
-    return 0;
 }
 
 //  ---------------------------------------------------------------- CPU
@@ -258,11 +177,11 @@ typedef struct {
 static void
 s_reader_frame (s_reader_t *r, const uint8_t *frame, uint32_t len, uint64_t now)
 {
-    if (len < S_PAYLOAD_OFF + 4) {
+    if (len < BENCH_PAYLOAD_OFF + 4) {
         r->stray++;
         return;
     }
-    uint32_t index = colo_get_be32 (frame + S_PAYLOAD_OFF);
+    uint32_t index = colo_get_be32 (frame + BENCH_PAYLOAD_OFF);
     if ((index & S_WARM_TAG) == S_WARM_TAG) {
         r->warm++;
         pthread_cond_broadcast (&r->cond);
@@ -580,7 +499,7 @@ s_start (s_cmp_t *c, int kind, uint32_t busy_us, const char *bin_dir, const char
     uint8_t rec[2][2048];
     uint32_t seq = 77;
     for (int tries = 0; tries < 50; tries++) {
-        size_t len = s_encode (rec[0], 39999, seq, S_WARM_TAG + (uint32_t) tries, 64);
+        size_t len = bench_encode (rec[0], 39999, seq, S_WARM_TAG + (uint32_t) tries, 64);
         seq += 64;
         if (s_write_all (c->fd[1], rec[0], len) != 0 || s_write_all (c->fd[0], rec[0], len) != 0) {
             snprintf (err, cap, "write: %s", strerror (errno));
@@ -653,7 +572,7 @@ s_cmp_u64 (const void *a, const void *b)
 //  Paced writes of segments [first, first+n) of s at rate per second:
 //  secondary then primary (or only to fd_p when fd_s < 0).  Fills t_write.
 static int
-s_paced (const s_stream_t *s, uint64_t first, uint64_t n, int fd_s, int fd_p, double rate,
+s_paced (const bench_stream_t *s, uint64_t first, uint64_t n, int fd_s, int fd_p, double rate,
          uint64_t *t_write)
 {
     uint64_t period = (uint64_t) (1e9 / rate);
@@ -699,7 +618,7 @@ s_latency (const uint64_t *t_write, const uint64_t *t_recv, uint64_t n, double *
 }
 
 static void
-s_run (s_result_t *res, int kind, uint32_t busy_us, const s_stream_t *s, uint64_t segments,
+s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uint64_t segments,
        uint64_t lat_n, double rate, const char *bin_dir, const char *qemu_bin, int latency)
 {
     s_cmp_t c;
@@ -768,7 +687,7 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const s_stream_t *s, uint64_
 
 //  The paced write and read through one bare socket pair.
 static void
-s_floor (const s_stream_t *s, uint64_t n, double rate, double *median, double *p99)
+s_floor (const bench_stream_t *s, uint64_t n, double rate, double *median, double *p99)
 {
     int sv[2];
     *median = *p99 = 0;
@@ -907,8 +826,8 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
     prctl (PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-    s_stream_t stream;
-    if (s_stream_build (&stream, segments + lat_n) != 0) {
+    bench_stream_t stream;
+    if (bench_stream_build (&stream, segments + lat_n) != 0) {
         fprintf (stderr, "compare: out of memory for %llu segments\n",
                  (unsigned long long) (segments + lat_n));
         return 1;
@@ -977,7 +896,7 @@ main (int argc, char **argv)
                 "\"payloads\":[64,512,1460],\"latency_segments\":%llu,\"rate_pps\":%.0f,"
                 "\"rounds\":%d,\"floor_median_us\":%.1f,\"floor_p99_us\":%.1f,\"cpus\":%ld,"
                 "\"loadavg\":%.2f,",
-                (unsigned long long) segments, S_CONNS, (unsigned long long) lat_n, rate,
+                (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
                 rounds, floor_median, floor_p99, cpus, load);
         s_json_result (&res[0], floor_median);
         printf (",");
@@ -1005,7 +924,7 @@ main (int argc, char **argv)
     else {
         printf ("compare: %llu TCP segments over %d connections (payloads 64/512/1460), "
                 "latency over %llu segments at %.0f/s; best of %d rounds\n",
-                (unsigned long long) segments, S_CONNS, (unsigned long long) lat_n, rate,
+                (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
                 rounds);
         static const char *labels[4] = {"qemu", "ours", "ours+poll", "relay"};
         printf ("  %-9s %10s %10s %10s %10s %8s %10s %5s\n", "", "packets/s", "CPU us/pkt",
