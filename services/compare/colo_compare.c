@@ -1112,11 +1112,9 @@ s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
 
 //  The frame of the queued item whose line s_tcp_run prefetched when the
 //  segment before it left: by the next input that line is in, so the
-//  buffer's line and the start of the payload can be asked for too, before
-//  the secondary's twin comes to be compared with it.  Only the first line:
-//  the rest of the payload follows it in memory, which the hardware
-//  prefetcher streams, and prefetching 512 bytes by hand stalled the input
-//  path on a full fill buffer (engine harness: 159 -> 152 ns a packet).
+//  frame's header and the start of its payload can be asked for too, well
+//  before the secondary's twin comes to be compared with it.
+#define S_WARM_BYTES 512
 static inline void
 s_warm (colo_compare_t *self)
 {
@@ -1125,7 +1123,9 @@ s_warm (colo_compare_t *self)
         return;
     self->warm = NULL;
     __builtin_prefetch (item->buf);
-    __builtin_prefetch (item->buf->data + item->r1_off);
+    uint32_t len = item->r1_len < S_WARM_BYTES ? item->r1_len : S_WARM_BYTES;
+    for (uint32_t off = 0; off < len; off += 64)
+        __builtin_prefetch (item->buf->data + item->r1_off + off);
 }
 
 static int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
