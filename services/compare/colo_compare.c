@@ -471,7 +471,6 @@ s_mismatch (colo_compare_t *self, s_conn_t *conn, const s_item_t *p, const s_ite
 typedef struct {
     colo_pkt_result_t rc;
     uint8_t info;             //  the decoder's informational findings
-    uint8_t lite;             //  only the fields of a plain IPv4 TCP segment: pkt unset
     colo_packet_t pkt;
     colo_flow_key_t key;
     uint64_t hash;            //  of key, with the table's seed
@@ -515,7 +514,6 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     if (lite && colo_packet_tcp4 (&seg, frame, len)) {
         out->rc = COLO_PKT_OK;
         out->info = seg.info;
-        out->lite = 1;
         if (counters)
             colo_packet_count_info (counters, COLO_PKT_OK, seg.info);
         colo_flow_key_hash_tcp4 (&out->key, &out->hash, frame, &seg, seed);
@@ -528,7 +526,6 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     colo_packet_t *pkt = &out->pkt;
     out->rc = colo_packet_decode (pkt, frame, len, counters);
     out->info = pkt->info;
-    out->lite = 0;
     if (out->rc != COLO_PKT_OK)
         return -1;
     memset (item, 0, sizeof *item);
@@ -1352,8 +1349,8 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     view.dir = COLO_DIR_FROM_SECONDARY;
     s_parsed_t parsed;
     s_item_t tmp;
-    if (vnet_hdr_len > len || s_parse (data, len, vnet_hdr_len, NULL, self->seed, s_lite (self), &parsed, &tmp)
-                                        != 0)
+    if (vnet_hdr_len > len
+        || s_parse (data, len, vnet_hdr_len, NULL, self->seed, s_lite (self), &parsed, &tmp) != 0)
         return s_secondary_copy (self, &view, now_ms, NULL, NULL);
     //  What s_input_parsed does for a secondary frame before it queues it,
     //  in the same order; anything but the common case goes there, on a copy.
