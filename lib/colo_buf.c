@@ -5,9 +5,9 @@
  *  Every frame is a buffer, and a busy service allocates and frees millions
  *  a second, usually in bursts larger than malloc's per-thread cache.  So
  *  buffers come in size classes (powers of two from 128 bytes of data to
- *  COLO_FRAME_MAX) and each thread keeps a small free list per class, at
- *  most S_CACHE_BYTES per class (4 MiB for the 2048-byte class, which holds
- *  full-size frames); a thread's lists are freed when it exits.
+ *  COLO_FRAME_MAX) and each thread keeps a small stack of free ones per
+ *  class, at most S_CACHE_BYTES per class (4 MiB for the 2048-byte class,
+ *  which holds full-size frames); a thread's stacks are freed when it exits.
  *  A buffer freed by another thread than the one that made it simply joins
  *  the freeing thread's cache.
  */
@@ -36,15 +36,17 @@
 #define S_CACHING 1
 #endif
 
-typedef struct s_free {
-    struct s_free *next;
-} s_free_t;
-
+//  A stack of free buffers per class (its limit's worth of slots, made on
+//  first use), not a list through them: a burst of allocations reads
+//  independent slots instead of one buffer after another, and the buffers
+//  a few allocations ahead can be asked for in time.
 typedef struct {
-    s_free_t *head[S_CLASSES];
+    void **slots[S_CLASSES];
     uint32_t count[S_CLASSES];
     int registered;
 } s_cache_t;
+
+#define S_CACHE_AHEAD 4         //  buffers prefetched ahead of the one taken
 
 static _Thread_local s_cache_t s_cache;
 static pthread_key_t s_key;
@@ -55,13 +57,10 @@ s_cache_release (void *arg)
 {
     s_cache_t *cache = (s_cache_t *) arg;
     for (int c = 0; c < S_CLASSES; c++) {
-        s_free_t *item = cache->head[c];
-        while (item) {
-            s_free_t *next = item->next;
-            free (item);
-            item = next;
-        }
-        cache->head[c] = NULL;
+        for (uint32_t i = 0; i < cache->count[c]; i++)
+            free (cache->slots[c][i]);
+        free (cache->slots[c]);
+        cache->slots[c] = NULL;
         cache->count[c] = 0;
     }
 }
@@ -116,17 +115,15 @@ colo_buf_new (size_t cap)
     if (c < 0)
         return NULL;
     colo_buf_t *self;
-    s_free_t *item = s_cache.head[c];
-    if (item) {
-        s_free_t *next = item->next;
-        s_cache.head[c] = next;
-        s_cache.count[c]--;
-        //  The next buffer of this class was freed a while ago (a whole
-        //  batch of frames went through the cache since): start loading
-        //  its first line now, not when it is needed.
-        if (next)
-            __builtin_prefetch (next, 1);
-        self = (colo_buf_t *) item;
+    uint32_t n = s_cache.count[c];
+    if (n > 0) {
+        self = (colo_buf_t *) s_cache.slots[c][--n];
+        s_cache.count[c] = n;
+        //  The buffers taken next were freed a while ago (a whole batch
+        //  of frames went through the cache since): start loading their
+        //  first lines now, not when they are needed.
+        if (n >= S_CACHE_AHEAD)
+            __builtin_prefetch (s_cache.slots[c][n - S_CACHE_AHEAD], 1);
     }
     else {
         //  On a cache line boundary: the metadata and the first bytes of
@@ -270,16 +267,17 @@ s_put (colo_buf_t *self)
     if (S_CACHING && c >= 0 && s_class_cap (c) == self->cap
         && s_cache.count[c] < s_class_limit (c)) {
         if (!s_cache.registered) {
-            //  First use in this thread: free the lists when it exits.
+            //  First use in this thread: free the stacks when it exits.
             pthread_once (&s_key_once, s_make_key);
             pthread_setspecific (s_key, &s_cache);
             s_cache.registered = 1;
         }
-        s_free_t *item = (s_free_t *) self;
-        item->next = s_cache.head[c];
-        s_cache.head[c] = item;
-        s_cache.count[c]++;
-        return;
+        if (!s_cache.slots[c])
+            s_cache.slots[c] = (void **) malloc (s_class_limit (c) * sizeof (void *));
+        if (s_cache.slots[c]) {
+            s_cache.slots[c][s_cache.count[c]++] = self;
+            return;
+        }
     }
     free (self);
 }
