@@ -824,15 +824,13 @@ s_recv_refill (s_qemu_t *q, int *skipped, int *drained)
         return 1;
     }
     if (s_read_ended (q, n))
-        ;
-    else if (*skipped) {
-        //  Nothing to read: the wake-up may be for something else.
-        *skipped = 0;
-        q->hk_skips = 0;
-        s_housekeep (q);
-    }
-    else
+        return 1;
+    if (!*skipped)
         return 0;
+    //  Nothing to read: the wake-up may be for something else.
+    *skipped = 0;
+    q->hk_skips = 0;
+    s_housekeep (q);
     return 1;
 }
 

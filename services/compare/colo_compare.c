@@ -508,6 +508,11 @@ static int
 s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint64_t seed,
          int lite, s_parsed_t *out, s_item_t *item)
 {
+    if (v > len) {   //  a virtio-net header longer than the frame
+        out->rc = COLO_PKT_ERR_RUNT;
+        out->info = 0;
+        return -1;
+    }
     const uint8_t *frame = data + v;
     len -= v;
     colo_tcp4_t seg;
@@ -1061,8 +1066,6 @@ s_dgram_secondary (colo_compare_t *self, s_conn_t *conn, s_item_t *item, uint64_
 
 //  ---------------------------------------------------------------- input
 
-//  Find or create the connection; NULL when the table is full even after
-//  evicting the least recently active idle connection.
 //  The connection for a frame, if the table has it.  Frames released
 //  during a failover passed without its state seeing them: from the epoch
 //  that resumed replication on, it is tracked afresh, as a connection
@@ -1083,6 +1086,8 @@ s_conn_find (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
     return conn;
 }
 
+//  Find or create the connection; NULL when the table is full even after
+//  evicting the least recently active idle connection.
 static s_conn_t *
 s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
 {
@@ -1136,8 +1141,54 @@ s_lite (const colo_compare_t *self)
     return !self->rules && !self->cfg.full_decode;
 }
 
+//  After the queued path ran on a borrowed item: dropped (compared, stale,
+//  flushed: s_drop_secondary cleared its buf), it goes back to the cache;
+//  still queued, it gets a copy of the bytes it borrowed, in place.  Without
+//  memory for the copy it leaves the queue, counted and logged (its twin
+//  then times out and asks for a checkpoint).
+static void
+s_settle_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *item)
+{
+    const colo_buf_t *view = item->buf;
+    item->borrowed = 0;
+    if (!view) {
+        s_item_free (self, item);
+        return;
+    }
+    item->buf = colo_buf_dup (view);
+    if (item->buf)
+        return;
+    s_item_t *prev = NULL, *cur = q->head;
+    while (cur && cur != item) {
+        prev = cur;
+        cur = cur->next;
+    }
+    if (cur)
+        s_unlink (q, prev, item);
+    s_item_free (self, item);
+    self->counters[COLO_CMP_SECONDARY_LOST]++;
+    self->queued_s--;
+    colo_log_limited (&self->rl, COLO_LOG_ERROR,
+                      "compare: out of memory keeping a secondary frame of %u bytes: "
+                      "dropped (its twin will time out)",
+                      view->len);
+}
+
+//  A buffer the engine is done with: a borrowed one (a secondary view's
+//  bytes) is its caller's.
+static void
+s_let_go (colo_buf_t **buf_p, int borrowed)
+{
+    if (borrowed)
+        *buf_p = NULL;
+    else
+        colo_buf_destroy (buf_p);
+}
+
+//  A frame into the engine.  borrowed: *buf_p is colo_compare_secondary_view's
+//  stack buffer over its caller's bytes, copied only if it stays queued.
 static int
-s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
+s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary, int borrowed)
 {
     s_warm (self);
     colo_buf_t *buf = *buf_p;
@@ -1154,10 +1205,11 @@ s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary)
                           primary ? "primary" : "secondary", buf->len,
                           colo_packet_result_name (parsed.rc));
         s_item_free (self, item);
-        colo_buf_destroy (buf_p);
+        s_let_go (buf_p, borrowed);
         return 0;
     }
     item->buf = buf;
+    item->borrowed = (uint8_t) borrowed;
     return s_input_parsed (self, buf_p, &parsed, item, now_ms, primary);
 }
 
@@ -1167,6 +1219,7 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
                 s_item_t *item, uint64_t now_ms, int primary)
 {
     colo_buf_t *buf = *buf_p;
+    int borrowed = item->borrowed;
     item->arrival_ms = now_ms;
     //  Failover, or a passthrough rule: the primary's frame leaves at once
     //  and the secondary's twin is dropped; no connection state at all.
@@ -1188,7 +1241,7 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
         else {
             self->counters[COLO_CMP_SECONDARY_FRAMES]++;
             self->counters[COLO_CMP_SECONDARY_BYPASSED]++;
-            colo_buf_destroy (&buf);
+            s_let_go (&buf, borrowed);
         }
         return 0;
     }
@@ -1206,7 +1259,7 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
         s_item_free (self, item);
         self->counters[COLO_CMP_SECONDARY_FRAMES]++;
         self->counters[COLO_CMP_SECONDARY_FLUSHED]++;
-        colo_buf_destroy (buf_p);
+        s_let_go (buf_p, borrowed);
         return 0;
     }
     s_queue_t *q = primary ? &conn->pq : &conn->sq;
@@ -1254,6 +1307,8 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
         s_dgram_primary (self, conn, item, now_ms);
     else
         s_dgram_secondary (self, conn, item, now_ms);
+    if (borrowed)
+        s_settle_borrowed (self, q, item);
     s_busy_update (self, conn);
     return 0;
 }
@@ -1261,85 +1316,22 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
 int
 colo_compare_primary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 {
-    return s_input (self, buf, now_ms, 1);
+    return s_input (self, buf, now_ms, 1, 0);
 }
 
 int
 colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 {
-    return s_input (self, buf, now_ms, 0);
-}
-
-//  A secondary frame the caller keeps, on the queued path: a copy into a
-//  buffer of the engine's own.  parsed and tmp: the frame parsed already
-//  (NULL: parse it, counting and logging what cannot be parsed).
-static int
-s_secondary_copy (colo_compare_t *self, const colo_buf_t *view, uint64_t now_ms,
-                  const s_parsed_t *parsed, const s_item_t *tmp)
-{
-    colo_buf_t *buf = colo_buf_dup (view);
-    if (!buf) {
-        colo_log_limited (&self->rl, COLO_LOG_ERROR,
-                          "compare: out of memory for a secondary frame of %u bytes", view->len);
-        return -1;
-    }
-    int rc;
-    if (!parsed)
-        rc = s_input (self, &buf, now_ms, 0);
-    else {
-        s_item_t *item = s_item_new (self);
-        if (!item)
-            rc = -1;
-        else {
-            colo_packet_count_info (self->pkt_counters, parsed->rc, parsed->info);
-            *item = *tmp;
-            item->buf = buf;
-            rc = s_input_parsed (self, &buf, parsed, item, now_ms, 0);
-        }
-    }
-    colo_buf_destroy (&buf);   //  refused: the caller keeps its own copy
-    return rc;
-}
-
-//  After the queued path ran on a borrowed item: dropped (compared, stale,
-//  flushed: s_drop_secondary cleared its buf), it goes back to the cache;
-//  still queued, it gets a copy of the bytes it borrowed, in place.  Without
-//  memory for the copy it leaves the queue, counted and logged (its twin
-//  then times out and asks for a checkpoint).
-static void
-s_settle_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *item)
-{
-    const colo_buf_t *view = item->buf;
-    item->borrowed = 0;
-    if (!view) {
-        s_item_free (self, item);
-        return;
-    }
-    item->buf = colo_buf_dup (view);
-    if (item->buf)
-        return;
-    s_item_t *prev = NULL, *cur = q->head;
-    while (cur && cur != item) {
-        prev = cur;
-        cur = cur->next;
-    }
-    if (cur)
-        s_unlink (q, prev, item);
-    s_item_free (self, item);
-    self->counters[COLO_CMP_SECONDARY_LOST]++;
-    self->queued_s--;
-    colo_log_limited (&self->rl, COLO_LOG_ERROR,
-                      "compare: out of memory keeping a secondary frame of %u bytes: "
-                      "dropped (its twin will time out)",
-                      view->len);
+    return s_input (self, buf, now_ms, 0, 0);
 }
 
 int
 colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
                              uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms)
 {
-    s_warm (self);
-    //  The frame as a buffer that borrows the caller's bytes.
+    //  The frame as a buffer that borrows the caller's bytes, on the path
+    //  every secondary frame takes: compared and dropped, they were never
+    //  copied; still queued afterwards, they are copied then.
     colo_buf_t view;
     memset (&view, 0, sizeof view);
     view.data = (uint8_t *) data;
@@ -1347,45 +1339,8 @@ colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t
     view.vnet_hdr_len = vnet_hdr_len;
     view.ts_ns = ts_ns;
     view.dir = COLO_DIR_FROM_SECONDARY;
-    s_parsed_t parsed;
-    s_item_t tmp;
-    if (vnet_hdr_len > len
-        || s_parse (data, len, vnet_hdr_len, NULL, self->seed, s_lite (self), &parsed, &tmp) != 0)
-        return s_secondary_copy (self, &view, now_ms, NULL, NULL);
-    //  What s_input_parsed does for a secondary frame before it queues it,
-    //  in the same order; anything but the common case goes there, on a copy.
-    s_conn_t *conn = NULL;
-    if (!self->failover
-        && !(self->rules && colo_ruleset_match (self->rules, &parsed.pkt, data + vnet_hdr_len)))
-        conn = s_conn_find (self, &parsed, now_ms);
-    if (!conn
-        || (!conn->diverged && (conn->sq.count >= self->cfg.max_queue_size || conn->kind != parsed.kind)))
-        return s_secondary_copy (self, &view, now_ms, &parsed, &tmp);
-    s_item_t *item = NULL;
-    if (!conn->diverged && !(item = s_item_new (self)))
-        return -1;   //  no memory: refused, nothing counted
-    colo_packet_count_info (self->pkt_counters, parsed.rc, parsed.info);
-    self->counters[COLO_CMP_SECONDARY_FRAMES]++;
-    if (conn->diverged) {
-        //  Only the checkpoint can settle this connection (s_input_parsed).
-        self->counters[COLO_CMP_SECONDARY_FLUSHED]++;
-        return 0;
-    }
-    //  The queued path itself, on an item that borrows the caller's bytes:
-    //  compared and dropped, they were never copied; still queued
-    //  afterwards, they are copied then.
-    *item = tmp;
-    item->buf = &view;
-    item->arrival_ms = now_ms;
-    item->borrowed = 1;
-    self->queued_s++;
-    if (parsed.kind == S_KIND_TCP)
-        s_tcp_secondary (self, conn, item);
-    else
-        s_dgram_secondary (self, conn, item, now_ms);
-    s_settle_borrowed (self, &conn->sq, item);
-    s_busy_update (self, conn);
-    return 0;
+    colo_buf_t *buf = &view;
+    return s_input (self, &buf, now_ms, 0, 1);
 }
 
 int

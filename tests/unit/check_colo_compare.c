@@ -1184,6 +1184,19 @@ START_TEST (test_view_copies_what_it_keeps)
 }
 END_TEST
 
+//  What cannot be parsed is counted and dropped, never kept: a runt, and a
+//  virtio-net header said to be longer than the frame.
+START_TEST (test_view_malformed)
+{
+    static const uint8_t runt[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    ck_assert_int_eq (colo_compare_secondary_view (s_cmp, runt, sizeof runt, 0, 0, s_now), 0);
+    ck_assert_int_eq (colo_compare_secondary_view (s_cmp, runt, sizeof runt, 12, 0, s_now), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_MALFORMED_SECONDARY), 2);
+    ck_assert_uint_eq (s_counter (COLO_CMP_SECONDARY_FRAMES), 0);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+}
+END_TEST
+
 START_TEST (test_view_spans_queued_primaries)
 {
     s_handshake ();
@@ -1377,6 +1390,7 @@ colo_compare_suite (void)
     for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
         tcase_add_test (tcv, engine_tests[i]);
     tcase_add_test (tcv, test_view_copies_what_it_keeps);
+    tcase_add_test (tcv, test_view_malformed);
     tcase_add_test (tcv, test_view_spans_queued_primaries);
     tcase_add_test (tcv, test_view_mismatch_reports_the_frame);
     suite_add_tcase (s, tcv);
