@@ -54,9 +54,19 @@
  *  machine hits them alike; packets/s and CPU per packet are the best of
  *  the rounds, the paced latency is measured in the last round.  The CPU
  *  ratio is also given round by round (ours / QEMU of the same round, the
- *  two runs next to each other in time) with its median: a figure less
- *  kind to the shorter run (ours), which a best of rounds is more likely to
- *  catch in a fast slice of a shared host.
+ *  two runs next to each other in time) with its median.
+ *  - side by side: the CPU verdict.  A shared host runs a vCPU at about
+ *    half speed for seconds at a time; QEMU's run lasts seconds and
+ *    averages over that, ours is ten times shorter and may fall in a fast
+ *    stretch, so runs one after the other flatter ours (seen: x0.099 one
+ *    after the other, x0.147 side by side, in the same invocation).  So
+ *    once per round both run at once and the stream goes to them in turn,
+ *    16,384 segments to one (until they all came out), then to the other,
+ *    to the end: each slice lasts milliseconds and both see the same mix
+ *    of fast and slow time.  Slicing itself costs ours nothing measurable
+ *    (ours against ours side by side: x0.98-1.07, each slice's CPU as
+ *    ours alone).  The CPU target is judged on the median of the rounds'
+ *    side-by-side ratios (on the best of rounds only with --only).
  *  Prints all four, and the ratios ours / QEMU; --json prints one JSON object.
  *  This is a benchmark, not a test: it fails only if a comparator cannot
  *  be run or loses segments.
@@ -172,6 +182,7 @@ typedef struct {
     //  the current phase (set under lock while the reader is idle)
     uint64_t first, expect;       //  count segments with index in [first, first+expect)
     uint64_t count;
+    uint64_t mark;                //  also wake the waiter when count reaches this
     uint64_t t_done;
     uint64_t *t_recv;             //  arrival time by index - first, or NULL
     uint64_t warm;                //  warm-up segments seen
@@ -204,6 +215,8 @@ s_reader_frame (s_reader_t *r, const uint8_t *frame, uint32_t len, uint64_t now)
         r->t_done = now;
         pthread_cond_broadcast (&r->cond);
     }
+    else if (r->count == r->mark)
+        pthread_cond_broadcast (&r->cond);
 }
 
 static void *
@@ -250,9 +263,33 @@ s_reader_arm (s_reader_t *r, uint64_t first, uint64_t expect, uint64_t *t_recv)
     r->first = first;
     r->expect = expect;
     r->count = 0;
+    r->mark = 0;
     r->t_done = 0;
     r->t_recv = t_recv;
     pthread_mutex_unlock (&r->lock);
+}
+
+//  Wait until count segments of the armed phase came out or ms passed;
+//  returns the count.
+static uint64_t
+s_reader_wait_for (s_reader_t *r, uint64_t count, uint64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t) (ms / 1000);
+    deadline.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock (&r->lock);
+    r->mark = count;
+    while (r->count < count
+           && pthread_cond_timedwait (&r->cond, &r->lock, &deadline) != ETIMEDOUT)
+        ;
+    uint64_t got = r->count;
+    pthread_mutex_unlock (&r->lock);
+    return got;
 }
 
 //  Wait until the armed phase completed or ms passed; returns the count.
@@ -621,6 +658,20 @@ s_latency (const uint64_t *t_write, const uint64_t *t_recv, uint64_t n, double *
     free (lat);
 }
 
+//  Writes segments [b, e) of s in batches, primary then secondary.
+static int
+s_write_batches (const bench_stream_t *s, uint64_t b, uint64_t e, int fd_p, int fd_s)
+{
+    for (; b < e; b += S_BATCH) {
+        uint64_t end = b + S_BATCH < e ? b + S_BATCH : e;
+        size_t len = (size_t) (s->off[end] - s->off[b]);
+        if (s_write_all (fd_p, s->data + s->off[b], len) != 0
+            || s_write_all (fd_s, s->data + s->off[b], len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static void
 s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uint64_t segments,
        uint64_t lat_n, double rate, const char *bin_dir, const char *qemu_bin, int latency)
@@ -637,15 +688,10 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uin
     s_reader_arm (&c.reader, 0, segments, NULL);
     s_cpu_t cpu0 = s_cpu_now (c.pid);
     uint64_t t0 = s_now_ns ();
-    for (uint64_t b = 0; b < segments; b += S_BATCH) {
-        uint64_t e = b + S_BATCH < segments ? b + S_BATCH : segments;
-        size_t len = (size_t) (s->off[e] - s->off[b]);
-        if (s_write_all (c.fd[0], s->data + s->off[b], len) != 0
-            || s_write_all (c.fd[1], s->data + s->off[b], len) != 0) {
-            snprintf (res->error, sizeof res->error, "write: %s", strerror (errno));
-            s_stop (&c);
-            return;
-        }
+    if (s_write_batches (s, 0, segments, c.fd[0], c.fd[1]) != 0) {
+        snprintf (res->error, sizeof res->error, "write: %s", strerror (errno));
+        s_stop (&c);
+        return;
     }
     uint64_t got = s_reader_wait (&c.reader, 60000 + segments / 20);
     s_cpu_t cpu1 = s_cpu_now (c.pid);
@@ -687,6 +733,58 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uin
     free (t_write);
     free (t_recv);
     s_stop (&c);
+}
+
+//  CPU per packet of QEMU and ours side by side in time: both run at once,
+//  and the stream goes to them in turn, S_SLICE segments to one (until they
+//  all came out), then the same to the other, to the end.  A slice lasts
+//  milliseconds, far less than the seconds a shared host runs a vCPU fast
+//  or slow, so both see the same mix of fast and slow time: unlike runs one
+//  after the other, where QEMU's long run averages over the host's phases
+//  and ours, ten times shorter, may fall in one.  cpu_us[0] is QEMU's,
+//  cpu_us[1] ours.  Returns -1 with err set if either fails.
+#define S_SLICE 16384
+static int
+s_side_by_side (const bench_stream_t *s, uint64_t segments, const char *bin_dir,
+                const char *qemu_bin, double cpu_us[2], char *err, size_t cap)
+{
+    s_cmp_t c[2];
+    static const int kinds[2] = {S_QEMU, S_OURS};
+    memset (c, 0, sizeof c);
+    int rc = 0;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 4; i++)
+            c[k].fd[i] = -1;
+    for (int k = 0; k < 2 && rc == 0; k++)
+        rc = s_start (&c[k], kinds[k], 0, bin_dir, qemu_bin, err, cap);
+    s_cpu_t cpu0[2], cpu1[2];
+    if (rc == 0)
+        for (int k = 0; k < 2; k++) {
+            s_reader_arm (&c[k].reader, 0, segments, NULL);
+            cpu0[k] = s_cpu_now (c[k].pid);
+        }
+    for (uint64_t b = 0; rc == 0 && b < segments; b += S_SLICE) {
+        uint64_t e = b + S_SLICE < segments ? b + S_SLICE : segments;
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            if (s_write_batches (s, b, e, c[k].fd[0], c[k].fd[1]) != 0) {
+                snprintf (err, cap, "write: %s", strerror (errno));
+                rc = -1;
+            }
+            else if (s_reader_wait_for (&c[k].reader, e, 60000) < e) {
+                snprintf (err, cap, "%s: segments up to %llu did not come out in 60 s",
+                          kinds[k] == S_QEMU ? "qemu" : "ours", (unsigned long long) e);
+                rc = -1;
+            }
+        }
+    }
+    if (rc == 0)
+        for (int k = 0; k < 2; k++) {
+            cpu1[k] = s_cpu_now (c[k].pid);
+            cpu_us[k] = (double) s_cpu_delta (cpu0[k], cpu1[k]) / 1000.0 / (double) segments;
+        }
+    for (int k = 0; k < 2; k++)
+        s_stop (&c[k]);
+    return rc;
 }
 
 //  The paced write and read through one bare socket pair.
@@ -759,6 +857,18 @@ s_cmp_double (const void *a, const void *b)
 {
     double x = *(const double *) a, y = *(const double *) b;
     return x < y ? -1 : x > y;
+}
+
+//  The median of n values (0 if none).
+static double
+s_median (const double *v, int n)
+{
+    if (n <= 0)
+        return 0;
+    double sorted[100];
+    memcpy (sorted, v, (size_t) n * sizeof (double));
+    qsort (sorted, (size_t) n, sizeof (double), s_cmp_double);
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
 static void
@@ -861,8 +971,21 @@ main (int argc, char **argv)
     int runs[4] = {run_qemu, run_ours, run_poll, run_ours};
     double round_ratio[100];   //  ours / QEMU CPU per packet, round by round
     int nratio = 0;
+    double sbs[100][2];        //  side by side: QEMU's and ours, round by round
+    double sbs_ratio[100];
+    int nsbs = 0;
+    char sbs_error[200] = "";
     for (int r = 0; r < rounds; r++) {
         double qemu_cpu = 0;
+        if (run_qemu && run_ours && !sbs_error[0]) {
+            if (s_side_by_side (&stream, segments, bin_dir, qemu_bin, sbs[nsbs], sbs_error,
+                                sizeof sbs_error)
+                    == 0
+                && sbs[nsbs][0] > 0) {
+                sbs_ratio[nsbs] = sbs[nsbs][1] / sbs[nsbs][0];
+                nsbs++;
+            }
+        }
         for (int k = 0; k < 4; k++) {
             if (!runs[k] || (r > 0 && !res[k].ok))
                 continue;
@@ -888,14 +1011,8 @@ main (int argc, char **argv)
             res[k].checkpoints = checkpoints;
         }
     }
-    double ratio_median = 0;
-    if (nratio > 0) {
-        double sorted[100];
-        memcpy (sorted, round_ratio, (size_t) nratio * sizeof (double));
-        qsort (sorted, (size_t) nratio, sizeof (double), s_cmp_double);
-        ratio_median = nratio % 2 ? sorted[nratio / 2]
-                                  : (sorted[nratio / 2 - 1] + sorted[nratio / 2]) / 2;
-    }
+    double ratio_median = s_median (round_ratio, nratio);
+    double sbs_median = s_median (sbs_ratio, nsbs);
     free (stream.data);
     free (stream.off);
     //  The benchmark itself keeps about 1.5 CPUs busy; what was there before
@@ -907,7 +1024,10 @@ main (int argc, char **argv)
     double r_pps = both && res[0].pps > 0 ? res[1].pps / res[0].pps : 0;
     double r_med = both && res[0].lat_median_us > 0 ? res[1].lat_median_us / res[0].lat_median_us : 0;
     double r_p99 = both && res[0].lat_p99_us > 0 ? res[1].lat_p99_us / res[0].lat_p99_us : 0;
-    int cpu_met = both && r_cpu <= 0.1;
+    //  The CPU target is judged on the side-by-side ratio (median of the
+    //  rounds): the one figure where QEMU and ours ran through the same
+    //  time.  Without it (--only), on the best of rounds.
+    int cpu_met = nsbs > 0 ? sbs_median <= 0.1 : both && r_cpu <= 0.1;
     //  Latency targets on the added median (median - floor); the whole
     //  median beside it.
     //  Judged only when the floor is consistent: one bare hop cannot take
@@ -941,6 +1061,12 @@ main (int argc, char **argv)
         for (int i = 0; i < nratio; i++)
             printf ("%s%.3f", i ? "," : "", round_ratio[i]);
         printf ("],\"cpu_ratio_round_median\":%.3f", ratio_median);
+        printf (",\"side_by_side\":{\"slice_segments\":%d,\"rounds\":[", S_SLICE);
+        for (int i = 0; i < nsbs; i++)
+            printf ("%s{\"qemu_cpu_us_per_packet\":%.3f,\"ours_cpu_us_per_packet\":%.3f,"
+                    "\"ratio\":%.3f}",
+                    i ? "," : "", sbs[i][0], sbs[i][1], sbs_ratio[i]);
+        printf ("],\"ratio_median\":%.3f,\"error\":\"%s\"}", sbs_median, sbs_error);
         printf (",\"ratio_ours_qemu\":{\"pps\":%.2f,\"cpu_per_packet\":%.3f,"
                 "\"latency_median\":%.3f,\"latency_p99\":%.3f},"
                 "\"target\":{\"cpu_ratio_max\":0.1,\"added_latency_median_us_max\":10,"
@@ -986,8 +1112,17 @@ main (int argc, char **argv)
             printf ("  CPU per packet ours/qemu round by round:");
             for (int i = 0; i < nratio; i++)
                 printf (" x%.3f", round_ratio[i]);
-            printf (" (median x%.3f; the verdict is on the best of each)\n", ratio_median);
+            printf (" (median x%.3f)\n", ratio_median);
         }
+        if (nsbs > 0) {
+            printf ("  CPU per packet side by side (%d-segment slices in turn), ours/qemu:",
+                    S_SLICE);
+            for (int i = 0; i < nsbs; i++)
+                printf (" %.3f/%.3f=x%.3f", sbs[i][1], sbs[i][0], sbs_ratio[i]);
+            printf (" (median x%.3f: the CPU verdict)\n", sbs_median);
+        }
+        if (sbs_error[0])
+            printf ("  side by side failed: %s\n", sbs_error);
         if (both && !lat_sane)
             printf ("  note: one bare hop took longer than the relay's two: the machine changed "
                     "during the run; latency not judged (rerun)\n");

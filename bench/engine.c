@@ -2,7 +2,7 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Usage: engine [--segments N] [--rounds N] [--json]
+ *  Usage: engine [--segments N] [--rounds N] [--only MODE] [--json]
  *
  *  bench/compare's stream (TCP segments over 16 connections, payloads of
  *  64, 512 and 1460 bytes in turn; default 200,000 segments) goes through
@@ -28,6 +28,8 @@
  *  comes and goes hits them alike; each figure is the best of --rounds
  *  (default 7).  Prints CPU ns per packet (process CPU time) and the ratios
  *  engine / bare and engine_full / engine; --json prints one JSON object.
+ *  --only MODE runs that mode (and "copy", taken off it) alone, without
+ *  the ratios: for a profiler (cachegrind, perf) to see one mode only.
  *  On a shared VM the host may run a vCPU at half speed for seconds at a
  *  time (seen here: every mode about twice as slow in one invocation, the
  *  bytes copied alone not): compare builds over several invocations each,
@@ -150,7 +152,7 @@ int
 main (int argc, char **argv)
 {
     uint64_t segments = 200000;
-    int rounds = S_ROUNDS, json = 0, bad = 0;
+    int rounds = S_ROUNDS, json = 0, bad = 0, only = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "--segments") == 0 && i + 1 < argc)
             segments = strtoull (argv[++i], NULL, 10);
@@ -158,11 +160,19 @@ main (int argc, char **argv)
             rounds = atoi (argv[++i]);
         else if (strcmp (argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp (argv[i], "--only") == 0 && i + 1 < argc) {
+            const char *name = argv[++i];
+            for (int m = 0; m < S_MODES; m++)
+                if (strcmp (name, s_mode_names[m]) == 0)
+                    only = m;
+            if (only < 0)
+                bad = 1;
+        }
         else
             bad = 1;
     }
     if (bad || segments == 0 || segments > 100000000 || rounds < 1 || rounds > 1000) {
-        fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--json]\n");
+        fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] [--json]\n");
         return 2;
     }
     colo_log_set_level (COLO_LOG_ERROR);
@@ -176,6 +186,8 @@ main (int argc, char **argv)
     uint64_t best[S_MODES] = {0};
     for (int r = 0; r < rounds; r++)
         for (int m = 0; m < S_MODES; m++) {
+            if (only >= 0 && m != only && m != S_COPY)
+                continue;
             uint64_t ns = s_round (&stream, (s_mode_t)m, slab, sec);
             if (ns == 0) {
                 fprintf (stderr, "engine: mode %s did not release every segment matched\n",
@@ -197,9 +209,12 @@ main (int argc, char **argv)
         printf ("{\"benchmark\":\"engine\",\"segments\":%llu,\"rounds\":%d",
                 (unsigned long long)segments, rounds);
         for (int m = 0; m < S_MODES; m++)
-            printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
-        printf (",\"engine_vs_bare\":%.2f,\"engine_full_vs_engine\":%.2f}\n", vs_bare,
-                full_vs);
+            if (best[m])
+                printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
+        if (only < 0)
+            printf (",\"engine_vs_bare\":%.2f,\"engine_full_vs_engine\":%.2f", vs_bare,
+                    full_vs);
+        printf ("}\n");
     }
     else {
         printf ("engine: %llu TCP segments over %d connections (payloads 64/512/1460), "
@@ -207,9 +222,11 @@ main (int argc, char **argv)
                 (unsigned long long)segments, BENCH_CONNS, S_BATCH, rounds);
         printf ("  %-12s %14s\n", "mode", "CPU ns/pkt");
         for (int m = 0; m < S_MODES; m++)
-            printf ("  %-12s %14.1f%s\n", s_mode_names[m], per[m],
-                    m == S_COPY ? "   (staging copies; taken off the others)" : "");
-        printf ("  engine / bare: x%.2f; engine_full / engine: x%.2f\n", vs_bare, full_vs);
+            if (best[m])
+                printf ("  %-12s %14.1f%s\n", s_mode_names[m], per[m],
+                        m == S_COPY ? "   (staging copies; taken off the others)" : "");
+        if (only < 0)
+            printf ("  engine / bare: x%.2f; engine_full / engine: x%.2f\n", vs_bare, full_vs);
     }
     colo_buf_slab_release (&slab);
     free (sec);
