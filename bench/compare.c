@@ -269,8 +269,8 @@ s_reader_arm (s_reader_t *r, uint64_t first, uint64_t expect, uint64_t *t_recv)
     pthread_mutex_unlock (&r->lock);
 }
 
-//  Wait until count segments of the armed phase came out or ms passed;
-//  returns the count.
+//  Wait until count segments of the armed phase came out (0: all of them)
+//  or ms passed; returns the count.
 static uint64_t
 s_reader_wait_for (s_reader_t *r, uint64_t count, uint64_t ms)
 {
@@ -283,8 +283,9 @@ s_reader_wait_for (s_reader_t *r, uint64_t count, uint64_t ms)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock (&r->lock);
-    r->mark = count;
-    while (r->count < count
+    uint64_t want = count ? count : r->expect;
+    r->mark = want;
+    while (r->count < want
            && pthread_cond_timedwait (&r->cond, &r->lock, &deadline) != ETIMEDOUT)
         ;
     uint64_t got = r->count;
@@ -296,21 +297,7 @@ s_reader_wait_for (s_reader_t *r, uint64_t count, uint64_t ms)
 static uint64_t
 s_reader_wait (s_reader_t *r, uint64_t ms)
 {
-    struct timespec deadline;
-    clock_gettime (CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t) (ms / 1000);
-    deadline.tv_nsec += (long) (ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock (&r->lock);
-    while (r->count < r->expect
-           && pthread_cond_timedwait (&r->cond, &r->lock, &deadline) != ETIMEDOUT)
-        ;
-    uint64_t count = r->count;
-    pthread_mutex_unlock (&r->lock);
-    return count;
+    return s_reader_wait_for (r, 0, ms);
 }
 
 //  ---------------------------------------------------------------- sockets
