@@ -4,7 +4,7 @@
  *
  *  Usage: compare [--quick] [--json] [--segments N] [--latency N] [--rate PPS]
  *                 [--bin DIR] [--qemu PATH] [--only qemu|ours] [--busy-poll US]
- *                 [--rounds N]
+ *                 [--rounds N] [--ab DIR]
  *
  *  One prepared stream of TCP segments (default 1,000,000; --quick 100,000)
  *  over 16 connections, payloads of 64, 512 and 1460 bytes in turn, goes
@@ -68,6 +68,10 @@
  *    ours alone).  The CPU target is judged on the median of the rounds'
  *    side-by-side ratios (on the best of rounds only with --only).
  *  Prints all four, and the ratios ours / QEMU; --json prints one JSON object.
+ *  --ab DIR runs nothing of that: ours from --bin (A) and ours from DIR (B)
+ *  side by side, once per round, and prints their CPU per packet and B/A
+ *  round by round with its median: for comparing two builds fairly on a
+ *  noisy host.
  *  This is a benchmark, not a test: it fails only if a comparator cannot
  *  be run or loses segments.
  */
@@ -722,28 +726,30 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uin
     s_stop (&c);
 }
 
-//  CPU per packet of QEMU and ours side by side in time: both run at once,
-//  and the stream goes to them in turn, S_SLICE segments to one (until they
-//  all came out), then the same to the other, to the end.  A slice lasts
+//  CPU per packet of two comparators side by side in time (QEMU and ours,
+//  or two builds of ours): both run at once, and the stream goes to them in
+//  turn, S_SLICE segments to one (until they all came out), then the same
+//  to the other, to the end.  A slice lasts
 //  milliseconds, far less than the seconds a shared host runs a vCPU fast
 //  or slow, so both see the same mix of fast and slow time: unlike runs one
 //  after the other, where QEMU's long run averages over the host's phases
-//  and ours, ten times shorter, may fall in one.  cpu_us[0] is QEMU's,
-//  cpu_us[1] ours.  Returns -1 with err set if either fails.
+//  and ours, ten times shorter, may fall in one.  kinds[k] runs from
+//  bins[k] (ours) and gives cpu_us[k].  Returns -1 with err set if either
+//  fails.
 #define S_SLICE 16384
 static int
-s_side_by_side (const bench_stream_t *s, uint64_t segments, const char *bin_dir,
-                const char *qemu_bin, double cpu_us[2], char *err, size_t cap)
+s_side_by_side (const bench_stream_t *s, uint64_t segments, const int kinds[2],
+                const char *const bins[2], const char *qemu_bin, double cpu_us[2], char *err,
+                size_t cap)
 {
     s_cmp_t c[2];
-    static const int kinds[2] = {S_QEMU, S_OURS};
     memset (c, 0, sizeof c);
     int rc = 0;
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 4; i++)
             c[k].fd[i] = -1;
     for (int k = 0; k < 2 && rc == 0; k++)
-        rc = s_start (&c[k], kinds[k], 0, bin_dir, qemu_bin, err, cap);
+        rc = s_start (&c[k], kinds[k], 0, bins[k], qemu_bin, err, cap);
     s_cpu_t cpu0[2], cpu1[2];
     if (rc == 0)
         for (int k = 0; k < 2; k++) {
@@ -758,8 +764,9 @@ s_side_by_side (const bench_stream_t *s, uint64_t segments, const char *bin_dir,
                 rc = -1;
             }
             else if (s_reader_wait_for (&c[k].reader, e, 60000) < e) {
-                snprintf (err, cap, "%s: segments up to %llu did not come out in 60 s",
-                          kinds[k] == S_QEMU ? "qemu" : "ours", (unsigned long long) e);
+                snprintf (err, cap, "%s (%s): segments up to %llu did not come out in 60 s",
+                          kinds[k] == S_QEMU ? "qemu" : "ours", bins[k],
+                          (unsigned long long) e);
                 rc = -1;
             }
         }
@@ -872,6 +879,52 @@ s_json_result (const s_result_t *r, double floor_median)
             (unsigned long long) r->checkpoints, r->error);
 }
 
+//  --ab DIR: ours from --bin (A) and ours from DIR (B) side by side, once
+//  per round: CPU per packet of each, B/A round by round and its median.
+//  For comparing two builds on a shared host, where runs one after the
+//  other differ by more than most changes do.
+static int
+s_ab (const bench_stream_t *s, uint64_t segments, int rounds, const char *bin_a,
+      const char *bin_b, const char *qemu_bin, int json)
+{
+    static const int kinds[2] = {S_OURS, S_OURS};
+    const char *const bins[2] = {bin_a, bin_b};
+    double cpu[100][2], ratio[100];
+    char err[200] = "";
+    int n = 0;
+    for (int r = 0; r < rounds; r++) {
+        if (s_side_by_side (s, segments, kinds, bins, qemu_bin, cpu[n], err, sizeof err) != 0)
+            break;
+        if (cpu[n][0] > 0) {
+            ratio[n] = cpu[n][1] / cpu[n][0];
+            n++;
+        }
+    }
+    double median = s_median (ratio, n);
+    if (json) {
+        printf ("{\"bench\":\"compare_ab\",\"segments\":%llu,\"slice_segments\":%d,"
+                "\"a\":\"%s\",\"b\":\"%s\",\"rounds\":[",
+                (unsigned long long) segments, S_SLICE, bin_a, bin_b);
+        for (int i = 0; i < n; i++)
+            printf ("%s{\"a_cpu_us_per_packet\":%.3f,\"b_cpu_us_per_packet\":%.3f,"
+                    "\"b_vs_a\":%.3f}",
+                    i ? "," : "", cpu[i][0], cpu[i][1], ratio[i]);
+        printf ("],\"b_vs_a_median\":%.3f,\"error\":\"%s\"}\n", median, err);
+    }
+    else {
+        printf ("compare --ab: %llu TCP segments, A (%s) and B (%s) side by side in "
+                "%d-segment slices\n",
+                (unsigned long long) segments, bin_a, bin_b, S_SLICE);
+        for (int i = 0; i < n; i++)
+            printf ("  round %d: CPU us/pkt A %.3f, B %.3f, B/A x%.3f\n", i + 1, cpu[i][0],
+                    cpu[i][1], ratio[i]);
+        printf ("  B/A median x%.3f\n", median);
+        if (err[0])
+            printf ("  failed: %s\n", err);
+    }
+    return err[0] ? 1 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -881,6 +934,7 @@ main (int argc, char **argv)
     int rounds = 3;
     double rate = 50000;
     char bin_dir[PATH_MAX] = "";
+    char ab_dir[PATH_MAX] = "";
     const char *qemu_bin = "qemu-system-x86_64";
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "--quick") == 0)
@@ -905,6 +959,8 @@ main (int argc, char **argv)
             rounds = atoi (argv[++i]);
         else if (strcmp (argv[i], "--busy-poll") == 0 && i + 1 < argc)
             busy_us = (uint32_t) strtoul (argv[++i], NULL, 10);
+        else if (strcmp (argv[i], "--ab") == 0 && i + 1 < argc)
+            snprintf (ab_dir, sizeof ab_dir, "%s", argv[++i]);
         else if (strcmp (argv[i], "--only") == 0 && i + 1 < argc) {
             i++;
             run_qemu = strcmp (argv[i], "qemu") == 0;
@@ -913,7 +969,7 @@ main (int argc, char **argv)
         else {
             fprintf (stderr, "usage: compare [--quick] [--json] [--segments N] [--latency N] "
                              "[--rate PPS] [--bin DIR] [--qemu PATH] [--only qemu|ours] "
-                             "[--busy-poll US] [--rounds N]\n");
+                             "[--busy-poll US] [--rounds N] [--ab DIR]\n");
             return 2;
         }
     }
@@ -940,6 +996,8 @@ main (int argc, char **argv)
                  (unsigned long long) (segments + lat_n));
         return 1;
     }
+    if (ab_dir[0])
+        return s_ab (&stream, segments, rounds, bin_dir, ab_dir, qemu_bin, json);
     double load_before = s_loadavg ();
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
     double floor_median, floor_p99;
@@ -965,8 +1023,10 @@ main (int argc, char **argv)
     for (int r = 0; r < rounds; r++) {
         double qemu_cpu = 0;
         if (run_qemu && run_ours && !sbs_error[0]) {
-            if (s_side_by_side (&stream, segments, bin_dir, qemu_bin, sbs[nsbs], sbs_error,
-                                sizeof sbs_error)
+            static const int kinds_qo[2] = {S_QEMU, S_OURS};
+            const char *const bins[2] = {bin_dir, bin_dir};
+            if (s_side_by_side (&stream, segments, kinds_qo, bins, qemu_bin, sbs[nsbs],
+                                sbs_error, sizeof sbs_error)
                     == 0
                 && sbs[nsbs][0] > 0) {
                 sbs_ratio[nsbs] = sbs[nsbs][1] / sbs[nsbs][0];
