@@ -258,14 +258,12 @@ colo_buf_dup (const colo_buf_t *buf)
     return self;
 }
 
-//  The buffer back to this thread's cache, or freed; its slab reference
-//  is the caller's business.
-static void
-s_put (colo_buf_t *self)
+//  The buffer of class c back to this thread's cache (made on first use),
+//  or freed.
+static __attribute__ ((noinline)) void
+s_put_slow (colo_buf_t *self, int c)
 {
-    int c = s_class (self->cap);
-    if (S_CACHING && c >= 0 && s_class_cap (c) == self->cap
-        && s_cache.count[c] < s_class_limit (c)) {
+    if (S_CACHING && s_cache.count[c] < s_class_limit (c)) {
         if (!s_cache.registered) {
             //  First use in this thread: free the stacks when it exits.
             pthread_once (&s_key_once, s_make_key);
@@ -280,6 +278,29 @@ s_put (colo_buf_t *self)
         }
     }
     free (self);
+}
+
+//  The buffer of class c (its cap that class's) back to this thread's
+//  cache, or freed.
+static inline void
+s_put_class (colo_buf_t *self, int c)
+{
+    if (S_CACHING && s_cache.slots[c] && s_cache.count[c] < s_class_limit (c))
+        s_cache.slots[c][s_cache.count[c]++] = self;
+    else
+        s_put_slow (self, c);
+}
+
+//  The buffer back to this thread's cache, or freed; its slab reference
+//  is the caller's business.
+static void
+s_put (colo_buf_t *self)
+{
+    int c = s_class (self->cap);
+    if (c >= 0 && s_class_cap (c) == self->cap)
+        s_put_class (self, c);
+    else
+        free (self);
 }
 
 //  A buffer made in a slab lets go of it: metadata only, as it was made.
@@ -323,8 +344,10 @@ colo_buf_destroy_array (colo_buf_t **bufs, int n)
                 refs = 0;
             }
             refs++;
+            s_put_class (self, 0);   //  metadata only, as it was made
         }
-        s_put (self);
+        else
+            s_put (self);
     }
     if (run)
         s_slab_unref (run, refs);

@@ -115,21 +115,28 @@ typedef struct {
 
 //  ---------------------------------------------------------------- FIFO
 
-static int
+//  Twice the room (64 slots at first), the items in order from 0.
+static __attribute__ ((noinline)) int
+s_fifo_grow (s_fifo_t *fifo)
+{
+    size_t cap = fifo->cap ? fifo->cap * 2 : 64;
+    colo_buf_t **items = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
+    if (!items)
+        return -1;
+    for (size_t i = 0; i < fifo->count; i++)
+        items[i] = fifo->items[(fifo->head + i) & (fifo->cap - 1)];
+    free (fifo->items);
+    fifo->items = items;
+    fifo->cap = cap;
+    fifo->head = 0;
+    return 0;
+}
+
+static inline int
 s_fifo_push (s_fifo_t *fifo, colo_buf_t *buf)
 {
-    if (fifo->count == fifo->cap) {
-        size_t cap = fifo->cap ? fifo->cap * 2 : 64;
-        colo_buf_t **items = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
-        if (!items)
-            return -1;
-        for (size_t i = 0; i < fifo->count; i++)
-            items[i] = fifo->items[(fifo->head + i) & (fifo->cap - 1)];
-        free (fifo->items);
-        fifo->items = items;
-        fifo->cap = cap;
-        fifo->head = 0;
-    }
+    if (fifo->count == fifo->cap && s_fifo_grow (fifo) != 0)
+        return -1;
     fifo->items[(fifo->head + fifo->count) & (fifo->cap - 1)] = buf;
     fifo->count++;
     return 0;
