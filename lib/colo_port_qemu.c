@@ -647,9 +647,10 @@ s_flush (s_qemu_t *q)
         int niov = 0;
         size_t want = 0;
         size_t frames = q->outq.count < S_BATCH ? q->outq.count : S_BATCH;
+        const size_t hl_frame = q->vnet ? 8 : 4;
         for (size_t k = 0; k < frames; k++) {
             colo_buf_t *buf = s_fifo_at (&q->outq, k);
-            size_t hl = q->vnet ? 8 : 4;
+            size_t hl = hl_frame;
             size_t skip = k == 0 ? q->out_off : 0;
             //  A frame read in the same slab as the one before it lies
             //  right after it, behind its header as it came: when those
@@ -695,22 +696,24 @@ s_flush (s_qemu_t *q)
             s_conn_lost (q, strerror (errno), S_DRAIN_READS);
             return;
         }
-        size_t done = (size_t) n;
+        size_t done = (size_t) n, hl = q->vnet ? 8 : 4;
         colo_buf_t *sent[S_BATCH];
         int nsent = 0;
+        uint64_t bytes = 0;
         while (done > 0) {
             colo_buf_t *buf = s_fifo_at (&q->outq, 0);
-            size_t total = (q->vnet ? 8 : 4) + buf->len - q->out_off;
+            size_t total = hl + buf->len - q->out_off;
             if (done < total) {
                 q->out_off += done;
                 break;
             }
             done -= total;
             q->out_off = 0;
-            q->port->counters[COLO_PORT_TX_FRAMES]++;
-            q->port->counters[COLO_PORT_TX_BYTES] += buf->len;
+            bytes += buf->len;
             sent[nsent++] = s_fifo_pop (&q->outq);
         }
+        q->port->counters[COLO_PORT_TX_FRAMES] += (uint64_t) nsent;
+        q->port->counters[COLO_PORT_TX_BYTES] += bytes;
         colo_buf_destroy_array (sent, nsent);
         if ((size_t) n < want) {
             s_want_output (q, 1);   //  the socket is full
