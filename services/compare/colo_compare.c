@@ -1117,6 +1117,7 @@ s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
 //  frame's header and the start of its payload can be asked for too, well
 //  before the secondary's twin comes to be compared with it.
 #define S_WARM_BYTES 512
+_Static_assert (S_WARM_BYTES == 8 * 64, "s_warm prefetches 8 lines");
 static inline void
 s_warm (colo_compare_t *self)
 {
@@ -1125,9 +1126,37 @@ s_warm (colo_compare_t *self)
         return;
     self->warm = NULL;
     __builtin_prefetch (item->buf);
-    uint32_t len = item->r1_len < S_WARM_BYTES ? item->r1_len : S_WARM_BYTES;
-    for (uint32_t off = 0; off < len; off += 64)
-        __builtin_prefetch (item->buf->data + item->r1_off + off);
+    const uint8_t *p = item->buf->data + item->r1_off;
+    uint32_t lines = item->r1_len < S_WARM_BYTES ? (item->r1_len + 63) / 64 : S_WARM_BYTES / 64;
+    //  Straight-line prefetches (S_WARM_BYTES is 8 lines), not a loop.
+    switch (lines) {
+    case 8:
+        __builtin_prefetch (p + 448);
+        //  fall through
+    case 7:
+        __builtin_prefetch (p + 384);
+        //  fall through
+    case 6:
+        __builtin_prefetch (p + 320);
+        //  fall through
+    case 5:
+        __builtin_prefetch (p + 256);
+        //  fall through
+    case 4:
+        __builtin_prefetch (p + 192);
+        //  fall through
+    case 3:
+        __builtin_prefetch (p + 128);
+        //  fall through
+    case 2:
+        __builtin_prefetch (p + 64);
+        //  fall through
+    case 1:
+        __builtin_prefetch (p);
+        //  fall through
+    default:
+        break;
+    }
 }
 
 static int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
