@@ -516,7 +516,9 @@ colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
     seg->payload_len = tot - 20 - doff;
     seg->info = (uint32_t) len - 14 > tot ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
     seg->wscale = 0xff;
-    if (doff > 20) {
+    //  NOP NOP TS, the options of nearly every segment after the handshake
+    //  (timestamps on), set none of what the walk leaves here: no walk.
+    if (doff > 20 && !(doff == 32 && colo_get_be32 (th + 20) == 0x0101080au)) {
         //  The option walk reads and leaves only these three fields here.
         colo_packet_t opts;
         opts.info = 0;
