@@ -4,7 +4,10 @@
  *
  *  Guest -> client segments over BENCH_CONNS connections, payloads of 64,
  *  512 and 1460 bytes in turn, each record in QEMU framing; primary and
- *  secondary send the same bytes.
+ *  secondary send the same bytes.  With bench_timestamps set (before the
+ *  first segment is encoded), every segment carries NOP NOP TS, the options
+ *  of a Linux TCP segment once the handshake is done: 12 bytes more of TCP
+ *  header, the payload at bench_payload_off ().
  */
 #ifndef BENCH_STREAM_H_INCLUDED
 #define BENCH_STREAM_H_INCLUDED
@@ -18,6 +21,16 @@
 
 #define BENCH_CONNS 16
 #define BENCH_PAYLOAD_OFF 54  //  Ethernet + IPv4 + TCP, no options
+#define BENCH_TS_LEN 12       //  NOP NOP TS
+
+static int bench_timestamps;
+
+//  Where a segment's payload starts: after its options, if any.
+static inline uint32_t
+bench_payload_off (void)
+{
+    return BENCH_PAYLOAD_OFF + (bench_timestamps ? BENCH_TS_LEN : 0);
+}
 
 static const uint32_t bench_sizes[3] = {64, 512, 1460};
 
@@ -36,8 +49,9 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
     static const uint8_t mac_client[6] = {0x02, 0, 0, 0, 0, 1};
     static const uint8_t mac_guest[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
     uint8_t *f = out + 4;
-    uint32_t len = BENCH_PAYLOAD_OFF + payload_len;
-    memset (f, 0, BENCH_PAYLOAD_OFF);
+    uint32_t off = bench_payload_off ();
+    uint32_t len = off + payload_len;
+    memset (f, 0, off);
     memcpy (f, mac_client, 6);
     memcpy (f + 6, mac_guest, 6);
     colo_put_be16 (f + 12, 0x0800);
@@ -55,10 +69,16 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
     colo_put_be16 (tcp + 2, client_port);
     colo_put_be32 (tcp + 4, seq);
     colo_put_be32 (tcp + 8, 5001);
-    tcp[12] = 5 << 4;
+    tcp[12] = (uint8_t)(((off - 34) / 4) << 4);
     tcp[13] = COLO_TCP_ACK | COLO_TCP_PSH;
     colo_put_be16 (tcp + 14, 65535);
-    uint8_t *payload = f + BENCH_PAYLOAD_OFF;
+    if (bench_timestamps) {
+        static const uint8_t ts[4] = {1, 1, 8, 10};
+        memcpy (tcp + 20, ts, 4);
+        colo_put_be32 (tcp + 24, 100000u + index);   //  TSval
+        colo_put_be32 (tcp + 28, 4242u);             //  TSecr
+    }
+    uint8_t *payload = f + off;
     colo_put_be32 (payload, index);
     for (uint32_t k = 4; k < payload_len; k++)
         payload[k] = (uint8_t)(index * 31 + k);
@@ -78,7 +98,7 @@ bench_stream_build (bench_stream_t *s, uint64_t n)
     s->off = (uint64_t *)malloc ((n + 1) * sizeof (uint64_t));
     uint64_t bytes = 0;
     for (uint64_t i = 0; i < n; i++)
-        bytes += 4 + BENCH_PAYLOAD_OFF + bench_sizes[i % 3];
+        bytes += 4 + bench_payload_off () + bench_sizes[i % 3];
     s->data = (uint8_t *)malloc (bytes);
     if (!s->off || !s->data)
         return -1;

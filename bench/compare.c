@@ -4,7 +4,7 @@
  *
  *  Usage: compare [--quick] [--json] [--segments N] [--latency N] [--rate PPS]
  *                 [--bin DIR] [--qemu PATH] [--only qemu|ours] [--busy-poll US]
- *                 [--rounds N] [--ab DIR]
+ *                 [--rounds N] [--ab DIR] [--timestamps]
  *
  *  One prepared stream of TCP segments (default 1,000,000; --quick 100,000)
  *  over 16 connections, payloads of 64, 512 and 1460 bytes in turn, goes
@@ -68,6 +68,8 @@
  *    ours alone).  The CPU target is judged on the median of the rounds'
  *    side-by-side ratios (on the best of rounds only with --only).
  *  Prints all four, and the ratios ours / QEMU; --json prints one JSON object.
+ *  --timestamps: every segment carries NOP NOP TS, as a Linux TCP segment
+ *  does once the handshake is done (12 bytes more of TCP header).
  *  --ab DIR runs nothing of that: ours from --bin (A) and ours from DIR (B)
  *  side by side, once per round, and prints their CPU per packet and B/A
  *  round by round with its median: for comparing two builds fairly on a
@@ -196,11 +198,11 @@ typedef struct {
 static void
 s_reader_frame (s_reader_t *r, const uint8_t *frame, uint32_t len, uint64_t now)
 {
-    if (len < BENCH_PAYLOAD_OFF + 4) {
+    if (len < bench_payload_off () + 4) {
         r->stray++;
         return;
     }
-    uint32_t index = colo_get_be32 (frame + BENCH_PAYLOAD_OFF);
+    uint32_t index = colo_get_be32 (frame + bench_payload_off ());
     if ((index & S_WARM_TAG) == S_WARM_TAG) {
         r->warm++;
         pthread_cond_broadcast (&r->cond);
@@ -902,9 +904,10 @@ s_ab (const bench_stream_t *s, uint64_t segments, int rounds, const char *bin_a,
     }
     double median = s_median (ratio, n);
     if (json) {
-        printf ("{\"bench\":\"compare_ab\",\"segments\":%llu,\"slice_segments\":%d,"
-                "\"a\":\"%s\",\"b\":\"%s\",\"rounds\":[",
-                (unsigned long long) segments, S_SLICE, bin_a, bin_b);
+        printf ("{\"bench\":\"compare_ab\",\"timestamps\":%s,\"segments\":%llu,"
+                "\"slice_segments\":%d,\"a\":\"%s\",\"b\":\"%s\",\"rounds\":[",
+                bench_timestamps ? "true" : "false", (unsigned long long) segments, S_SLICE,
+                bin_a, bin_b);
         for (int i = 0; i < n; i++)
             printf ("%s{\"a_cpu_us_per_packet\":%.3f,\"b_cpu_us_per_packet\":%.3f,"
                     "\"b_vs_a\":%.3f}",
@@ -912,9 +915,10 @@ s_ab (const bench_stream_t *s, uint64_t segments, int rounds, const char *bin_a,
         printf ("],\"b_vs_a_median\":%.3f,\"error\":\"%s\"}\n", median, err);
     }
     else {
-        printf ("compare --ab: %llu TCP segments, A (%s) and B (%s) side by side in "
+        printf ("compare --ab: %llu TCP segments%s, A (%s) and B (%s) side by side in "
                 "%d-segment slices\n",
-                (unsigned long long) segments, bin_a, bin_b, S_SLICE);
+                (unsigned long long) segments, bench_timestamps ? " (with timestamps)" : "",
+                bin_a, bin_b, S_SLICE);
         for (int i = 0; i < n; i++)
             printf ("  round %d: CPU us/pkt A %.3f, B %.3f, B/A x%.3f\n", i + 1, cpu[i][0],
                     cpu[i][1], ratio[i]);
@@ -941,6 +945,8 @@ main (int argc, char **argv)
             quick = 1;
         else if (strcmp (argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp (argv[i], "--timestamps") == 0)
+            bench_timestamps = 1;
         else if (strcmp (argv[i], "--segments") == 0 && i + 1 < argc) {
             segments = strtoull (argv[++i], NULL, 10);
             seg_set = 1;
@@ -969,7 +975,7 @@ main (int argc, char **argv)
         else {
             fprintf (stderr, "usage: compare [--quick] [--json] [--segments N] [--latency N] "
                              "[--rate PPS] [--bin DIR] [--qemu PATH] [--only qemu|ours] "
-                             "[--busy-poll US] [--rounds N] [--ab DIR]\n");
+                             "[--busy-poll US] [--rounds N] [--ab DIR] [--timestamps]\n");
             return 2;
         }
     }
@@ -1086,11 +1092,11 @@ main (int argc, char **argv)
     int lat_whole_met = res[1].ok && res[1].lat_median_us <= 10.0;
     int met = cpu_met && lat_met;
     if (json) {
-        printf ("{\"bench\":\"compare\",\"segments\":%llu,\"connections\":%d,"
+        printf ("{\"bench\":\"compare\",\"timestamps\":%s,\"segments\":%llu,\"connections\":%d,"
                 "\"payloads\":[64,512,1460],\"latency_segments\":%llu,\"rate_pps\":%.0f,"
                 "\"rounds\":%d,\"floor_median_us\":%.1f,\"floor_p99_us\":%.1f,\"cpus\":%ld,"
                 "\"loadavg\":%.2f,",
-                (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
+                bench_timestamps ? "true" : "false", (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
                 rounds, floor_median, floor_p99, cpus, load);
         s_json_result (&res[0], floor_median);
         printf (",");
@@ -1126,9 +1132,9 @@ main (int argc, char **argv)
                 met ? "true" : "false");
     }
     else {
-        printf ("compare: %llu TCP segments over %d connections (payloads 64/512/1460), "
+        printf ("compare: %llu TCP segments%s over %d connections (payloads 64/512/1460), "
                 "latency over %llu segments at %.0f/s; best of %d rounds\n",
-                (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
+                (unsigned long long) segments, bench_timestamps ? " (with timestamps)" : "", BENCH_CONNS, (unsigned long long) lat_n, rate,
                 rounds);
         static const char *labels[4] = {"qemu", "ours", "ours+poll", "relay"};
         printf ("  %-9s %10s %10s %10s %10s %8s %10s %5s\n", "", "packets/s", "CPU us/pkt",

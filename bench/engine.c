@@ -2,7 +2,7 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Usage: engine [--segments N] [--rounds N] [--only MODE] [--json]
+ *  Usage: engine [--segments N] [--rounds N] [--only MODE] [--timestamps] [--json]
  *
  *  bench/compare's stream (TCP segments over 16 connections, payloads of
  *  64, 512 and 1460 bytes in turn; default 200,000 segments) goes through
@@ -28,6 +28,7 @@
  *  comes and goes hits them alike; each figure is the best of --rounds
  *  (default 7).  Prints CPU ns per packet (process CPU time) and the ratios
  *  engine / bare and engine_full / engine; --json prints one JSON object.
+ *  --timestamps: every segment carries NOP NOP TS (as bench/compare's).
  *  --only MODE runs that mode (and "copy", taken off it) alone, without
  *  the ratios: for a profiler (cachegrind, perf) to see one mode only.
  *  On a shared VM the host may run a vCPU at half speed for seconds at a
@@ -113,8 +114,8 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
         if (mode == S_BARE) {
             for (int k = 0; k < n; k++)
                 sum +=
-                    memcmp (pv[k].data + BENCH_PAYLOAD_OFF, sv[k].data + BENCH_PAYLOAD_OFF,
-                            pv[k].len - BENCH_PAYLOAD_OFF)
+                    memcmp (pv[k].data + bench_payload_off (), sv[k].data + bench_payload_off (),
+                            pv[k].len - bench_payload_off ())
                     == 0;
             released += (uint64_t)n;
             continue;
@@ -160,6 +161,8 @@ main (int argc, char **argv)
             rounds = atoi (argv[++i]);
         else if (strcmp (argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp (argv[i], "--timestamps") == 0)
+            bench_timestamps = 1;
         else if (strcmp (argv[i], "--only") == 0 && i + 1 < argc) {
             const char *name = argv[++i];
             for (int m = 0; m < S_MODES; m++)
@@ -172,7 +175,7 @@ main (int argc, char **argv)
             bad = 1;
     }
     if (bad || segments == 0 || segments > 100000000 || rounds < 1 || rounds > 1000) {
-        fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] [--json]\n");
+        fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] [--timestamps] [--json]\n");
         return 2;
     }
     colo_log_set_level (COLO_LOG_ERROR);
@@ -206,8 +209,9 @@ main (int argc, char **argv)
     double vs_bare = per[S_BARE] > 0 ? per[S_ENGINE] / per[S_BARE] : 0;
     double full_vs = per[S_ENGINE] > 0 ? per[S_ENGINE_FULL] / per[S_ENGINE] : 0;
     if (json) {
-        printf ("{\"benchmark\":\"engine\",\"segments\":%llu,\"rounds\":%d",
-                (unsigned long long)segments, rounds);
+        printf ("{\"benchmark\":\"engine\",\"timestamps\":%s,\"segments\":%llu,"
+                "\"rounds\":%d",
+                bench_timestamps ? "true" : "false", (unsigned long long) segments, rounds);
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
                 printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
@@ -217,9 +221,9 @@ main (int argc, char **argv)
         printf ("}\n");
     }
     else {
-        printf ("engine: %llu TCP segments over %d connections (payloads 64/512/1460), "
+        printf ("engine: %llu TCP segments%s over %d connections (payloads 64/512/1460), "
                 "batches of %d; best of %d rounds\n",
-                (unsigned long long)segments, BENCH_CONNS, S_BATCH, rounds);
+                (unsigned long long)segments, bench_timestamps ? " (with timestamps)" : "", BENCH_CONNS, S_BATCH, rounds);
         printf ("  %-12s %14s\n", "mode", "CPU ns/pkt");
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
