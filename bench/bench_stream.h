@@ -21,7 +21,7 @@
 
 #define BENCH_CONNS 16
 #define BENCH_PAYLOAD_OFF 54  //  Ethernet + IPv4 + TCP, no options
-#define BENCH_TS_LEN 12       //  NOP NOP TS
+#define BENCH_TS_LEN 12  //  NOP NOP TS
 
 static int bench_timestamps;
 
@@ -75,8 +75,8 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
     if (bench_timestamps) {
         static const uint8_t ts[4] = {1, 1, 8, 10};
         memcpy (tcp + 20, ts, 4);
-        colo_put_be32 (tcp + 24, 100000u + index);   //  TSval
-        colo_put_be32 (tcp + 28, 4242u);             //  TSecr
+        colo_put_be32 (tcp + 24, 100000u + index);  //  TSval
+        colo_put_be32 (tcp + 28, 4242u);  //  TSecr
     }
     uint8_t *payload = f + off;
     colo_put_be32 (payload, index);

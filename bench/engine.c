@@ -113,10 +113,10 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
         s_views (s, i, end, sec, sv);
         if (mode == S_BARE) {
             for (int k = 0; k < n; k++)
-                sum +=
-                    memcmp (pv[k].data + bench_payload_off (), sv[k].data + bench_payload_off (),
-                            pv[k].len - bench_payload_off ())
-                    == 0;
+                sum += memcmp (pv[k].data + bench_payload_off (),
+                               sv[k].data + bench_payload_off (),
+                               pv[k].len - bench_payload_off ())
+                       == 0;
             released += (uint64_t)n;
             continue;
         }
@@ -175,7 +175,8 @@ main (int argc, char **argv)
             bad = 1;
     }
     if (bad || segments == 0 || segments > 100000000 || rounds < 1 || rounds > 1000) {
-        fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] [--timestamps] [--json]\n");
+        fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] "
+                         "[--timestamps] [--json]\n");
         return 2;
     }
     colo_log_set_level (COLO_LOG_ERROR);
@@ -211,7 +212,7 @@ main (int argc, char **argv)
     if (json) {
         printf ("{\"benchmark\":\"engine\",\"timestamps\":%s,\"segments\":%llu,"
                 "\"rounds\":%d",
-                bench_timestamps ? "true" : "false", (unsigned long long) segments, rounds);
+                bench_timestamps ? "true" : "false", (unsigned long long)segments, rounds);
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
                 printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
@@ -223,14 +224,16 @@ main (int argc, char **argv)
     else {
         printf ("engine: %llu TCP segments%s over %d connections (payloads 64/512/1460), "
                 "batches of %d; best of %d rounds\n",
-                (unsigned long long)segments, bench_timestamps ? " (with timestamps)" : "", BENCH_CONNS, S_BATCH, rounds);
+                (unsigned long long)segments, bench_timestamps ? " (with timestamps)" : "",
+                BENCH_CONNS, S_BATCH, rounds);
         printf ("  %-12s %14s\n", "mode", "CPU ns/pkt");
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
                 printf ("  %-12s %14.1f%s\n", s_mode_names[m], per[m],
                         m == S_COPY ? "   (staging copies; taken off the others)" : "");
         if (only < 0)
-            printf ("  engine / bare: x%.2f; engine_full / engine: x%.2f\n", vs_bare, full_vs);
+            printf ("  engine / bare: x%.2f; engine_full / engine: x%.2f\n", vs_bare,
+                    full_vs);
     }
     colo_buf_slab_release (&slab);
     free (sec);
