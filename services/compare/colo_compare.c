@@ -1130,32 +1130,32 @@ s_warm (colo_compare_t *self)
     uint32_t lines = item->r1_len < S_WARM_BYTES ? (item->r1_len + 63) / 64 : S_WARM_BYTES / 64;
     //  Straight-line prefetches (S_WARM_BYTES is 8 lines), not a loop.
     switch (lines) {
-    case 8:
-        __builtin_prefetch (p + 448);
-        //  fall through
-    case 7:
-        __builtin_prefetch (p + 384);
-        //  fall through
-    case 6:
-        __builtin_prefetch (p + 320);
-        //  fall through
-    case 5:
-        __builtin_prefetch (p + 256);
-        //  fall through
-    case 4:
-        __builtin_prefetch (p + 192);
-        //  fall through
-    case 3:
-        __builtin_prefetch (p + 128);
-        //  fall through
-    case 2:
-        __builtin_prefetch (p + 64);
-        //  fall through
-    case 1:
-        __builtin_prefetch (p);
-        //  fall through
-    default:
-        break;
+        case 8:
+            __builtin_prefetch (p + 448);
+            //  fall through
+        case 7:
+            __builtin_prefetch (p + 384);
+            //  fall through
+        case 6:
+            __builtin_prefetch (p + 320);
+            //  fall through
+        case 5:
+            __builtin_prefetch (p + 256);
+            //  fall through
+        case 4:
+            __builtin_prefetch (p + 192);
+            //  fall through
+        case 3:
+            __builtin_prefetch (p + 128);
+            //  fall through
+        case 2:
+            __builtin_prefetch (p + 64);
+            //  fall through
+        case 1:
+            __builtin_prefetch (p);
+            //  fall through
+        default:
+            break;
     }
 }
 
