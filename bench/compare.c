@@ -587,6 +587,8 @@ s_stop (s_cmp_t *c)
     for (int i = 0; i < 4; i++)
         if (c->fd[i] >= 0)
             close (c->fd[i]);
+    if (!c->dir[0])
+        return;   //  never started: no directory of its own
     static const char *files[] = {"pri.sock", "sec.sock", "out.sock", "notify.sock", "log"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[128];

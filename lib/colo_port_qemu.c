@@ -696,13 +696,13 @@ s_flush (s_qemu_t *q)
             s_conn_lost (q, strerror (errno), S_DRAIN_READS);
             return;
         }
-        size_t done = (size_t) n, hl = q->vnet ? 8 : 4;
+        size_t done = (size_t) n;
         colo_buf_t *sent[S_BATCH];
         int nsent = 0;
         uint64_t bytes = 0;
         while (done > 0) {
             colo_buf_t *buf = s_fifo_at (&q->outq, 0);
-            size_t total = hl + buf->len - q->out_off;
+            size_t total = hl_frame + buf->len - q->out_off;
             if (done < total) {
                 q->out_off += done;
                 break;
