@@ -1432,6 +1432,73 @@ START_TEST (test_views_port_to_port)
 }
 END_TEST
 
+//  Frames read into a slab and sent on by another port: one that came in
+//  right behind its own header goes out with it as one piece, and one whose
+//  header would now differ gets a header of its own.  _i: 0 both ports
+//  plain, frame 5 one byte shorter once read; 1 both vnet, frame 5's virtio
+//  header one byte shorter; 2 vnet in, plain out; 3 plain in, vnet out.
+START_TEST (test_forward_from_slab)
+{
+    int in_vnet = _i == 1 || _i == 2, out_vnet = _i == 1 || _i == 3;
+    enum { N = 20, CHANGED = 5 };
+    s_addr_t in_addr, out_addr;
+    int raw;
+    colo_port_t *in = s_raw_server (in_vnet, &in_addr, &raw);
+    s_make_addr (&out_addr, 0, out_vnet ? ",vnet" : "");
+    colo_port_t *out_server = colo_port_new (out_addr.server, COLO_PORT_RX);
+    colo_port_t *out_client = colo_port_new (out_addr.client, COLO_PORT_TX);
+    ck_assert_ptr_nonnull (out_server);
+    ck_assert_ptr_nonnull (out_client);
+    colo_port_t *both[2] = {out_server, out_client};
+    ck_assert (s_wait_connected (both, 2, 1));
+
+    s_wire_t w;
+    s_wire_init (&w, 64 * 1024, N, in_vnet);
+    for (int i = 0; i < N; i++)
+        s_wire_add (&w, (uint32_t) (60 + (i * 211) % 1400), (uint32_t) i);
+    s_raw_write (raw, w.data, w.len);
+    colo_buf_t *bufs[N];
+    int got = colo_test_recv_frames (in, bufs, N, &in, 1, S_DEADLINE_MS);
+    ck_assert_int_eq (got, N);
+    for (int i = 0; i < N; i++) {
+        s_check_got (&w, bufs[i], i);
+        ck_assert_ptr_nonnull (bufs[i]->slab);   //  in the read slab, not copied
+    }
+    if (_i == 0)
+        bufs[CHANGED]->len--;
+    if (_i == 1) {
+        ck_assert_uint_gt (bufs[CHANGED]->vnet_hdr_len, 0);
+        bufs[CHANGED]->vnet_hdr_len--;
+    }
+    if (!out_vnet)
+        for (int i = 0; i < N; i++)
+            bufs[i]->vnet_hdr_len = 0;
+    uint32_t want_len[N];
+    uint16_t want_vnet[N];
+    for (int i = 0; i < N; i++) {
+        want_len[i] = bufs[i]->len;
+        want_vnet[i] = bufs[i]->vnet_hdr_len;
+    }
+    ck_assert_int_eq (colo_test_send_all (out_client, bufs, N, &out_server, 1, S_DEADLINE_MS),
+                      N);
+    colo_buf_t *out[N];
+    ck_assert_int_eq (colo_test_recv_frames (out_server, out, N, &out_client, 1, S_DEADLINE_MS),
+                      N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_uint_eq (out[i]->len, want_len[i]);
+        ck_assert_uint_eq (out[i]->vnet_hdr_len, want_vnet[i]);
+        ck_assert_int_eq (memcmp (out[i]->data, w.frames[i]->data, want_len[i]), 0);
+    }
+    ck_assert_uint_eq (colo_port_counters (out_server)[COLO_PORT_RX_MALFORMED], 0);
+    colo_buf_destroy_array (out, N);
+    s_wire_free (&w);
+    close (raw);
+    colo_port_destroy (&out_client);
+    colo_port_destroy (&out_server);
+    colo_port_destroy (&in);
+}
+END_TEST
+
 Suite *
 colo_port_qemu_suite (void)
 {
@@ -1459,6 +1526,7 @@ colo_port_qemu_suite (void)
     tcase_add_test (tc, test_views_connection_replaced);
     tcase_add_test (tc, test_views_malformed);
     tcase_add_loop_test (tc, test_views_port_to_port, 0, 4);
+    tcase_add_loop_test (tc, test_forward_from_slab, 0, 4);
     suite_add_tcase (s, tc);
     return s;
 }
