@@ -499,22 +499,22 @@ s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     return 1;
 }
 
-int
-colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
+//  The fields of a TCP segment whose header (doff bytes) is at l4, in
+//  l4_len bytes of IP payload; padded: bytes follow the IP packet.
+static int
+s_tcp_seg (colo_tcp4_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len, uint32_t doff,
+           int padded)
 {
-    uint32_t tot, doff;
-    if (!frame || len > UINT32_MAX || !s_plain_tcp4 (frame, (uint32_t) len, &tot, &doff))
-        return 0;
-    const uint8_t *th = frame + 34;
+    const uint8_t *th = frame + l4;
     seg->sport = colo_get_be16 (th);
     seg->dport = colo_get_be16 (th + 2);
     seg->seq = colo_get_be32 (th + 4);
     seg->ack = colo_get_be32 (th + 8);
     seg->flags = th[13];
     seg->window = colo_get_be16 (th + 14);
-    seg->payload_off = 34 + doff;
-    seg->payload_len = tot - 20 - doff;
-    seg->info = (uint32_t) len - 14 > tot ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
+    seg->payload_off = l4 + doff;
+    seg->payload_len = l4_len - doff;
+    seg->info = padded ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
     seg->wscale = 0xff;
     //  NOP NOP TS, the options of nearly every segment after the handshake
     //  (timestamps on), set none of what the walk leaves here: no walk.
@@ -524,11 +524,38 @@ colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
         opts.info = 0;
         opts.tcp_wscale = 0xff;
         opts.tcp_sack_count = 0;
-        s_tcp_options (&opts, frame, 34 + 20, 34 + doff);
+        s_tcp_options (&opts, frame, l4 + 20, l4 + doff);
         seg->wscale = opts.tcp_wscale;
         seg->info |= opts.info;
     }
     return 1;
+}
+
+int
+colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
+{
+    uint32_t tot, doff;
+    if (!frame || len > UINT32_MAX || !s_plain_tcp4 (frame, (uint32_t) len, &tot, &doff))
+        return 0;
+    return s_tcp_seg (seg, frame, 34, tot - 20, doff, (uint32_t) len - 14 > tot);
+}
+
+int
+colo_packet_tcp6 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
+{
+    //  Untagged IPv6, TCP right after the fixed header (no extension
+    //  header), a payload length that fits the frame and holds the TCP
+    //  header.
+    if (!frame || len > UINT32_MAX || len < 74 || frame[12] != 0x86 || frame[13] != 0xdd
+        || (frame[14] >> 4) != 6 || frame[14 + 6] != COLO_IPPROTO_TCP)
+        return 0;
+    uint32_t plen = colo_get_be16 (frame + 14 + 4);
+    if (plen < 20 || plen > (uint32_t) len - 54)
+        return 0;
+    uint32_t doff = (uint32_t) (frame[54 + 12] >> 4) * 4;
+    if (doff < 20 || doff > plen)
+        return 0;
+    return s_tcp_seg (seg, frame, 54, plen, doff, (uint32_t) len - 54 > plen);
 }
 
 static colo_pkt_result_t

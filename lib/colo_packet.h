@@ -222,10 +222,12 @@ void colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_pac
 void colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info);
 
 //  What a comparator needs of the frames most traffic is made of: untagged
-//  IPv4 without options, not a fragment, carrying TCP.  Host order.
+//  IPv4 without options, not a fragment, carrying TCP (colo_packet_tcp4),
+//  or untagged IPv6 carrying TCP without extension headers
+//  (colo_packet_tcp6).  Host order.
 typedef struct {
     uint32_t seq, ack;
-    uint32_t payload_off;     //  34 + TCP header length (the TCP header is at 34)
+    uint32_t payload_off;     //  34 (IPv6: 54) + TCP header length: after it
     uint32_t payload_len;     //  never includes padding
     uint16_t sport, dport;
     uint16_t window;
@@ -240,6 +242,11 @@ typedef struct {
 //  hold it to that).  0 for any other frame: decode it.  The cheaper of the
 //  two for a caller that needs no more than these fields.
 int colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len);
+
+//  The same for IPv6: 1 and *seg filled if frame is untagged IPv6 whose
+//  next header is TCP; colo_packet_decode then returns COLO_PKT_OK, l3
+//  IPv6, l4 TCP, addresses at 22 and 38, TCP at 54, the same values.
+int colo_packet_tcp6 (colo_tcp4_t *seg, const uint8_t *frame, size_t len);
 
 //  Human-readable name of a result code ("ok", "ipv4_bad_ihl", ...).
 const char *colo_packet_result_name (colo_pkt_result_t code);
@@ -281,6 +288,11 @@ static inline int colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash,
 
 //  colo_flow_key_hash of a frame colo_packet_tcp4 took, from seg.
 static inline void colo_flow_key_hash_tcp4 (colo_flow_key_t *key, uint64_t *hash,
+                                            const uint8_t *frame, const colo_tcp4_t *seg,
+                                            uint64_t seed);
+
+//  colo_flow_key_hash of a frame colo_packet_tcp6 took, from seg.
+static inline void colo_flow_key_hash_tcp6 (colo_flow_key_t *key, uint64_t *hash,
                                             const uint8_t *frame, const colo_tcp4_t *seg,
                                             uint64_t seed);
 
@@ -403,6 +415,32 @@ colo_flow_x_build4 (colo_flow_key_t *key, const uint8_t *src, const uint8_t *dst
         *hash = colo_flow_x_hash4 ((uint64_t) lo32 << 32 | hi32, tail, seed);
 }
 
+static inline uint64_t colo_flow_hash (const colo_flow_key_t *key, uint64_t seed);
+
+//  The IPv6 key (and hash, if hash is not NULL) of a flow from its
+//  addresses (16 bytes each, in the frame), ports, VLAN and protocol.
+static inline void
+colo_flow_x_build6 (colo_flow_key_t *key, const uint8_t *src, const uint8_t *dst,
+                    uint16_t sport, uint16_t dport, uint16_t vlan, uint8_t proto, int *reversed,
+                    uint64_t *hash, uint64_t seed)
+{
+    uint64_t a = colo_flow_x_be64 (src), b = colo_flow_x_be64 (dst);
+    if (a == b) {
+        a = colo_flow_x_be64 (src + 8);
+        b = colo_flow_x_be64 (dst + 8);
+    }
+    int rev = a > b || (a == b && sport > dport);
+    memcpy (key->addr_lo, rev ? dst : src, 16);
+    memcpy (key->addr_hi, rev ? src : dst, 16);
+    colo_flow_x_put (key, 4,
+                     rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, proto, 6)
+                         : COLO_FLOW_X_TAIL (sport, dport, vlan, proto, 6));
+    if (reversed)
+        *reversed = rev;
+    if (hash)
+        *hash = colo_flow_hash (key, seed);   //  IPv6 addresses may still be IPv4-shaped
+}
+
 //  colo_flow_key, and the hash if hash is not NULL.
 static inline int
 colo_flow_x_build (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t *frame,
@@ -432,24 +470,7 @@ colo_flow_x_build (colo_flow_key_t *key, const colo_packet_t *pkt, const uint8_t
                             seed);
         return 0;
     }
-    int rev;
-    {
-        uint64_t a = colo_flow_x_be64 (src), b = colo_flow_x_be64 (dst);
-        if (a == b) {
-            a = colo_flow_x_be64 (src + 8);
-            b = colo_flow_x_be64 (dst + 8);
-        }
-        rev = a > b || (a == b && sport > dport);
-        memcpy (key->addr_lo, rev ? dst : src, 16);
-        memcpy (key->addr_hi, rev ? src : dst, 16);
-    }
-    colo_flow_x_put (key, 4,
-                     rev ? COLO_FLOW_X_TAIL (dport, sport, vlan, pkt->ip_proto, 6)
-                         : COLO_FLOW_X_TAIL (sport, dport, vlan, pkt->ip_proto, 6));
-    if (reversed)
-        *reversed = rev;
-    if (hash)
-        *hash = colo_flow_hash (key, seed);   //  IPv6 addresses may still be IPv4-shaped
+    colo_flow_x_build6 (key, src, dst, sport, dport, vlan, pkt->ip_proto, reversed, hash, seed);
     return 0;
 }
 
@@ -472,6 +493,14 @@ colo_flow_key_hash_tcp4 (colo_flow_key_t *key, uint64_t *hash, const uint8_t *fr
                          const colo_tcp4_t *seg, uint64_t seed)
 {
     colo_flow_x_build4 (key, frame + 26, frame + 30, seg->sport, seg->dport, 0,
+                        COLO_IPPROTO_TCP, NULL, hash, seed);
+}
+
+static inline void
+colo_flow_key_hash_tcp6 (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
+                         const colo_tcp4_t *seg, uint64_t seed)
+{
+    colo_flow_x_build6 (key, frame + 22, frame + 38, seg->sport, seg->dport, 0,
                         COLO_IPPROTO_TCP, NULL, hash, seed);
 }
 

@@ -501,9 +501,9 @@ s_tcp_item (s_item_t *item, const uint8_t *data, uint32_t v, const colo_tcp4_t *
 //  Decode a frame as a buffer holds it (data[0..len), the first v bytes a
 //  virtio-net header) into out and the item's fields, offsets from data;
 //  item->buf is left NULL.  The decoder's findings are counted only if
-//  counters is not NULL.  With lite, a plain IPv4 TCP segment is decoded
-//  only as far as compare needs (out->pkt is not set then: only for a
-//  caller without rules).  Returns -1 if the frame cannot be parsed.
+//  counters is not NULL.  With lite, a plain IPv4 or IPv6 TCP segment is
+//  decoded only as far as compare needs (out->pkt is not set then: only
+//  for a caller without rules).  Returns -1 if the frame cannot be parsed.
 static int
 s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint64_t seed,
          int lite, s_parsed_t *out, s_item_t *item)
@@ -516,14 +516,18 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     const uint8_t *frame = data + v;
     len -= v;
     colo_tcp4_t seg;
-    if (lite && colo_packet_tcp4 (&seg, frame, len)) {
+    int tcp4 = lite && colo_packet_tcp4 (&seg, frame, len);
+    if (tcp4 || (lite && colo_packet_tcp6 (&seg, frame, len))) {
         out->rc = COLO_PKT_OK;
         out->info = seg.info;
         if (counters)
             colo_packet_count_info (counters, COLO_PKT_OK, seg.info);
-        colo_flow_key_hash_tcp4 (&out->key, &out->hash, frame, &seg, seed);
+        if (tcp4)
+            colo_flow_key_hash_tcp4 (&out->key, &out->hash, frame, &seg, seed);
+        else
+            colo_flow_key_hash_tcp6 (&out->key, &out->hash, frame, &seg, seed);
         memset (item, 0, sizeof *item);
-        s_tcp_item (item, data, v, &seg, 34);
+        s_tcp_item (item, data, v, &seg, tcp4 ? 34 : 54);
         out->kind = S_KIND_TCP;
         out->reason = COLO_REASON_MISMATCH_TCP;
         return 0;

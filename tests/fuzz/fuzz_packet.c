@@ -165,6 +165,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (memcmp (&plain, &pkt, sizeof pkt) == 0);
     //  colo_packet_tcp4 takes the frames of that shape, and finds the same.
     S_CHECK (colo_test_tcp4_differs (data, size) == NULL);
+    S_CHECK (colo_test_tcp6_differs (data, size) == NULL);
 
     colo_flow_key_t key;
     int reversed = -1;

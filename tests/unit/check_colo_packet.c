@@ -1565,6 +1565,78 @@ START_TEST (test_plain_tcp4_shortcut)
 }
 END_TEST
 
+//  colo_packet_tcp6 takes just the untagged IPv6 TCP segments without
+//  extension headers and finds in them what colo_packet_decode finds, key
+//  and hash included: with and without options, padded, on every
+//  single-byte change of their first 84 bytes (Ethernet, the IPv6 header,
+//  TCP's and the first options) and cut to every length.
+START_TEST (test_plain_tcp6_shortcut)
+{
+    static const uint8_t opts[][12] = {
+        {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9},        //  NOP NOP TS
+        {2, 4, 5, 0xa0, 3, 3, 7, 4, 2, 1, 0, 0},       //  MSS WS SACK-perm
+        {9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},          //  bad length
+    };
+    uint64_t rng = 0x8765432112345678ull;
+    int variants = 0, lite = 0;
+    colo_tcp4_t seg;
+    for (int o = -1; o < 3; o++)
+        for (size_t pad = 0; pad <= 100; pad += 100) {
+            colo_test_pkt_t spec;
+            memset (&spec, 0, sizeof spec);
+            spec.v6 = 1;
+            spec.proto = 6;
+            spec.from_guest = 1;
+            spec.seq = 100;
+            spec.ack = 200;
+            spec.flags = COLO_TCP_ACK | COLO_TCP_PSH;
+            spec.payload = "0123456789";
+            spec.len = 10;
+            spec.pad_to = pad;
+            if (o >= 0) {
+                spec.tcp_opts = opts[o];
+                spec.tcp_opts_len = sizeof opts[o];
+            }
+            colo_buf_t *buf = colo_test_packet (&spec);
+            uint8_t frame[220];
+            size_t len = colo_buf_frame_len (buf);
+            ck_assert_uint_le (len, sizeof frame);
+            //  The unchanged segment is taken.
+            ck_assert_int_eq (colo_packet_tcp6 (&seg, colo_buf_frame (buf), len), 1);
+            ck_assert_uint_eq (seg.payload_len, 10);
+            for (size_t at = 0; at <= 84 && at <= len; at++)
+                for (int k = 0; k < 4; k++) {
+                    memcpy (frame, colo_buf_frame (buf), len);
+                    size_t flen = len;
+                    if (at < len && k > 0)
+                        frame[at] = (uint8_t) colo_test_rand (&rng);
+                    else if (at == len && k > 0)
+                        flen = (size_t) (colo_test_rand (&rng) % (len + 1));
+                    const char *differs = colo_test_tcp6_differs (frame, flen);
+                    ck_assert_msg (!differs, "colo_packet_tcp6 differs: %s (byte %zu)",
+                                   differs, at);
+                    //  Never both shapes.
+                    colo_tcp4_t seg4;
+                    int t6 = colo_packet_tcp6 (&seg, frame, flen);
+                    ck_assert (!(t6 && colo_packet_tcp4 (&seg4, frame, flen)));
+                    lite += t6;
+                    variants++;
+                }
+            //  Every length the frame can be cut to (the IPv6 payload
+            //  length then says more than is there).
+            for (size_t flen = 0; flen <= len; flen++) {
+                const char *differs = colo_test_tcp6_differs (colo_buf_frame (buf), flen);
+                ck_assert_msg (!differs, "colo_packet_tcp6 differs: %s (cut to %zu)", differs,
+                               flen);
+            }
+            colo_buf_destroy (&buf);
+        }
+    ck_assert_int_gt (variants, 1000);
+    ck_assert_int_gt (lite, variants / 4);
+    ck_assert_int_lt (lite, variants);
+}
+END_TEST
+
 Suite *
 colo_packet_suite (void)
 {
@@ -1582,6 +1654,7 @@ colo_packet_suite (void)
     tcase_add_test (tc, test_padding);
     tcase_add_test (tc, test_fragments);
     tcase_add_test (tc, test_plain_tcp4_shortcut);
+    tcase_add_test (tc, test_plain_tcp6_shortcut);
     tcase_add_test (tc, test_names);
     suite_add_tcase (s, tc);
     tc = tcase_create ("malformed");

@@ -1,4 +1,4 @@
-/*  tcp4_check.h - colo_packet_tcp4 held to what colo_packet_decode finds.
+/*  tcp4_check.h - colo_packet_tcp4 and _tcp6 held to what colo_packet_decode finds.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
@@ -45,6 +45,44 @@ colo_test_tcp4_differs (const uint8_t *frame, size_t len)
     if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
         return "flow key";
     colo_flow_key_hash_tcp4 (&k2, &h2, frame, &seg, seed);
+    if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
+        return "flow key";
+    return NULL;
+}
+
+//  The same for colo_packet_tcp6: it takes frame exactly when
+//  colo_packet_decode finds an untagged IPv6 packet whose next header is
+//  TCP (no extension header), and then gives the same values, key and hash.
+static inline const char *
+colo_test_tcp6_differs (const uint8_t *frame, size_t len)
+{
+    colo_tcp4_t seg;
+    colo_packet_t pkt;
+    int took = colo_packet_tcp6 (&seg, frame, len);
+    colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
+    int shape = rc == COLO_PKT_OK && pkt.l3 == COLO_L3_IPV6 && pkt.l4 == COLO_L4_TCP
+                && pkt.vlan_count == 0 && pkt.l3_hdr_len == 40 && !pkt.is_fragment;
+    if (took != shape)
+        return "which frames are taken";
+    if (!took)
+        return NULL;
+    if (pkt.src_off != 22 || pkt.dst_off != 38 || pkt.l4_off != 54)
+        return "offsets";
+    if (seg.seq != pkt.tcp_seq || seg.ack != pkt.tcp_ack || seg.flags != pkt.tcp_flags
+        || seg.window != pkt.tcp_window || seg.sport != pkt.sport || seg.dport != pkt.dport)
+        return "header fields";
+    if (seg.payload_off != pkt.payload_off || seg.payload_len != pkt.payload_len)
+        return "payload";
+    if (seg.wscale != pkt.tcp_wscale)
+        return "window scale";
+    if (seg.info != pkt.info)
+        return "informational findings";
+    const uint64_t seed = 0x0123456789abcdefULL;
+    colo_flow_key_t k1, k2;
+    uint64_t h1 = 0, h2 = 1;
+    if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
+        return "flow key";
+    colo_flow_key_hash_tcp6 (&k2, &h2, frame, &seg, seed);
     if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
         return "flow key";
     return NULL;
