@@ -1502,6 +1502,45 @@ START_TEST (test_flow_key_hash)
 }
 END_TEST
 
+//  A guest's TCP segment of 10 payload bytes, IPv6 or not, with 12 bytes of
+//  options (opts, NULL for none), padded to pad bytes.
+static colo_buf_t *
+s_shortcut_segment (int v6, const uint8_t *opts, size_t pad)
+{
+    colo_test_pkt_t spec;
+    memset (&spec, 0, sizeof spec);
+    spec.v6 = v6;
+    spec.proto = 6;
+    spec.from_guest = 1;
+    spec.seq = 100;
+    spec.ack = 200;
+    spec.flags = COLO_TCP_ACK | COLO_TCP_PSH;
+    spec.payload = "0123456789";
+    spec.len = 10;
+    spec.pad_to = pad;
+    if (opts) {
+        spec.tcp_opts = opts;
+        spec.tcp_opts_len = 12;
+    }
+    colo_buf_t *buf = colo_test_packet (&spec);
+    ck_assert_ptr_nonnull (buf);
+    return buf;
+}
+
+//  buf's frame copied to frame, then (k > 0) its byte at changed, or when
+//  at is its length, cut to a random length; returns the length.
+static size_t
+s_mutant (uint8_t *frame, colo_buf_t *buf, size_t at, int k, uint64_t *rng)
+{
+    size_t len = colo_buf_frame_len (buf);
+    memcpy (frame, colo_buf_frame (buf), len);
+    if (at < len && k > 0)
+        frame[at] = (uint8_t) colo_test_rand (rng);
+    else if (at == len && k > 0)
+        return (size_t) (colo_test_rand (rng) % (len + 1));
+    return len;
+}
+
 //  The decoder's one-pass shortcut for plain IPv4 TCP gives exactly what
 //  its general path gives, and colo_packet_tcp4 takes just those frames and
 //  finds the same in them: on segments with and without options, padded,
@@ -1520,32 +1559,13 @@ START_TEST (test_plain_tcp4_shortcut)
     colo_tcp4_t seg;
     for (int o = -1; o < 4; o++)
         for (size_t pad = 0; pad <= 80; pad += 40) {
-            colo_test_pkt_t spec;
-            memset (&spec, 0, sizeof spec);
-            spec.proto = 6;
-            spec.from_guest = 1;
-            spec.seq = 100;
-            spec.ack = 200;
-            spec.flags = COLO_TCP_ACK | COLO_TCP_PSH;
-            spec.payload = "0123456789";
-            spec.len = 10;
-            spec.pad_to = pad;
-            if (o >= 0) {
-                spec.tcp_opts = opts[o];
-                spec.tcp_opts_len = sizeof opts[o];
-            }
-            colo_buf_t *buf = colo_test_packet (&spec);
+            colo_buf_t *buf = s_shortcut_segment (0, o >= 0 ? opts[o] : NULL, pad);
             uint8_t frame[200];
             size_t len = colo_buf_frame_len (buf);
             ck_assert_uint_le (len, sizeof frame);
             for (size_t at = 0; at <= 64 && at <= len; at++)
                 for (int k = 0; k < 4; k++) {
-                    memcpy (frame, colo_buf_frame (buf), len);
-                    size_t flen = len;
-                    if (at < len && k > 0)
-                        frame[at] = (uint8_t) colo_test_rand (&rng);
-                    else if (at == len && k > 0)
-                        flen = (size_t) (colo_test_rand (&rng) % (len + 1));
+                    size_t flen = s_mutant (frame, buf, at, k, &rng);
                     colo_packet_t a, b;
                     colo_pkt_result_t ra = colo_packet_decode (&a, frame, flen, NULL);
                     colo_pkt_result_t rb = colo_packet_decode_general (&b, frame, flen);
@@ -1582,22 +1602,7 @@ START_TEST (test_plain_tcp6_shortcut)
     colo_tcp4_t seg;
     for (int o = -1; o < 3; o++)
         for (size_t pad = 0; pad <= 100; pad += 100) {
-            colo_test_pkt_t spec;
-            memset (&spec, 0, sizeof spec);
-            spec.v6 = 1;
-            spec.proto = 6;
-            spec.from_guest = 1;
-            spec.seq = 100;
-            spec.ack = 200;
-            spec.flags = COLO_TCP_ACK | COLO_TCP_PSH;
-            spec.payload = "0123456789";
-            spec.len = 10;
-            spec.pad_to = pad;
-            if (o >= 0) {
-                spec.tcp_opts = opts[o];
-                spec.tcp_opts_len = sizeof opts[o];
-            }
-            colo_buf_t *buf = colo_test_packet (&spec);
+            colo_buf_t *buf = s_shortcut_segment (1, o >= 0 ? opts[o] : NULL, pad);
             uint8_t frame[220];
             size_t len = colo_buf_frame_len (buf);
             ck_assert_uint_le (len, sizeof frame);
@@ -1606,12 +1611,7 @@ START_TEST (test_plain_tcp6_shortcut)
             ck_assert_uint_eq (seg.payload_len, 10);
             for (size_t at = 0; at <= 84 && at <= len; at++)
                 for (int k = 0; k < 4; k++) {
-                    memcpy (frame, colo_buf_frame (buf), len);
-                    size_t flen = len;
-                    if (at < len && k > 0)
-                        frame[at] = (uint8_t) colo_test_rand (&rng);
-                    else if (at == len && k > 0)
-                        flen = (size_t) (colo_test_rand (&rng) % (len + 1));
+                    size_t flen = s_mutant (frame, buf, at, k, &rng);
                     const char *differs = colo_test_tcp6_differs (frame, flen);
                     ck_assert_msg (!differs, "colo_packet_tcp6 differs: %s (byte %zu)",
                                    differs, at);

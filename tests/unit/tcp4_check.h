@@ -11,24 +11,27 @@
 
 #include "colo_packet.h"
 
-//  NULL if colo_packet_tcp4 takes frame exactly when colo_packet_decode
-//  finds an untagged IPv4 packet without options, not a fragment, carrying
-//  TCP, and then gives the same values (and colo_flow_key_hash_tcp4 the
-//  same key and hash); else what differs.
+//  NULL if colo_packet_tcp4 (v6: colo_packet_tcp6) takes frame exactly when
+//  colo_packet_decode finds an untagged IPv4 packet without options, not a
+//  fragment, carrying TCP (v6: an untagged IPv6 packet whose next header is
+//  TCP), and then gives the same values (and colo_flow_key_hash_tcp4 or
+//  _tcp6 the same key and hash); else what differs.
 static inline const char *
-colo_test_tcp4_differs (const uint8_t *frame, size_t len)
+colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
 {
     colo_tcp4_t seg;
     colo_packet_t pkt;
-    int took = colo_packet_tcp4 (&seg, frame, len);
+    int took = v6 ? colo_packet_tcp6 (&seg, frame, len) : colo_packet_tcp4 (&seg, frame, len);
     colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
-    int shape = rc == COLO_PKT_OK && pkt.l3 == COLO_L3_IPV4 && pkt.l4 == COLO_L4_TCP
-                && pkt.vlan_count == 0 && pkt.l3_hdr_len == 20 && !pkt.is_fragment;
+    int shape = rc == COLO_PKT_OK && pkt.l3 == (v6 ? COLO_L3_IPV6 : COLO_L3_IPV4)
+                && pkt.l4 == COLO_L4_TCP && pkt.vlan_count == 0
+                && pkt.l3_hdr_len == (v6 ? 40u : 20u) && !pkt.is_fragment;
     if (took != shape)
         return "which frames are taken";
     if (!took)
         return NULL;
-    if (pkt.src_off != 26 || pkt.dst_off != 30 || pkt.l4_off != 34)
+    if (pkt.src_off != (v6 ? 22u : 26u) || pkt.dst_off != (v6 ? 38u : 30u)
+        || pkt.l4_off != (v6 ? 54u : 34u))
         return "offsets";
     if (seg.seq != pkt.tcp_seq || seg.ack != pkt.tcp_ack || seg.flags != pkt.tcp_flags
         || seg.window != pkt.tcp_window || seg.sport != pkt.sport || seg.dport != pkt.dport)
@@ -44,48 +47,25 @@ colo_test_tcp4_differs (const uint8_t *frame, size_t len)
     uint64_t h1 = 0, h2 = 1;
     if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
         return "flow key";
-    colo_flow_key_hash_tcp4 (&k2, &h2, frame, &seg, seed);
+    if (v6)
+        colo_flow_key_hash_tcp6 (&k2, &h2, frame, &seg, seed);
+    else
+        colo_flow_key_hash_tcp4 (&k2, &h2, frame, &seg, seed);
     if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
         return "flow key";
     return NULL;
 }
 
-//  The same for colo_packet_tcp6: it takes frame exactly when
-//  colo_packet_decode finds an untagged IPv6 packet whose next header is
-//  TCP (no extension header), and then gives the same values, key and hash.
+static inline const char *
+colo_test_tcp4_differs (const uint8_t *frame, size_t len)
+{
+    return colo_test_light_differs (frame, len, 0);
+}
+
 static inline const char *
 colo_test_tcp6_differs (const uint8_t *frame, size_t len)
 {
-    colo_tcp4_t seg;
-    colo_packet_t pkt;
-    int took = colo_packet_tcp6 (&seg, frame, len);
-    colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
-    int shape = rc == COLO_PKT_OK && pkt.l3 == COLO_L3_IPV6 && pkt.l4 == COLO_L4_TCP
-                && pkt.vlan_count == 0 && pkt.l3_hdr_len == 40 && !pkt.is_fragment;
-    if (took != shape)
-        return "which frames are taken";
-    if (!took)
-        return NULL;
-    if (pkt.src_off != 22 || pkt.dst_off != 38 || pkt.l4_off != 54)
-        return "offsets";
-    if (seg.seq != pkt.tcp_seq || seg.ack != pkt.tcp_ack || seg.flags != pkt.tcp_flags
-        || seg.window != pkt.tcp_window || seg.sport != pkt.sport || seg.dport != pkt.dport)
-        return "header fields";
-    if (seg.payload_off != pkt.payload_off || seg.payload_len != pkt.payload_len)
-        return "payload";
-    if (seg.wscale != pkt.tcp_wscale)
-        return "window scale";
-    if (seg.info != pkt.info)
-        return "informational findings";
-    const uint64_t seed = 0x0123456789abcdefULL;
-    colo_flow_key_t k1, k2;
-    uint64_t h1 = 0, h2 = 1;
-    if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
-        return "flow key";
-    colo_flow_key_hash_tcp6 (&k2, &h2, frame, &seg, seed);
-    if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
-        return "flow key";
-    return NULL;
+    return colo_test_light_differs (frame, len, 1);
 }
 
 #endif
