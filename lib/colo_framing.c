@@ -52,7 +52,7 @@ colo_framing_new (int vnet)
     if (!self)
         return NULL;
     self->vnet = vnet ? 1 : 0;
-    self->hdr_size = vnet ? 8 : 4;
+    self->hdr_size = (uint32_t) colo_framing_header_len (vnet);
     return self;
 }
 
@@ -340,8 +340,7 @@ colo_framing_encode_header (uint8_t *hdr, uint32_t len, int vnet,
                             uint32_t vnet_hdr_len)
 {
     s_put_be32 (hdr, len);
-    if (!vnet)
-        return 4;
-    s_put_be32 (hdr + 4, vnet_hdr_len);
-    return 8;
+    if (vnet)
+        s_put_be32 (hdr + 4, vnet_hdr_len);
+    return colo_framing_header_len (vnet);
 }

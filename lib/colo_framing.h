@@ -106,4 +106,28 @@ void colo_framing_last_header (const colo_framing_t *self, uint32_t *len,
 size_t colo_framing_encode_header (uint8_t *hdr, uint32_t len, int vnet,
                                    uint32_t vnet_hdr_len);
 
+//  The size of a header: 4 bytes of length, and with vnet 4 more of the
+//  virtio-net header's length.
+static inline size_t
+colo_framing_header_len (int vnet)
+{
+    return vnet ? 8 : 4;
+}
+
+static inline uint32_t
+colo_framing_x_be32 (const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+//  Whether the colo_framing_header_len (vnet) bytes at p are the header
+//  colo_framing_encode_header writes for this frame (a frame read with its
+//  header in front keeps it there): compared in place, nothing encoded.
+static inline int
+colo_framing_is_header (const uint8_t *p, uint32_t len, int vnet, uint32_t vnet_hdr_len)
+{
+    return colo_framing_x_be32 (p) == len
+           && (!vnet || colo_framing_x_be32 (p + 4) == vnet_hdr_len);
+}
+
 #endif

@@ -502,7 +502,7 @@ s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
 //  The fields of a TCP segment whose header (doff bytes) is at l4, in
 //  l4_len bytes of IP payload; padded: bytes follow the IP packet.
 static int
-s_tcp_seg (colo_tcp4_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len, uint32_t doff,
+s_tcp_seg (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len, uint32_t doff,
            int padded)
 {
     const uint8_t *th = frame + l4;
@@ -512,6 +512,7 @@ s_tcp_seg (colo_tcp4_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len,
     seg->ack = colo_get_be32 (th + 8);
     seg->flags = th[13];
     seg->window = colo_get_be16 (th + 14);
+    seg->l4_off = (uint8_t) l4;
     seg->payload_off = l4 + doff;
     seg->payload_len = l4_len - doff;
     seg->info = padded ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
@@ -532,7 +533,7 @@ s_tcp_seg (colo_tcp4_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len,
 }
 
 int
-colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
+colo_packet_tcp4 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len)
 {
     uint32_t tot, doff;
     if (!frame || len > UINT32_MAX || !s_plain_tcp4 (frame, (uint32_t) len, &tot, &doff))
@@ -541,7 +542,7 @@ colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
 }
 
 int
-colo_packet_tcp6 (colo_tcp4_t *seg, const uint8_t *frame, size_t len)
+colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len)
 {
     //  Untagged IPv6, TCP right after the fixed header (no extension
     //  header), a payload length that fits the frame and holds the TCP

@@ -218,7 +218,7 @@ colo_pkt_result_t colo_packet_decode_general (colo_packet_t *pkt, const uint8_t 
 void colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_packet_t *pkt);
 
 //  The same for a result and informational findings (colo_packet_t.info,
-//  colo_tcp4_t.info).
+//  colo_tcp_seg_t.info).
 void colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info);
 
 //  What a comparator needs of the frames most traffic is made of: untagged
@@ -227,26 +227,27 @@ void colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t i
 //  (colo_packet_tcp6).  Host order.
 typedef struct {
     uint32_t seq, ack;
-    uint32_t payload_off;     //  34 (IPv6: 54) + TCP header length: after it
+    uint32_t payload_off;     //  l4_off + TCP header length: after it
     uint32_t payload_len;     //  never includes padding
     uint16_t sport, dport;
     uint16_t window;
     uint8_t flags;
     uint8_t wscale;           //  window scale option, 0xff if absent
     uint8_t info;             //  as colo_packet_t.info: padding, bad TCP option
-} colo_tcp4_t;
+    uint8_t l4_off;           //  where the TCP header is: 34 (IPv4) or 54 (IPv6)
+} colo_tcp_seg_t;
 
 //  1 and *seg filled if frame has that shape; colo_packet_decode then
 //  returns COLO_PKT_OK, l3 IPv4, l4 TCP, addresses at 26 and 30, and the
 //  same values in the fields of the same names (tests and a fuzz target
 //  hold it to that).  0 for any other frame: decode it.  The cheaper of the
 //  two for a caller that needs no more than these fields.
-int colo_packet_tcp4 (colo_tcp4_t *seg, const uint8_t *frame, size_t len);
+int colo_packet_tcp4 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 
 //  The same for IPv6: 1 and *seg filled if frame is untagged IPv6 whose
 //  next header is TCP; colo_packet_decode then returns COLO_PKT_OK, l3
 //  IPv6, l4 TCP, addresses at 22 and 38, TCP at 54, the same values.
-int colo_packet_tcp6 (colo_tcp4_t *seg, const uint8_t *frame, size_t len);
+int colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 
 //  Human-readable name of a result code ("ok", "ipv4_bad_ihl", ...).
 const char *colo_packet_result_name (colo_pkt_result_t code);
@@ -286,15 +287,10 @@ static inline int colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash,
                                       const colo_packet_t *pkt, const uint8_t *frame,
                                       uint64_t seed);
 
-//  colo_flow_key_hash of a frame colo_packet_tcp4 took, from seg.
-static inline void colo_flow_key_hash_tcp4 (colo_flow_key_t *key, uint64_t *hash,
-                                            const uint8_t *frame, const colo_tcp4_t *seg,
-                                            uint64_t seed);
-
-//  colo_flow_key_hash of a frame colo_packet_tcp6 took, from seg.
-static inline void colo_flow_key_hash_tcp6 (colo_flow_key_t *key, uint64_t *hash,
-                                            const uint8_t *frame, const colo_tcp4_t *seg,
-                                            uint64_t seed);
+//  colo_flow_key_hash of a frame colo_packet_tcp4 or _tcp6 took, from seg.
+static inline void colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash,
+                                           const uint8_t *frame, const colo_tcp_seg_t *seg,
+                                           uint64_t seed);
 
 //  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf;
 //  ICMP: "icmp 10.0.0.1 <-> 10.0.0.2 id 7" (id only when not 0); others:
@@ -489,19 +485,16 @@ colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash, const colo_packet_t *p
 }
 
 static inline void
-colo_flow_key_hash_tcp4 (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
-                         const colo_tcp4_t *seg, uint64_t seed)
+colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
+                        const colo_tcp_seg_t *seg, uint64_t seed)
 {
-    colo_flow_x_build4 (key, frame + 26, frame + 30, seg->sport, seg->dport, 0,
-                        COLO_IPPROTO_TCP, NULL, hash, seed);
-}
-
-static inline void
-colo_flow_key_hash_tcp6 (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
-                         const colo_tcp4_t *seg, uint64_t seed)
-{
-    colo_flow_x_build6 (key, frame + 22, frame + 38, seg->sport, seg->dport, 0,
-                        COLO_IPPROTO_TCP, NULL, hash, seed);
+    //  The addresses end where the TCP header starts: 4 or 16 bytes each.
+    if (seg->l4_off == 54)
+        colo_flow_x_build6 (key, frame + 22, frame + 38, seg->sport, seg->dport, 0,
+                            COLO_IPPROTO_TCP, NULL, hash, seed);
+    else
+        colo_flow_x_build4 (key, frame + 26, frame + 30, seg->sport, seg->dport, 0,
+                            COLO_IPPROTO_TCP, NULL, hash, seed);
 }
 
 static inline uint64_t

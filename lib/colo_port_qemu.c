@@ -33,7 +33,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "colo_csum.h"
 #include "colo_framing.h"
 #include "colo_log.h"
 #include "colo_port_int.h"
@@ -627,16 +626,6 @@ s_discard_input (s_qemu_t *q)
 
 //  ---------------------------------------------------------------- sending
 
-//  Whether the bytes at p are the header colo_framing_encode_header makes
-//  for this frame (read from the frame's slab, where it came in behind one):
-//  loads and compares, not an encoding and a memcmp per frame.
-static inline int
-s_header_is (const uint8_t *p, const colo_buf_t *buf, int vnet)
-{
-    return colo_get_be32 (p) == buf->len
-           && (!vnet || colo_get_be32 (p + 4) == buf->vnet_hdr_len);
-}
-
 //  Write queued frames until the queue is empty or the socket is full.
 static void
 s_flush (s_qemu_t *q)
@@ -647,10 +636,9 @@ s_flush (s_qemu_t *q)
         int niov = 0;
         size_t want = 0;
         size_t frames = q->outq.count < S_BATCH ? q->outq.count : S_BATCH;
-        const size_t hl_frame = q->vnet ? 8 : 4;
+        const size_t hl = colo_framing_header_len (q->vnet);
         for (size_t k = 0; k < frames; k++) {
             colo_buf_t *buf = s_fifo_at (&q->outq, k);
-            size_t hl = hl_frame;
             size_t skip = k == 0 ? q->out_off : 0;
             //  A frame read in the same slab as the one before it lies
             //  right after it, behind its header as it came: when those
@@ -659,12 +647,13 @@ s_flush (s_qemu_t *q)
             if (skip == 0 && buf->slab && niov > 0
                 && (const uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len
                        == buf->data - hl
-                && s_header_is (buf->data - hl, buf, q->vnet)) {
+                && colo_framing_is_header (buf->data - hl, buf->len, q->vnet,
+                                           buf->vnet_hdr_len)) {
                 iov[niov - 1].iov_len += hl + buf->len;
                 want += hl + buf->len;
                 continue;
             }
-            hl = colo_framing_encode_header (hdr[k], buf->len, q->vnet, buf->vnet_hdr_len);
+            colo_framing_encode_header (hdr[k], buf->len, q->vnet, buf->vnet_hdr_len);
             if (skip < hl) {
                 iov[niov].iov_base = hdr[k] + skip;
                 iov[niov++].iov_len = hl - skip;
@@ -702,7 +691,7 @@ s_flush (s_qemu_t *q)
         uint64_t bytes = 0;
         while (done > 0) {
             colo_buf_t *buf = s_fifo_at (&q->outq, 0);
-            size_t total = hl_frame + buf->len - q->out_off;
+            size_t total = hl + buf->len - q->out_off;
             if (done < total) {
                 q->out_off += done;
                 break;
@@ -886,7 +875,8 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
                 //  Not taken: give their bytes back to the decoder (which
                 //  has counted them already and will once more: only when
                 //  memory ran out).
-                used = (size_t) (views[made].data - (q->rbuf + q->rpos)) - (q->vnet ? 8 : 4);
+                used = (size_t) (views[made].data - (q->rbuf + q->rpos))
+                       - colo_framing_header_len (q->vnet);
             }
             q->rpos += used;
             self->counters[COLO_PORT_RX_FRAMES] += (uint64_t) made;

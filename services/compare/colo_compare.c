@@ -481,7 +481,7 @@ typedef struct {
 //  The item's fields for a TCP segment whose header is at l4_off of the
 //  frame (offsets from data, the first v bytes a virtio-net header).
 static void
-s_tcp_item (s_item_t *item, const uint8_t *data, uint32_t v, const colo_tcp4_t *seg,
+s_tcp_item (s_item_t *item, const uint8_t *data, uint32_t v, const colo_tcp_seg_t *seg,
             uint32_t l4_off)
 {
     item->seq = seg->seq;
@@ -515,19 +515,15 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     }
     const uint8_t *frame = data + v;
     len -= v;
-    colo_tcp4_t seg;
-    int tcp4 = lite && colo_packet_tcp4 (&seg, frame, len);
-    if (tcp4 || (lite && colo_packet_tcp6 (&seg, frame, len))) {
+    colo_tcp_seg_t seg;
+    if (lite && (colo_packet_tcp4 (&seg, frame, len) || colo_packet_tcp6 (&seg, frame, len))) {
         out->rc = COLO_PKT_OK;
         out->info = seg.info;
         if (counters)
             colo_packet_count_info (counters, COLO_PKT_OK, seg.info);
-        if (tcp4)
-            colo_flow_key_hash_tcp4 (&out->key, &out->hash, frame, &seg, seed);
-        else
-            colo_flow_key_hash_tcp6 (&out->key, &out->hash, frame, &seg, seed);
+        colo_flow_key_hash_tcp (&out->key, &out->hash, frame, &seg, seed);
         memset (item, 0, sizeof *item);
-        s_tcp_item (item, data, v, &seg, tcp4 ? 34 : 54);
+        s_tcp_item (item, data, v, &seg, seg.l4_off);
         out->kind = S_KIND_TCP;
         out->reason = COLO_REASON_MISMATCH_TCP;
         return 0;
@@ -1121,7 +1117,6 @@ s_conn_get (colo_compare_t *self, const s_parsed_t *parsed, uint64_t now_ms)
 //  frame's header and the start of its payload can be asked for too, well
 //  before the secondary's twin comes to be compared with it.
 #define S_WARM_BYTES 512
-_Static_assert (S_WARM_BYTES == 8 * 64, "s_warm prefetches 8 lines");
 static inline void
 s_warm (colo_compare_t *self)
 {
@@ -1132,35 +1127,11 @@ s_warm (colo_compare_t *self)
     __builtin_prefetch (item->buf);
     const uint8_t *p = item->buf->data + item->r1_off;
     uint32_t lines = item->r1_len < S_WARM_BYTES ? (item->r1_len + 63) / 64 : S_WARM_BYTES / 64;
-    //  Straight-line prefetches (S_WARM_BYTES is 8 lines), not a loop.
-    switch (lines) {
-        case 8:
-            __builtin_prefetch (p + 448);
-            //  fall through
-        case 7:
-            __builtin_prefetch (p + 384);
-            //  fall through
-        case 6:
-            __builtin_prefetch (p + 320);
-            //  fall through
-        case 5:
-            __builtin_prefetch (p + 256);
-            //  fall through
-        case 4:
-            __builtin_prefetch (p + 192);
-            //  fall through
-        case 3:
-            __builtin_prefetch (p + 128);
-            //  fall through
-        case 2:
-            __builtin_prefetch (p + 64);
-            //  fall through
-        case 1:
-            __builtin_prefetch (p);
-            //  fall through
-        default:
-            break;
-    }
+    //  A constant bound, unrolled: straight-line prefetches, not a loop.
+#pragma GCC unroll 8
+    for (uint32_t k = 0; k < S_WARM_BYTES / 64; k++)
+        if (k < lines)
+            __builtin_prefetch (p + 64 * k);
 }
 
 static int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,

@@ -16,7 +16,7 @@
 
 #include "colo_csum.h"
 #include "colo_packet.h"
-#include "../unit/tcp4_check.h"
+#include "../unit/tcp_check.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

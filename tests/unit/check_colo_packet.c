@@ -16,7 +16,7 @@
 #include "colo_csum.h"
 #include "colo_packet.h"
 #include "colo_test.h"
-#include "tcp4_check.h"
+#include "tcp_check.h"
 #include "test_frames.h"
 
 //  v4_frag_second (66 bytes)
@@ -1527,6 +1527,13 @@ s_shortcut_segment (int v6, const uint8_t *opts, size_t pad)
     return buf;
 }
 
+//  colo_packet_tcp6 if v6, else colo_packet_tcp4.
+static int
+s_light (int v6, colo_tcp_seg_t *seg, const uint8_t *frame, size_t len)
+{
+    return v6 ? colo_packet_tcp6 (seg, frame, len) : colo_packet_tcp4 (seg, frame, len);
+}
+
 //  buf's frame copied to frame, then (k > 0) its byte at changed, or when
 //  at is its length, cut to a random length; returns the length.
 static size_t
@@ -1541,29 +1548,40 @@ s_mutant (uint8_t *frame, colo_buf_t *buf, size_t at, int k, uint64_t *rng)
     return len;
 }
 
-//  The decoder's one-pass shortcut for plain IPv4 TCP gives exactly what
-//  its general path gives, and colo_packet_tcp4 takes just those frames and
-//  finds the same in them: on segments with and without options, padded,
-//  and on every single-byte change of their first 64 bytes (which reaches
-//  each condition of the shortcut and each error of the general path).
-START_TEST (test_plain_tcp4_shortcut)
+//  _i 0: the decoder's one-pass shortcut for plain IPv4 TCP gives exactly
+//  what its general path gives, and colo_packet_tcp4 takes just those
+//  frames and finds the same in them, key and hash included.  _i 1: the
+//  same of colo_packet_tcp6 and the untagged IPv6 TCP segments without
+//  extension headers.  On segments with and without options, padded, on
+//  every single-byte change of their first bytes (Ethernet, IP, TCP and the
+//  first options: each condition of the shortcuts and each error of the
+//  general path) and cut to every length (the IP length then says more
+//  than is there).
+START_TEST (test_plain_tcp_shortcut)
 {
+    int v6 = _i;
     static const uint8_t opts[][12] = {
         {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9},        //  NOP NOP TS
         {2, 4, 5, 0xb4, 3, 3, 7, 4, 2, 1, 0, 0},       //  MSS WS SACK-perm
         {5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1},         //  SACK one block
         {9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},          //  bad length
     };
-    uint64_t rng = 0x1234567887654321ull;
+    static const size_t pads[] = {0, 40, 80, 100};
+    const size_t l4 = v6 ? 54 : 34;
+    uint64_t rng = v6 ? 0x8765432112345678ull : 0x1234567887654321ull;
     int variants = 0, lite = 0;
-    colo_tcp4_t seg;
+    colo_tcp_seg_t seg, other;
     for (int o = -1; o < 4; o++)
-        for (size_t pad = 0; pad <= 80; pad += 40) {
-            colo_buf_t *buf = s_shortcut_segment (0, o >= 0 ? opts[o] : NULL, pad);
-            uint8_t frame[200];
+        for (size_t p = 0; p < sizeof pads / sizeof pads[0]; p++) {
+            colo_buf_t *buf = s_shortcut_segment (v6, o >= 0 ? opts[o] : NULL, pads[p]);
+            uint8_t frame[220];
             size_t len = colo_buf_frame_len (buf);
             ck_assert_uint_le (len, sizeof frame);
-            for (size_t at = 0; at <= 64 && at <= len; at++)
+            //  The unchanged segment is taken.
+            ck_assert_int_eq (s_light (v6, &seg, colo_buf_frame (buf), len), 1);
+            ck_assert_uint_eq (seg.l4_off, l4);
+            ck_assert_uint_eq (seg.payload_len, 10);
+            for (size_t at = 0; at <= l4 + 30 && at <= len; at++)
                 for (int k = 0; k < 4; k++) {
                     size_t flen = s_mutant (frame, buf, at, k, &rng);
                     colo_packet_t a, b;
@@ -1571,63 +1589,18 @@ START_TEST (test_plain_tcp4_shortcut)
                     colo_pkt_result_t rb = colo_packet_decode_general (&b, frame, flen);
                     ck_assert_int_eq (ra, rb);
                     ck_assert_mem_eq (&a, &b, sizeof a);
-                    const char *differs = colo_test_tcp4_differs (frame, flen);
-                    ck_assert_msg (!differs, "colo_packet_tcp4 differs: %s (byte %zu)",
-                                   differs, at);
-                    lite += colo_packet_tcp4 (&seg, frame, flen);
+                    const char *differs = colo_test_light_differs (frame, flen, v6);
+                    ck_assert_msg (!differs, "colo_packet_tcp%d differs: %s (byte %zu)",
+                                   v6 ? 6 : 4, differs, at);
+                    int took = s_light (v6, &seg, frame, flen);
+                    ck_assert (!(took && s_light (!v6, &other, frame, flen)));   //  never both
+                    lite += took;
                     variants++;
                 }
-            colo_buf_destroy (&buf);
-        }
-    ck_assert_int_gt (variants, 1000);
-    ck_assert_int_gt (lite, variants / 4);
-    ck_assert_int_lt (lite, variants);
-}
-END_TEST
-
-//  colo_packet_tcp6 takes just the untagged IPv6 TCP segments without
-//  extension headers and finds in them what colo_packet_decode finds, key
-//  and hash included: with and without options, padded, on every
-//  single-byte change of their first 84 bytes (Ethernet, the IPv6 header,
-//  TCP's and the first options) and cut to every length.
-START_TEST (test_plain_tcp6_shortcut)
-{
-    static const uint8_t opts[][12] = {
-        {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9},        //  NOP NOP TS
-        {2, 4, 5, 0xa0, 3, 3, 7, 4, 2, 1, 0, 0},       //  MSS WS SACK-perm
-        {9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},          //  bad length
-    };
-    uint64_t rng = 0x8765432112345678ull;
-    int variants = 0, lite = 0;
-    colo_tcp4_t seg;
-    for (int o = -1; o < 3; o++)
-        for (size_t pad = 0; pad <= 100; pad += 100) {
-            colo_buf_t *buf = s_shortcut_segment (1, o >= 0 ? opts[o] : NULL, pad);
-            uint8_t frame[220];
-            size_t len = colo_buf_frame_len (buf);
-            ck_assert_uint_le (len, sizeof frame);
-            //  The unchanged segment is taken.
-            ck_assert_int_eq (colo_packet_tcp6 (&seg, colo_buf_frame (buf), len), 1);
-            ck_assert_uint_eq (seg.payload_len, 10);
-            for (size_t at = 0; at <= 84 && at <= len; at++)
-                for (int k = 0; k < 4; k++) {
-                    size_t flen = s_mutant (frame, buf, at, k, &rng);
-                    const char *differs = colo_test_tcp6_differs (frame, flen);
-                    ck_assert_msg (!differs, "colo_packet_tcp6 differs: %s (byte %zu)",
-                                   differs, at);
-                    //  Never both shapes.
-                    colo_tcp4_t seg4;
-                    int t6 = colo_packet_tcp6 (&seg, frame, flen);
-                    ck_assert (!(t6 && colo_packet_tcp4 (&seg4, frame, flen)));
-                    lite += t6;
-                    variants++;
-                }
-            //  Every length the frame can be cut to (the IPv6 payload
-            //  length then says more than is there).
             for (size_t flen = 0; flen <= len; flen++) {
-                const char *differs = colo_test_tcp6_differs (colo_buf_frame (buf), flen);
-                ck_assert_msg (!differs, "colo_packet_tcp6 differs: %s (cut to %zu)", differs,
-                               flen);
+                const char *differs = colo_test_light_differs (colo_buf_frame (buf), flen, v6);
+                ck_assert_msg (!differs, "colo_packet_tcp%d differs: %s (cut to %zu)",
+                               v6 ? 6 : 4, differs, flen);
             }
             colo_buf_destroy (&buf);
         }
@@ -1653,8 +1626,7 @@ colo_packet_suite (void)
     tcase_add_test (tc, test_vlan);
     tcase_add_test (tc, test_padding);
     tcase_add_test (tc, test_fragments);
-    tcase_add_test (tc, test_plain_tcp4_shortcut);
-    tcase_add_test (tc, test_plain_tcp6_shortcut);
+    tcase_add_loop_test (tc, test_plain_tcp_shortcut, 0, 2);
     tcase_add_test (tc, test_names);
     suite_add_tcase (s, tc);
     tc = tcase_create ("malformed");

@@ -164,6 +164,20 @@ s_transfer (colo_port_t *from, colo_port_t *to, int first, int n, int vnet)
     free (got);
 }
 
+//  A server port and a client port, each asserted made, connected to each
+//  other (asserted, within the deadline).
+static void
+s_pair (const char *server_uri, colo_port_dir_t server_dir, const char *client_uri,
+        colo_port_dir_t client_dir, colo_port_t **server, colo_port_t **client)
+{
+    *server = colo_port_new (server_uri, server_dir);
+    *client = colo_port_new (client_uri, client_dir);
+    ck_assert_ptr_nonnull (*server);
+    ck_assert_ptr_nonnull (*client);
+    colo_port_t *both[2] = {*server, *client};
+    ck_assert (s_wait_connected (both, 2, 1));
+}
+
 //  A plain blocking unix stream socket connected to path.
 static int
 s_raw_connect (const char *path)
@@ -244,12 +258,8 @@ START_TEST (test_round_trip)
     int tcp = _i & 1, vnet = (_i >> 1) & 1;
     s_addr_t addr;
     s_make_addr (&addr, tcp, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RXTX);
-    ck_assert_ptr_nonnull (server);
-    colo_port_t *client = colo_port_new (addr.client, COLO_PORT_RXTX);
-    ck_assert_ptr_nonnull (client);
-    colo_port_t *both[2] = {server, client};
-    ck_assert (s_wait_connected (both, 2, 1));
+    colo_port_t *server, *client;
+    s_pair (addr.server, COLO_PORT_RXTX, addr.client, COLO_PORT_RXTX, &server, &client);
     ck_assert_str_eq (colo_port_uri (client), addr.client);
 
     s_transfer (client, server, 0, S_FRAMES, vnet);
@@ -356,12 +366,9 @@ START_TEST (test_server_restart)
 {
     s_addr_t addr;
     s_make_addr (&addr, _i, ",backoff-max=200");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RXTX);
-    colo_port_t *client = colo_port_new (addr.client, COLO_PORT_RXTX);
-    ck_assert_ptr_nonnull (server);
-    ck_assert_ptr_nonnull (client);
+    colo_port_t *server, *client;
+    s_pair (addr.server, COLO_PORT_RXTX, addr.client, COLO_PORT_RXTX, &server, &client);
     colo_port_t *both[2] = {server, client};
-    ck_assert (s_wait_connected (both, 2, 1));
     s_transfer (client, server, 0, 2, 0);
     int fd = colo_port_fd (client);
 
@@ -563,12 +570,8 @@ START_TEST (test_backpressure)
 {
     s_addr_t addr;
     s_make_addr (&addr, 0, ",queue=32");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    colo_port_t *client = colo_port_new (addr.client, COLO_PORT_TX);
-    ck_assert_ptr_nonnull (server);
-    ck_assert_ptr_nonnull (client);
-    colo_port_t *both[2] = {server, client};
-    ck_assert (s_wait_connected (both, 2, 1));
+    colo_port_t *server, *client;
+    s_pair (addr.server, COLO_PORT_RX, addr.client, COLO_PORT_TX, &server, &client);
 
     int sent = 0, blocked = 0;
     colo_buf_t *bufs[8];
@@ -766,12 +769,9 @@ START_TEST (test_tcp_names)
     char server_uri[64], client_uri[64];
     snprintf (server_uri, sizeof server_uri, "qemu+tcp:127.0.0.1:%d,server", port);
     snprintf (client_uri, sizeof client_uri, "qemu+tcp:localhost:%d", port);
-    colo_port_t *server = colo_port_new (server_uri, COLO_PORT_RXTX);
-    colo_port_t *client = colo_port_new (client_uri, COLO_PORT_RXTX);
-    ck_assert_ptr_nonnull (server);
-    ck_assert_ptr_nonnull (client);
+    colo_port_t *server, *client;
+    s_pair (server_uri, COLO_PORT_RXTX, client_uri, COLO_PORT_RXTX, &server, &client);
     colo_port_t *both[2] = {server, client};
-    ck_assert (s_wait_connected (both, 2, 1));
     s_transfer (client, server, 0, 2, 0);
     colo_port_destroy (&client);
     colo_port_destroy (&server);
@@ -812,12 +812,8 @@ START_TEST (test_abstract_unix)
     colo_test_name (name, sizeof name);
     snprintf (server_uri, sizeof server_uri, "qemu+unix:@%s,server", name);
     snprintf (client_uri, sizeof client_uri, "qemu+unix:@%s", name);
-    colo_port_t *server = colo_port_new (server_uri, COLO_PORT_RXTX);
-    colo_port_t *client = colo_port_new (client_uri, COLO_PORT_RXTX);
-    ck_assert_ptr_nonnull (server);
-    ck_assert_ptr_nonnull (client);
-    colo_port_t *both[2] = {server, client};
-    ck_assert (s_wait_connected (both, 2, 1));
+    colo_port_t *server, *client;
+    s_pair (server_uri, COLO_PORT_RXTX, client_uri, COLO_PORT_RXTX, &server, &client);
     s_transfer (client, server, 0, 3, 0);
     s_transfer (server, client, 3, 3, 0);
     colo_port_destroy (&client);
@@ -1399,12 +1395,9 @@ START_TEST (test_views_port_to_port)
     int tcp = _i & 1, vnet = (_i >> 1) & 1;
     s_addr_t addr;
     s_make_addr (&addr, tcp, vnet ? ",vnet" : "");
-    colo_port_t *server = colo_port_new (addr.server, COLO_PORT_RX);
-    colo_port_t *client = colo_port_new (addr.client, COLO_PORT_TX);
-    ck_assert_ptr_nonnull (server);
-    ck_assert_ptr_nonnull (client);
+    colo_port_t *server, *client;
+    s_pair (addr.server, COLO_PORT_RX, addr.client, COLO_PORT_TX, &server, &client);
     colo_port_t *both[2] = {server, client};
-    ck_assert (s_wait_connected (both, 2, 1));
     colo_buf_t *bufs[S_FRAMES];
     for (int i = 0; i < S_FRAMES; i++)
         bufs[i] = s_frame (i, vnet);
@@ -1445,12 +1438,8 @@ START_TEST (test_forward_from_slab)
     int raw;
     colo_port_t *in = s_raw_server (in_vnet, &in_addr, &raw);
     s_make_addr (&out_addr, 0, out_vnet ? ",vnet" : "");
-    colo_port_t *out_server = colo_port_new (out_addr.server, COLO_PORT_RX);
-    colo_port_t *out_client = colo_port_new (out_addr.client, COLO_PORT_TX);
-    ck_assert_ptr_nonnull (out_server);
-    ck_assert_ptr_nonnull (out_client);
-    colo_port_t *both[2] = {out_server, out_client};
-    ck_assert (s_wait_connected (both, 2, 1));
+    colo_port_t *out_server, *out_client;
+    s_pair (out_addr.server, COLO_PORT_RX, out_addr.client, COLO_PORT_TX, &out_server, &out_client);
 
     s_wire_t w;
     s_wire_init (&w, 64 * 1024, N, in_vnet);

@@ -1,11 +1,11 @@
-/*  tcp4_check.h - colo_packet_tcp4 and _tcp6 held to what colo_packet_decode finds.
+/*  tcp_check.h - colo_packet_tcp4 and _tcp6 held to what colo_packet_decode finds.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
  *  Shared by the decoder suite and the packet fuzz target.
  */
-#ifndef TCP4_CHECK_H_INCLUDED
-#define TCP4_CHECK_H_INCLUDED
+#ifndef TCP_CHECK_H_INCLUDED
+#define TCP_CHECK_H_INCLUDED
 
 #include <string.h>
 
@@ -14,12 +14,12 @@
 //  NULL if colo_packet_tcp4 (v6: colo_packet_tcp6) takes frame exactly when
 //  colo_packet_decode finds an untagged IPv4 packet without options, not a
 //  fragment, carrying TCP (v6: an untagged IPv6 packet whose next header is
-//  TCP), and then gives the same values (and colo_flow_key_hash_tcp4 or
-//  _tcp6 the same key and hash); else what differs.
+//  TCP), and then gives the same values (and colo_flow_key_hash_tcp the
+//  same key and hash); else what differs.
 static inline const char *
 colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
 {
-    colo_tcp4_t seg;
+    colo_tcp_seg_t seg;
     colo_packet_t pkt;
     int took = v6 ? colo_packet_tcp6 (&seg, frame, len) : colo_packet_tcp4 (&seg, frame, len);
     colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
@@ -47,10 +47,9 @@ colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
     uint64_t h1 = 0, h2 = 1;
     if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
         return "flow key";
-    if (v6)
-        colo_flow_key_hash_tcp6 (&k2, &h2, frame, &seg, seed);
-    else
-        colo_flow_key_hash_tcp4 (&k2, &h2, frame, &seg, seed);
+    if (seg.l4_off != pkt.l4_off)
+        return "offsets";
+    colo_flow_key_hash_tcp (&k2, &h2, frame, &seg, seed);
     if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
         return "flow key";
     return NULL;
