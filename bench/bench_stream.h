@@ -1,13 +1,15 @@
-/*  bench_stream.h - the TCP stream bench/compare and bench/engine run.
+/*  bench_stream.h - the stream bench/compare and bench/engine run.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Guest -> client segments over BENCH_CONNS connections, payloads of 64,
- *  512 and 1460 bytes in turn, each record in QEMU framing; primary and
- *  secondary send the same bytes.  With bench_timestamps set (before the
- *  first segment is encoded), every segment carries NOP NOP TS, the options
- *  of a Linux TCP segment once the handshake is done: 12 bytes more of TCP
- *  header, the payload at bench_payload_off ().
+ *  Guest -> client frames over BENCH_CONNS flows, payloads of 64, 512 and
+ *  1460 bytes in turn, each record in QEMU framing; primary and secondary
+ *  send the same bytes.  bench_shape (set before the first frame is
+ *  encoded) chooses what they carry: TCP segments over IPv4 (the default),
+ *  over IPv6, or over IPv4 in an 802.1Q tag, or UDP datagrams over IPv4.
+ *  With bench_timestamps set, every TCP segment carries NOP NOP TS, the
+ *  options of a Linux TCP segment once the handshake is done: 12 bytes
+ *  more of TCP header.  The payload starts at bench_payload_off ().
  */
 #ifndef BENCH_STREAM_H_INCLUDED
 #define BENCH_STREAM_H_INCLUDED
@@ -20,16 +22,52 @@
 #include "colo_packet.h"
 
 #define BENCH_CONNS 16
-#define BENCH_PAYLOAD_OFF 54  //  Ethernet + IPv4 + TCP, no options
 #define BENCH_TS_LEN 12  //  NOP NOP TS
 
-static int bench_timestamps;
+typedef enum { BENCH_TCP4, BENCH_TCP6, BENCH_VLAN, BENCH_UDP4, BENCH_SHAPES } bench_shape_t;
+static const char *const bench_shape_names[BENCH_SHAPES] = {"tcp4", "tcp6", "vlan", "udp4"};
 
-//  Where a segment's payload starts: after its options, if any.
+static int bench_timestamps;
+static bench_shape_t bench_shape = BENCH_TCP4;
+
+//  The shape called name; -1 if none is.
+static inline int
+bench_shape_parse (const char *name)
+{
+    for (int k = 0; k < BENCH_SHAPES; k++)
+        if (strcmp (name, bench_shape_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+static inline uint32_t
+bench_l3_off (void)
+{
+    return bench_shape == BENCH_VLAN ? 18 : 14;
+}
+
+static inline uint32_t
+bench_l4_off (void)
+{
+    return bench_l3_off () + (bench_shape == BENCH_TCP6 ? 40 : 20);
+}
+
 static inline uint32_t
 bench_payload_off (void)
 {
-    return BENCH_PAYLOAD_OFF + (bench_timestamps ? BENCH_TS_LEN : 0);
+    if (bench_shape == BENCH_UDP4)
+        return bench_l4_off () + 8;
+    return bench_l4_off () + 20 + (bench_timestamps ? BENCH_TS_LEN : 0);
+}
+
+//  "TCP segments over IPv4" and so on, for a report.
+static inline const char *
+bench_shape_desc (void)
+{
+    static const char *const desc[BENCH_SHAPES] = {
+        "TCP segments over IPv4", "TCP segments over IPv6",
+        "TCP segments over IPv4 in a VLAN tag", "UDP datagrams over IPv4"};
+    return desc[bench_shape];
 }
 
 static const uint32_t bench_sizes[3] = {64, 512, 1460};
@@ -51,32 +89,57 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
     uint8_t *f = out + 4;
     uint32_t off = bench_payload_off ();
     uint32_t len = off + payload_len;
+    uint32_t l3 = bench_l3_off (), l4 = bench_l4_off ();
     memset (f, 0, off);
     memcpy (f, mac_client, 6);
     memcpy (f + 6, mac_guest, 6);
-    colo_put_be16 (f + 12, 0x0800);
-    uint8_t *ip = f + 14;
-    ip[0] = 0x45;
-    colo_put_be16 (ip + 2, (uint16_t)(len - 14));
-    colo_put_be16 (ip + 4, (uint16_t)index);
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy (ip + 12, "\x0a\x00\x00\x02", 4);
-    memcpy (ip + 16, "\x0a\x00\x00\x01", 4);
-    uint8_t *tcp = ip + 20;
-    colo_put_be16 (tcp, 80);
-    colo_put_be16 (tcp + 2, client_port);
-    colo_put_be32 (tcp + 4, seq);
-    colo_put_be32 (tcp + 8, 5001);
-    tcp[12] = (uint8_t)(((off - 34) / 4) << 4);
-    tcp[13] = COLO_TCP_ACK | COLO_TCP_PSH;
-    colo_put_be16 (tcp + 14, 65535);
-    if (bench_timestamps) {
-        static const uint8_t ts[4] = {1, 1, 8, 10};
-        memcpy (tcp + 20, ts, 4);
-        colo_put_be32 (tcp + 24, 100000u + index);  //  TSval
-        colo_put_be32 (tcp + 28, 4242u);  //  TSecr
+    if (bench_shape == BENCH_VLAN) {
+        colo_put_be16 (f + 12, 0x8100);
+        colo_put_be16 (f + 14, 100);  //  VLAN 100
+    }
+    uint8_t proto = bench_shape == BENCH_UDP4 ? 17 : 6;
+    uint8_t *ip = f + l3;
+    if (bench_shape == BENCH_TCP6) {
+        colo_put_be16 (ip - 2, 0x86dd);
+        ip[0] = 0x60;
+        colo_put_be16 (ip + 4, (uint16_t)(len - l4));
+        ip[6] = proto;
+        ip[7] = 64;
+        memcpy (ip + 8, "\xfd\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02", 16);
+        memcpy (ip + 24, "\xfd\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16);
+    }
+    else {
+        colo_put_be16 (ip - 2, 0x0800);
+        ip[0] = 0x45;
+        colo_put_be16 (ip + 2, (uint16_t)(len - l3));
+        colo_put_be16 (ip + 4, (uint16_t)index);
+        ip[6] = 0x40;
+        ip[8] = 64;
+        ip[9] = proto;
+        memcpy (ip + 12, "\x0a\x00\x00\x02", 4);
+        memcpy (ip + 16, "\x0a\x00\x00\x01", 4);
+    }
+    uint8_t *l4h = f + l4;
+    if (bench_shape == BENCH_UDP4) {
+        colo_put_be16 (l4h, 5353);
+        colo_put_be16 (l4h + 2, client_port);
+        colo_put_be16 (l4h + 4, (uint16_t)(len - l4));
+        colo_put_be16 (l4h + 6, 0xffff);  //  computed below
+    }
+    else {
+        colo_put_be16 (l4h, 80);
+        colo_put_be16 (l4h + 2, client_port);
+        colo_put_be32 (l4h + 4, seq);
+        colo_put_be32 (l4h + 8, 5001);
+        l4h[12] = (uint8_t)(((off - l4) / 4) << 4);
+        l4h[13] = COLO_TCP_ACK | COLO_TCP_PSH;
+        colo_put_be16 (l4h + 14, 65535);
+        if (bench_timestamps) {
+            static const uint8_t ts[4] = {1, 1, 8, 10};
+            memcpy (l4h + 20, ts, 4);
+            colo_put_be32 (l4h + 24, 100000u + index);  //  TSval
+            colo_put_be32 (l4h + 28, 4242u);  //  TSecr
+        }
     }
     uint8_t *payload = f + off;
     colo_put_be32 (payload, index);
@@ -89,8 +152,6 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
     return 4 + len;
 }
 
-//  n segments round-robin over the connections, payload sizes in turn;
-//  every connection's sequence numbers run on from one segment to the next.
 static int
 bench_stream_build (bench_stream_t *s, uint64_t n)
 {

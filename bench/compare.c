@@ -4,7 +4,7 @@
  *
  *  Usage: compare [--quick] [--json] [--segments N] [--latency N] [--rate PPS]
  *                 [--bin DIR] [--qemu PATH] [--only qemu|ours] [--busy-poll US]
- *                 [--rounds N] [--ab DIR] [--timestamps]
+ *                 [--rounds N] [--ab DIR] [--timestamps] [--shape tcp4|tcp6|vlan|udp4]
  *
  *  One prepared stream of TCP segments (default 1,000,000; --quick 100,000)
  *  over 16 connections, payloads of 64, 512 and 1460 bytes in turn, goes
@@ -73,6 +73,11 @@
  *  Prints all four, and the ratios ours / QEMU; --json prints one JSON object.
  *  --timestamps: every segment carries NOP NOP TS, as a Linux TCP segment
  *  does once the handshake is done (12 bytes more of TCP header).
+ *  --shape: the stream carries TCP over IPv4 (the default, what the
+ *  targets are stated for), TCP over IPv6, TCP over IPv4 in a VLAN tag, or
+ *  UDP datagrams over IPv4 (bench_stream.h): the same figures for the
+ *  traffic that takes other paths through a comparator (QEMU releases
+ *  IPv6 and VLAN frames unchecked: its figures are then not a comparison).
  *  --ab DIR runs nothing of that: ours from --bin (A) and ours from DIR (B)
  *  side by side, once per round, and prints their CPU per packet and B/A
  *  round by round with its median: for comparing two builds fairly on a
@@ -938,6 +943,13 @@ s_json_result (const s_result_t *r, double floor_median)
             (unsigned long long) r->checkpoints, r->error);
 }
 
+//  " (with timestamps)" when TCP segments carry them, for a report.
+static const char *
+s_ts_note (void)
+{
+    return bench_timestamps && bench_shape != BENCH_UDP4 ? " (with timestamps)" : "";
+}
+
 //  --ab DIR: ours from --bin (A) and ours from DIR (B) side by side, once
 //  per round: CPU per packet of each, B/A round by round and its median.
 //  For comparing two builds on a shared host, where runs one after the
@@ -961,9 +973,11 @@ s_ab (const bench_stream_t *s, uint64_t segments, int rounds, const char *bin_a,
     }
     double median = s_median (ratio, n);
     if (json) {
-        printf ("{\"bench\":\"compare_ab\",\"timestamps\":%s,\"segments\":%llu,"
-                "\"slice_segments\":%d,\"a\":\"%s\",\"b\":\"%s\",\"rounds\":[",
-                bench_timestamps ? "true" : "false", (unsigned long long) segments, S_SLICE,
+        printf ("{\"bench\":\"compare_ab\",\"shape\":\"%s\",\"timestamps\":%s,"
+                "\"segments\":%llu,\"slice_segments\":%d,\"a\":\"%s\",\"b\":\"%s\","
+                "\"rounds\":[",
+                bench_shape_names[bench_shape], bench_timestamps ? "true" : "false",
+                (unsigned long long) segments, S_SLICE,
                 bin_a, bin_b);
         for (int i = 0; i < n; i++)
             printf ("%s{\"a_cpu_us_per_packet\":%.3f,\"b_cpu_us_per_packet\":%.3f,"
@@ -972,9 +986,9 @@ s_ab (const bench_stream_t *s, uint64_t segments, int rounds, const char *bin_a,
         printf ("],\"b_vs_a_median\":%.3f,\"error\":\"%s\"}\n", median, err);
     }
     else {
-        printf ("compare --ab: %llu TCP segments%s, A (%s) and B (%s) side by side in "
+        printf ("compare --ab: %llu %s%s, A (%s) and B (%s) side by side in "
                 "%d-segment slices\n",
-                (unsigned long long) segments, bench_timestamps ? " (with timestamps)" : "",
+                (unsigned long long) segments, bench_shape_desc (), s_ts_note (),
                 bin_a, bin_b, S_SLICE);
         for (int i = 0; i < n; i++)
             printf ("  round %d: CPU us/pkt A %.3f, B %.3f, B/A x%.3f\n", i + 1, cpu[i][0],
@@ -1004,6 +1018,9 @@ main (int argc, char **argv)
             json = 1;
         else if (strcmp (argv[i], "--timestamps") == 0)
             bench_timestamps = 1;
+        else if (strcmp (argv[i], "--shape") == 0 && i + 1 < argc
+                 && bench_shape_parse (argv[i + 1]) >= 0)
+            bench_shape = (bench_shape_t) bench_shape_parse (argv[++i]);
         else if (strcmp (argv[i], "--segments") == 0 && i + 1 < argc) {
             segments = strtoull (argv[++i], NULL, 10);
             seg_set = 1;
@@ -1032,7 +1049,8 @@ main (int argc, char **argv)
         else {
             fprintf (stderr, "usage: compare [--quick] [--json] [--segments N] [--latency N] "
                              "[--rate PPS] [--bin DIR] [--qemu PATH] [--only qemu|ours] "
-                             "[--busy-poll US] [--rounds N] [--ab DIR] [--timestamps]\n");
+                             "[--busy-poll US] [--rounds N] [--ab DIR] [--timestamps] "
+                             "[--shape tcp4|tcp6|vlan|udp4]\n");
             return 2;
         }
     }
@@ -1149,11 +1167,13 @@ main (int argc, char **argv)
     int lat_whole_met = res[1].ok && res[1].lat_median_us <= 10.0;
     int met = cpu_met && lat_met;
     if (json) {
-        printf ("{\"bench\":\"compare\",\"timestamps\":%s,\"segments\":%llu,\"connections\":%d,"
+        printf ("{\"bench\":\"compare\",\"shape\":\"%s\",\"timestamps\":%s,"
+                "\"segments\":%llu,\"connections\":%d,"
                 "\"payloads\":[64,512,1460],\"latency_segments\":%llu,\"rate_pps\":%.0f,"
                 "\"rounds\":%d,\"floor_median_us\":%.1f,\"floor_p99_us\":%.1f,\"cpus\":%ld,"
                 "\"loadavg\":%.2f,",
-                bench_timestamps ? "true" : "false", (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
+                bench_shape_names[bench_shape], bench_timestamps ? "true" : "false",
+                (unsigned long long) segments, BENCH_CONNS, (unsigned long long) lat_n, rate,
                 rounds, floor_median, floor_p99, cpus, load);
         s_json_result (&res[0], floor_median);
         printf (",");
@@ -1189,10 +1209,10 @@ main (int argc, char **argv)
                 met ? "true" : "false");
     }
     else {
-        printf ("compare: %llu TCP segments%s over %d connections (payloads 64/512/1460), "
+        printf ("compare: %llu %s%s over %d flows (payloads 64/512/1460), "
                 "latency over %llu segments at %.0f/s; best of %d rounds\n",
-                (unsigned long long) segments, bench_timestamps ? " (with timestamps)" : "", BENCH_CONNS, (unsigned long long) lat_n, rate,
-                rounds);
+                (unsigned long long) segments, bench_shape_desc (), s_ts_note (), BENCH_CONNS,
+                (unsigned long long) lat_n, rate, rounds);
         static const char *labels[4] = {"qemu", "ours", "ours+poll", "relay"};
         printf ("  %-9s %10s %10s %10s %10s %8s %10s %5s\n", "", "packets/s", "CPU us/pkt",
                 "(paced)", "median us", "(added)", "p99 us", "ckpt");

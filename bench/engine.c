@@ -2,7 +2,8 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Usage: engine [--segments N] [--rounds N] [--only MODE] [--timestamps] [--json]
+ *  Usage: engine [--segments N] [--rounds N] [--only MODE] [--timestamps]
+ *                [--shape tcp4|tcp6|vlan|udp4] [--secondary-first] [--json]
  *
  *  bench/compare's stream (TCP segments over 16 connections, payloads of
  *  64, 512 and 1460 bytes in turn; default 200,000 segments) goes through
@@ -29,6 +30,12 @@
  *  (default 7).  Prints CPU ns per packet (process CPU time) and the ratios
  *  engine / bare and engine_full / engine; --json prints one JSON object.
  *  --timestamps: every segment carries NOP NOP TS (as bench/compare's).
+ *  --shape: what the frames carry (bench_stream.h): TCP over IPv4 (the
+ *  default), over IPv6, over IPv4 in a VLAN tag, or UDP over IPv4, so the
+ *  paths other traffic takes through the engine can be held against it.
+ *  --secondary-first: each batch's secondary frames go in before its
+ *  primary ones, so every secondary frame waits in the queue for its twin
+ *  (by default they find their twin waiting).
  *  --only MODE runs that mode (and "copy", taken off it) alone, without
  *  the ratios: for a profiler (cachegrind, perf) to see one mode only.
  *  On a shared VM the host may run a vCPU at half speed for seconds at a
@@ -54,6 +61,7 @@ typedef enum { S_ENGINE, S_ENGINE_FULL, S_BARE, S_COPY, S_MODES } s_mode_t;
 static const char *const s_mode_names[S_MODES] = {"engine", "engine_full", "bare", "copy"};
 
 static volatile uint64_t s_sink;
+static int s_secondary_first;
 
 static uint64_t
 s_cpu_ns (void)
@@ -122,11 +130,16 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
         }
         if (colo_buf_new_in_views (slab, pv, n, bufs) != n)
             break;
-        for (int k = 0; k < n; k++)
-            if (colo_compare_primary (engine, &bufs[k], 1000) != 0)
-                colo_buf_destroy (&bufs[k]);
-        for (int k = 0; k < n; k++)
-            colo_compare_secondary_view (engine, sv[k].data, sv[k].len, 0, 0, 1000);
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == s_secondary_first)
+                for (int k = 0; k < n; k++) {
+                    if (colo_compare_primary (engine, &bufs[k], 1000) != 0)
+                        colo_buf_destroy (&bufs[k]);
+                }
+            else
+                for (int k = 0; k < n; k++)
+                    colo_compare_secondary_view (engine, sv[k].data, sv[k].len, 0, 0, 1000);
+        }
         int got;
         while ((got = colo_compare_take (engine, bufs, S_BATCH)) > 0) {
             released += (uint64_t)got;
@@ -163,6 +176,15 @@ main (int argc, char **argv)
             json = 1;
         else if (strcmp (argv[i], "--timestamps") == 0)
             bench_timestamps = 1;
+        else if (strcmp (argv[i], "--secondary-first") == 0)
+            s_secondary_first = 1;
+        else if (strcmp (argv[i], "--shape") == 0 && i + 1 < argc) {
+            int shape = bench_shape_parse (argv[++i]);
+            if (shape < 0)
+                bad = 1;
+            else
+                bench_shape = (bench_shape_t)shape;
+        }
         else if (strcmp (argv[i], "--only") == 0 && i + 1 < argc) {
             const char *name = argv[++i];
             for (int m = 0; m < S_MODES; m++)
@@ -176,7 +198,8 @@ main (int argc, char **argv)
     }
     if (bad || segments == 0 || segments > 100000000 || rounds < 1 || rounds > 1000) {
         fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] "
-                         "[--timestamps] [--json]\n");
+                         "[--timestamps] [--shape tcp4|tcp6|vlan|udp4] "
+                         "[--secondary-first] [--json]\n");
         return 2;
     }
     colo_log_set_level (COLO_LOG_ERROR);
@@ -210,9 +233,10 @@ main (int argc, char **argv)
     double vs_bare = per[S_BARE] > 0 ? per[S_ENGINE] / per[S_BARE] : 0;
     double full_vs = per[S_ENGINE] > 0 ? per[S_ENGINE_FULL] / per[S_ENGINE] : 0;
     if (json) {
-        printf ("{\"benchmark\":\"engine\",\"timestamps\":%s,\"segments\":%llu,"
-                "\"rounds\":%d",
-                bench_timestamps ? "true" : "false", (unsigned long long)segments, rounds);
+        printf ("{\"benchmark\":\"engine\",\"shape\":\"%s\",\"timestamps\":%s,"
+                "\"secondary_first\":%s,\"segments\":%llu,\"rounds\":%d",
+                bench_shape_names[bench_shape], bench_timestamps ? "true" : "false",
+                s_secondary_first ? "true" : "false", (unsigned long long)segments, rounds);
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
                 printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
@@ -222,10 +246,12 @@ main (int argc, char **argv)
         printf ("}\n");
     }
     else {
-        printf ("engine: %llu TCP segments%s over %d connections (payloads 64/512/1460), "
-                "batches of %d; best of %d rounds\n",
-                (unsigned long long)segments, bench_timestamps ? " (with timestamps)" : "",
-                BENCH_CONNS, S_BATCH, rounds);
+        printf ("engine: %llu %s%s over %d flows (payloads 64/512/1460), batches of %d%s; "
+                "best of %d rounds\n",
+                (unsigned long long)segments, bench_shape_desc (),
+                bench_timestamps && bench_shape != BENCH_UDP4 ? " (with timestamps)" : "",
+                BENCH_CONNS, S_BATCH, s_secondary_first ? ", the secondary's first" : "",
+                rounds);
         printf ("  %-12s %14s\n", "mode", "CPU ns/pkt");
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
