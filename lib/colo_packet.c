@@ -449,18 +449,19 @@ s_decode_arp (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     return COLO_PKT_OK;
 }
 
-//  The shape most frames have: untagged IPv4 without options, not a
-//  fragment, TCP with a sound data offset.  Returns 1 and the IP total
-//  length and the TCP data offset when frame has it.
+//  The shape most frames have, its IP header at l3 (len >= l3 >= 14, the
+//  ethertype IPv4 already seen): IPv4 without options, not a fragment, TCP
+//  with a sound data offset.  Returns 1 and the IP total length and the
+//  TCP data offset when frame has it.
 static inline int
-s_plain_tcp4 (const uint8_t *frame, uint32_t len, uint32_t *tot_p, uint32_t *doff_p)
+s_plain_tcp4_at (const uint8_t *frame, uint32_t len, uint32_t l3, uint32_t *tot_p,
+                 uint32_t *doff_p)
 {
-    if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45
-        || frame[14 + 9] != COLO_IPPROTO_TCP)
+    const uint8_t *ip = frame + l3;
+    if (len - l3 < 40 || ip[0] != 0x45 || ip[9] != COLO_IPPROTO_TCP)
         return 0;
-    const uint8_t *ip = frame + 14;
     uint32_t tot = colo_get_be16 (ip + 2);
-    if (tot < 40 || tot > len - 14 || (colo_get_be16 (ip + 6) & 0x3fff))
+    if (tot < 40 || tot > len - l3 || (colo_get_be16 (ip + 6) & 0x3fff))
         return 0;
     uint32_t doff = (uint32_t) (ip[20 + 12] >> 4) * 4;
     if (doff < 20 || doff > tot - 20)
@@ -468,6 +469,15 @@ s_plain_tcp4 (const uint8_t *frame, uint32_t len, uint32_t *tot_p, uint32_t *dof
     *tot_p = tot;
     *doff_p = doff;
     return 1;
+}
+
+//  The same, untagged.
+static inline int
+s_plain_tcp4 (const uint8_t *frame, uint32_t len, uint32_t *tot_p, uint32_t *doff_p)
+{
+    if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00)
+        return 0;
+    return s_plain_tcp4_at (frame, len, 14, tot_p, doff_p);
 }
 
 //  That shape decoded in one pass, to what the general path below makes of
@@ -500,7 +510,8 @@ s_decode_plain_tcp4 (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
 }
 
 //  The fields of a TCP segment whose header (doff bytes) is at l4, in
-//  l4_len bytes of IP payload; padded: bytes follow the IP packet.
+//  l4_len bytes of IP payload; padded: bytes follow the IP packet.  (The
+//  caller sets vlan and l3_off: six arguments go in registers.)
 static int
 s_tcp_seg (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len, uint32_t doff,
            int padded)
@@ -532,31 +543,89 @@ s_tcp_seg (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_l
     return 1;
 }
 
+//  1 if frame (len >= 18) carries one VLAN tag, 802.1Q or 802.1ad, and
+//  then ethertype type; *vlan is then the tag's VLAN id.
+static inline int
+s_one_tag (const uint8_t *frame, uint16_t type, uint16_t *vlan)
+{
+    uint16_t outer = colo_get_be16 (frame + 12);
+    *vlan = colo_get_be16 (frame + 14) & 0x0fff;
+    return (outer == COLO_ETHERTYPE_VLAN || outer == COLO_ETHERTYPE_QINQ)
+           && colo_get_be16 (frame + 16) == type;
+}
+
+//  colo_packet_tcp4 with the IP header at l3 (after the ethertype IPv4).
+static inline int
+s_tcp4_at (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len, uint32_t l3, uint16_t vlan)
+{
+    uint32_t tot, doff;
+    if (!s_plain_tcp4_at (frame, len, l3, &tot, &doff))
+        return 0;
+    seg->vlan = vlan;
+    seg->l3_off = (uint8_t) l3;
+    return s_tcp_seg (seg, frame, l3 + 20, tot - 20, doff, len - l3 > tot);
+}
+
 int
 colo_packet_tcp4 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len)
 {
-    uint32_t tot, doff;
-    if (!frame || len > UINT32_MAX || !s_plain_tcp4 (frame, (uint32_t) len, &tot, &doff))
+    uint16_t vlan;
+    if (!frame || len > UINT32_MAX || len < 54)
         return 0;
-    return s_tcp_seg (seg, frame, 34, tot - 20, doff, (uint32_t) len - 14 > tot);
+    //  Untagged (constant offsets once inlined), or in one tag.
+    if (frame[12] == 0x08 && frame[13] == 0x00)
+        return s_tcp4_at (seg, frame, (uint32_t) len, 14, 0);
+    if (s_one_tag (frame, COLO_ETHERTYPE_IPV4, &vlan))
+        return s_tcp4_at (seg, frame, (uint32_t) len, 18, vlan);
+    return 0;
+}
+
+//  colo_packet_tcp6 with the IP header at l3 (after the ethertype IPv6).
+static inline int
+s_tcp6_at (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len, uint32_t l3, uint16_t vlan)
+{
+    //  TCP right after the fixed header (no extension header), a payload
+    //  length that fits the frame and holds the TCP header.
+    const uint8_t *ip = frame + l3;
+    if (len - l3 < 60 || (ip[0] >> 4) != 6 || ip[6] != COLO_IPPROTO_TCP)
+        return 0;
+    uint32_t l4 = l3 + 40;
+    uint32_t plen = colo_get_be16 (ip + 4);
+    if (plen < 20 || plen > len - l4)
+        return 0;
+    uint32_t doff = (uint32_t) (frame[l4 + 12] >> 4) * 4;
+    if (doff < 20 || doff > plen)
+        return 0;
+    seg->vlan = vlan;
+    seg->l3_off = (uint8_t) l3;
+    return s_tcp_seg (seg, frame, l4, plen, doff, len - l4 > plen);
 }
 
 int
 colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len)
 {
-    //  Untagged IPv6, TCP right after the fixed header (no extension
-    //  header), a payload length that fits the frame and holds the TCP
-    //  header.
-    if (!frame || len > UINT32_MAX || len < 74 || frame[12] != 0x86 || frame[13] != 0xdd
-        || (frame[14] >> 4) != 6 || frame[14 + 6] != COLO_IPPROTO_TCP)
+    uint16_t vlan;
+    if (!frame || len > UINT32_MAX || len < 74)
         return 0;
-    uint32_t plen = colo_get_be16 (frame + 14 + 4);
-    if (plen < 20 || plen > (uint32_t) len - 54)
-        return 0;
-    uint32_t doff = (uint32_t) (frame[54 + 12] >> 4) * 4;
-    if (doff < 20 || doff > plen)
-        return 0;
-    return s_tcp_seg (seg, frame, 54, plen, doff, (uint32_t) len - 54 > plen);
+    if (frame[12] == 0x86 && frame[13] == 0xdd)
+        return s_tcp6_at (seg, frame, (uint32_t) len, 14, 0);
+    if (s_one_tag (frame, COLO_ETHERTYPE_IPV6, &vlan))
+        return s_tcp6_at (seg, frame, (uint32_t) len, 18, vlan);
+    return 0;
+}
+
+void
+colo_flow_x_key_hash_tcp_at (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
+                             const colo_tcp_seg_t *seg, uint64_t seed)
+{
+    //  The addresses end where the TCP header starts: 4 or 16 bytes each.
+    const uint8_t *ip = frame + seg->l3_off;
+    if (seg->l4_off - seg->l3_off == 20)
+        colo_flow_x_build4 (key, ip + 12, ip + 16, seg->sport, seg->dport, seg->vlan,
+                            COLO_IPPROTO_TCP, NULL, hash, seed);
+    else
+        colo_flow_x_build6 (key, ip + 8, ip + 24, seg->sport, seg->dport, seg->vlan,
+                            COLO_IPPROTO_TCP, NULL, hash, seed);
 }
 
 static colo_pkt_result_t

@@ -221,32 +221,36 @@ void colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_pac
 //  colo_tcp_seg_t.info).
 void colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info);
 
-//  What a comparator needs of the frames most traffic is made of: untagged
-//  IPv4 without options, not a fragment, carrying TCP (colo_packet_tcp4),
-//  or untagged IPv6 carrying TCP without extension headers
-//  (colo_packet_tcp6).  Host order.
+//  What a comparator needs of the frames most traffic is made of: IPv4
+//  without options, not a fragment, carrying TCP (colo_packet_tcp4), or
+//  IPv6 carrying TCP without extension headers (colo_packet_tcp6); either
+//  untagged or in one VLAN tag (802.1Q or 802.1ad).  Host order.
 typedef struct {
     uint32_t seq, ack;
     uint32_t payload_off;     //  l4_off + TCP header length: after it
     uint32_t payload_len;     //  never includes padding
     uint16_t sport, dport;
     uint16_t window;
+    uint16_t vlan;            //  the tag's VLAN id (its low 12 bits), 0 if untagged
     uint8_t flags;
     uint8_t wscale;           //  window scale option, 0xff if absent
     uint8_t info;             //  as colo_packet_t.info: padding, bad TCP option
-    uint8_t l4_off;           //  where the TCP header is: 34 (IPv4) or 54 (IPv6)
+    uint8_t l3_off;           //  where the IP header is: 14, or 18 after the tag
+    uint8_t l4_off;           //  where the TCP header is: l3_off + 20 (IPv4) or + 40 (IPv6)
 } colo_tcp_seg_t;
 
 //  1 and *seg filled if frame has that shape; colo_packet_decode then
-//  returns COLO_PKT_OK, l3 IPv4, l4 TCP, addresses at 26 and 30, and the
-//  same values in the fields of the same names (tests and a fuzz target
-//  hold it to that).  0 for any other frame: decode it.  The cheaper of the
-//  two for a caller that needs no more than these fields.
+//  returns COLO_PKT_OK, l3 IPv4, l4 TCP, no tag or one (vlan_count), the
+//  addresses at l3_off + 12 and + 16, and the same values in the fields of
+//  the same names (tests and a fuzz target hold it to that).  0 for any
+//  other frame: decode it.  The cheaper of the two for a caller that needs
+//  no more than these fields.
 int colo_packet_tcp4 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 
-//  The same for IPv6: 1 and *seg filled if frame is untagged IPv6 whose
-//  next header is TCP; colo_packet_decode then returns COLO_PKT_OK, l3
-//  IPv6, l4 TCP, addresses at 22 and 38, TCP at 54, the same values.
+//  The same for IPv6: 1 and *seg filled if frame is IPv6 (untagged or in
+//  one tag) whose next header is TCP; colo_packet_decode then returns
+//  COLO_PKT_OK, l3 IPv6, l4 TCP, the addresses at l3_off + 8 and + 24, TCP
+//  at l3_off + 40, the same values.
 int colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 
 //  Human-readable name of a result code ("ok", "ipv4_bad_ihl", ...).
@@ -484,17 +488,22 @@ colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash, const colo_packet_t *p
     return colo_flow_x_build (key, pkt, frame, NULL, hash, seed);
 }
 
+//  colo_flow_key_hash_tcp of the segments other than untagged IPv4 (out of
+//  line: the inline function stays small).
+void colo_flow_x_key_hash_tcp_at (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
+                                  const colo_tcp_seg_t *seg, uint64_t seed);
+
 static inline void
 colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
                         const colo_tcp_seg_t *seg, uint64_t seed)
 {
-    //  The addresses end where the TCP header starts: 4 or 16 bytes each.
-    if (seg->l4_off == 54)
-        colo_flow_x_build6 (key, frame + 22, frame + 38, seg->sport, seg->dport, 0,
-                            COLO_IPPROTO_TCP, NULL, hash, seed);
-    else
+    //  Untagged IPv4, the most common, inline with constant offsets; the
+    //  others (IPv6, tagged) out of line.
+    if (seg->l4_off == 34)
         colo_flow_x_build4 (key, frame + 26, frame + 30, seg->sport, seg->dport, 0,
                             COLO_IPPROTO_TCP, NULL, hash, seed);
+    else
+        colo_flow_x_key_hash_tcp_at (key, hash, frame, seg, seed);
 }
 
 static inline uint64_t

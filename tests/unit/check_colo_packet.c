@@ -1503,13 +1503,15 @@ START_TEST (test_flow_key_hash)
 END_TEST
 
 //  A guest's TCP segment of 10 payload bytes, IPv6 or not, with 12 bytes of
-//  options (opts, NULL for none), padded to pad bytes.
+//  options (opts, NULL for none), padded to pad bytes; tci: in a VLAN tag
+//  with that TCI (0: untagged).
 static colo_buf_t *
-s_shortcut_segment (int v6, const uint8_t *opts, size_t pad)
+s_shortcut_segment (int v6, uint16_t tci, const uint8_t *opts, size_t pad)
 {
     colo_test_pkt_t spec;
     memset (&spec, 0, sizeof spec);
     spec.v6 = v6;
+    spec.vlan = tci;
     spec.proto = 6;
     spec.from_guest = 1;
     spec.seq = 100;
@@ -1551,15 +1553,17 @@ s_mutant (uint8_t *frame, colo_buf_t *buf, size_t at, int k, uint64_t *rng)
 //  _i 0: the decoder's one-pass shortcut for plain IPv4 TCP gives exactly
 //  what its general path gives, and colo_packet_tcp4 takes just those
 //  frames and finds the same in them, key and hash included.  _i 1: the
-//  same of colo_packet_tcp6 and the untagged IPv6 TCP segments without
-//  extension headers.  On segments with and without options, padded, on
-//  every single-byte change of their first bytes (Ethernet, IP, TCP and the
-//  first options: each condition of the shortcuts and each error of the
-//  general path) and cut to every length (the IP length then says more
-//  than is there).
+//  same of colo_packet_tcp6 and the IPv6 TCP segments without extension
+//  headers.  _i 2 and 3: the same in a VLAN tag (its priority bits set,
+//  which are not the VLAN id).  On segments with and without options,
+//  padded, on every single-byte change of their first bytes (Ethernet, the
+//  tag, IP, TCP and the first options: each condition of the shortcuts and
+//  each error of the general path) and cut to every length (the IP length
+//  then says more than is there).
 START_TEST (test_plain_tcp_shortcut)
 {
-    int v6 = _i;
+    int v6 = _i & 1;
+    uint16_t tci = _i & 2 ? 0xa123 : 0;   //  priority 5, VLAN 0x123
     static const uint8_t opts[][12] = {
         {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9},        //  NOP NOP TS
         {2, 4, 5, 0xb4, 3, 3, 7, 4, 2, 1, 0, 0},       //  MSS WS SACK-perm
@@ -1567,20 +1571,34 @@ START_TEST (test_plain_tcp_shortcut)
         {9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},          //  bad length
     };
     static const size_t pads[] = {0, 40, 80, 100};
-    const size_t l4 = v6 ? 54 : 34;
-    uint64_t rng = v6 ? 0x8765432112345678ull : 0x1234567887654321ull;
+    const size_t l3 = tci ? 18 : 14;
+    const size_t l4 = l3 + (v6 ? 40 : 20);
+    uint64_t rng = (v6 ? 0x8765432112345678ull : 0x1234567887654321ull) + (uint64_t) tci;
     int variants = 0, lite = 0;
     colo_tcp_seg_t seg, other;
     for (int o = -1; o < 4; o++)
         for (size_t p = 0; p < sizeof pads / sizeof pads[0]; p++) {
-            colo_buf_t *buf = s_shortcut_segment (v6, o >= 0 ? opts[o] : NULL, pads[p]);
-            uint8_t frame[220];
+            colo_buf_t *buf = s_shortcut_segment (v6, tci, o >= 0 ? opts[o] : NULL, pads[p]);
+            uint8_t frame[224];
             size_t len = colo_buf_frame_len (buf);
             ck_assert_uint_le (len, sizeof frame);
             //  The unchanged segment is taken.
             ck_assert_int_eq (s_light (v6, &seg, colo_buf_frame (buf), len), 1);
+            ck_assert_uint_eq (seg.l3_off, l3);
             ck_assert_uint_eq (seg.l4_off, l4);
+            ck_assert_uint_eq (seg.vlan, tci & 0x0fff);
             ck_assert_uint_eq (seg.payload_len, 10);
+            if (tci) {
+                //  An 802.1ad tag is taken too; a second tag inside it is not.
+                ck_assert_uint_le (len + 4, sizeof frame);
+                memcpy (frame, colo_buf_frame (buf), len);
+                colo_put_be16 (frame + 12, COLO_ETHERTYPE_QINQ);
+                ck_assert_int_eq (s_light (v6, &seg, frame, len), 1);
+                ck_assert_ptr_null (colo_test_light_differs (frame, len, v6));
+                memcpy (frame + 16, colo_buf_frame (buf) + 12, len - 12);
+                ck_assert_int_eq (s_light (v6, &seg, frame, len + 4), 0);
+                ck_assert_ptr_null (colo_test_light_differs (frame, len + 4, v6));
+            }
             for (size_t at = 0; at <= l4 + 30 && at <= len; at++)
                 for (int k = 0; k < 4; k++) {
                     size_t flen = s_mutant (frame, buf, at, k, &rng);
@@ -1626,7 +1644,7 @@ colo_packet_suite (void)
     tcase_add_test (tc, test_vlan);
     tcase_add_test (tc, test_padding);
     tcase_add_test (tc, test_fragments);
-    tcase_add_loop_test (tc, test_plain_tcp_shortcut, 0, 2);
+    tcase_add_loop_test (tc, test_plain_tcp_shortcut, 0, 4);
     tcase_add_test (tc, test_names);
     suite_add_tcase (s, tc);
     tc = tcase_create ("malformed");

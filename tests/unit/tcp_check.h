@@ -12,10 +12,10 @@
 #include "colo_packet.h"
 
 //  NULL if colo_packet_tcp4 (v6: colo_packet_tcp6) takes frame exactly when
-//  colo_packet_decode finds an untagged IPv4 packet without options, not a
-//  fragment, carrying TCP (v6: an untagged IPv6 packet whose next header is
-//  TCP), and then gives the same values (and colo_flow_key_hash_tcp the
-//  same key and hash); else what differs.
+//  colo_packet_decode finds an IPv4 packet without options, not a fragment,
+//  carrying TCP (v6: an IPv6 packet whose next header is TCP), untagged or
+//  in one VLAN tag, and then gives the same values (and
+//  colo_flow_key_hash_tcp the same key and hash); else what differs.
 static inline const char *
 colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
 {
@@ -24,15 +24,19 @@ colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
     int took = v6 ? colo_packet_tcp6 (&seg, frame, len) : colo_packet_tcp4 (&seg, frame, len);
     colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
     int shape = rc == COLO_PKT_OK && pkt.l3 == (v6 ? COLO_L3_IPV6 : COLO_L3_IPV4)
-                && pkt.l4 == COLO_L4_TCP && pkt.vlan_count == 0
+                && pkt.l4 == COLO_L4_TCP && pkt.vlan_count <= 1
                 && pkt.l3_hdr_len == (v6 ? 40u : 20u) && !pkt.is_fragment;
     if (took != shape)
         return "which frames are taken";
     if (!took)
         return NULL;
-    if (pkt.src_off != (v6 ? 22u : 26u) || pkt.dst_off != (v6 ? 38u : 30u)
-        || pkt.l4_off != (v6 ? 54u : 34u))
+    uint32_t l3 = 14 + 4 * pkt.vlan_count;
+    if (pkt.l3_off != l3 || pkt.src_off != l3 + (v6 ? 8 : 12)
+        || pkt.dst_off != l3 + (v6 ? 24 : 16) || pkt.l4_off != l3 + (v6 ? 40 : 20))
         return "offsets";
+    if (seg.l3_off != pkt.l3_off
+        || seg.vlan != (pkt.vlan_count ? (pkt.vlan_tci[0] & 0x0fff) : 0))
+        return "tag";
     if (seg.seq != pkt.tcp_seq || seg.ack != pkt.tcp_ack || seg.flags != pkt.tcp_flags
         || seg.window != pkt.tcp_window || seg.sport != pkt.sport || seg.dport != pkt.dport)
         return "header fields";
