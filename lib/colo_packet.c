@@ -615,17 +615,77 @@ colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len)
 }
 
 void
-colo_flow_x_key_hash_tcp_at (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
-                             const colo_tcp_seg_t *seg, uint64_t seed)
+colo_flow_x_key_hash_at (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame, uint32_t l3,
+                         uint32_t l4, uint16_t sport, uint16_t dport, uint16_t vlan, uint8_t proto,
+                         uint64_t seed)
 {
-    //  The addresses end where the TCP header starts: 4 or 16 bytes each.
-    const uint8_t *ip = frame + seg->l3_off;
-    if (seg->l4_off - seg->l3_off == 20)
-        colo_flow_x_build4 (key, ip + 12, ip + 16, seg->sport, seg->dport, seg->vlan,
-                            COLO_IPPROTO_TCP, NULL, hash, seed);
+    //  The addresses end where the L4 header starts: 4 or 16 bytes each.
+    const uint8_t *ip = frame + l3;
+    if (l4 - l3 == 20)
+        colo_flow_x_build4 (key, ip + 12, ip + 16, sport, dport, vlan, proto, NULL, hash, seed);
     else
-        colo_flow_x_build6 (key, ip + 8, ip + 24, seg->sport, seg->dport, seg->vlan,
-                            COLO_IPPROTO_TCP, NULL, hash, seed);
+        colo_flow_x_build6 (key, ip + 8, ip + 24, sport, dport, vlan, proto, NULL, hash, seed);
+}
+
+//  The UDP header at l4 of a frame of len bytes, whose IP packet (l4_len
+//  bytes after the IP header) ends at end.
+static inline int
+s_udp_at (colo_udp_seg_t *seg, const uint8_t *frame, uint32_t len, uint32_t l3, uint16_t vlan,
+          uint32_t l4, uint32_t l4_len, uint32_t end)
+{
+    const uint8_t *uh = frame + l4;
+    uint32_t ulen = colo_get_be16 (uh + 4);
+    if (l4_len < 8 || ulen < 8 || ulen > l4_len)
+        return 0;
+    seg->sport = colo_get_be16 (uh);
+    seg->dport = colo_get_be16 (uh + 2);
+    seg->payload_off = l4 + 8;
+    seg->payload_len = ulen - 8;
+    seg->vlan = vlan;
+    seg->l3_off = (uint8_t) l3;
+    seg->l4_off = (uint8_t) l4;
+    seg->info = len > end ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
+    return 1;
+}
+
+//  colo_packet_udp with the IP header at l3, IPv4 or not.
+static inline int
+s_udp_ip (colo_udp_seg_t *seg, const uint8_t *frame, uint32_t len, uint32_t l3, uint16_t vlan,
+          int v4)
+{
+    const uint8_t *ip = frame + l3;
+    if (v4) {
+        if (len - l3 < 28 || ip[0] != 0x45 || ip[9] != COLO_IPPROTO_UDP)
+            return 0;
+        uint32_t tot = colo_get_be16 (ip + 2);
+        if (tot < 20 || tot > len - l3 || (colo_get_be16 (ip + 6) & 0x3fff))
+            return 0;
+        return s_udp_at (seg, frame, len, l3, vlan, l3 + 20, tot - 20, l3 + tot);
+    }
+    if (len - l3 < 48 || (ip[0] >> 4) != 6 || ip[6] != COLO_IPPROTO_UDP)
+        return 0;
+    uint32_t plen = colo_get_be16 (ip + 4);
+    if (plen > len - l3 - 40)
+        return 0;
+    return s_udp_at (seg, frame, len, l3, vlan, l3 + 40, plen, l3 + 40 + plen);
+}
+
+int
+colo_packet_udp (colo_udp_seg_t *seg, const uint8_t *frame, size_t len)
+{
+    uint16_t vlan;
+    if (!frame || len > UINT32_MAX || len < 42)
+        return 0;
+    uint32_t n = (uint32_t) len;
+    if (frame[12] == 0x08 && frame[13] == 0x00)
+        return s_udp_ip (seg, frame, n, 14, 0, 1);
+    if (frame[12] == 0x86 && frame[13] == 0xdd)
+        return s_udp_ip (seg, frame, n, 14, 0, 0);
+    if (s_one_tag (frame, COLO_ETHERTYPE_IPV4, &vlan))
+        return s_udp_ip (seg, frame, n, 18, vlan, 1);
+    if (s_one_tag (frame, COLO_ETHERTYPE_IPV6, &vlan))
+        return s_udp_ip (seg, frame, n, 18, vlan, 0);
+    return 0;
 }
 
 static colo_pkt_result_t

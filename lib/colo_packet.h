@@ -253,6 +253,25 @@ int colo_packet_tcp4 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 //  at l3_off + 40, the same values.
 int colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 
+//  What a comparator needs of a UDP datagram in IPv4 without options, not
+//  a fragment, or in IPv6 without extension headers; untagged or in one
+//  VLAN tag.  Host order.
+typedef struct {
+    uint32_t payload_off;     //  l4_off + 8
+    uint32_t payload_len;     //  the UDP length less 8
+    uint16_t sport, dport;
+    uint16_t vlan;            //  the tag's VLAN id (its low 12 bits), 0 if untagged
+    uint8_t info;             //  as colo_packet_t.info: padding
+    uint8_t l3_off;           //  where the IP header is: 14, or 18 after the tag
+    uint8_t l4_off;           //  where the UDP header is: l3_off + 20 (IPv4) or + 40 (IPv6)
+} colo_udp_seg_t;
+
+//  1 and *seg filled if frame has that shape; colo_packet_decode then
+//  returns COLO_PKT_OK, l3 IPv4 or IPv6, l4 UDP, the same values in the
+//  fields of the same names (tests and a fuzz target hold it to that).  0
+//  for any other frame: decode it.
+int colo_packet_udp (colo_udp_seg_t *seg, const uint8_t *frame, size_t len);
+
 //  Human-readable name of a result code ("ok", "ipv4_bad_ihl", ...).
 const char *colo_packet_result_name (colo_pkt_result_t code);
 
@@ -294,6 +313,11 @@ static inline int colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash,
 //  colo_flow_key_hash of a frame colo_packet_tcp4 or _tcp6 took, from seg.
 static inline void colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash,
                                            const uint8_t *frame, const colo_tcp_seg_t *seg,
+                                           uint64_t seed);
+
+//  The same of a frame colo_packet_udp took.
+static inline void colo_flow_key_hash_udp (colo_flow_key_t *key, uint64_t *hash,
+                                           const uint8_t *frame, const colo_udp_seg_t *seg,
                                            uint64_t seed);
 
 //  Format "tcp 10.0.0.1:80 <-> 10.0.0.2:1234" (IPv6 in brackets) into buf;
@@ -488,10 +512,12 @@ colo_flow_key_hash (colo_flow_key_t *key, uint64_t *hash, const colo_packet_t *p
     return colo_flow_x_build (key, pkt, frame, NULL, hash, seed);
 }
 
-//  colo_flow_key_hash_tcp of the segments other than untagged IPv4 (out of
-//  line: the inline function stays small).
-void colo_flow_x_key_hash_tcp_at (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
-                                  const colo_tcp_seg_t *seg, uint64_t seed);
+//  colo_flow_key_hash of a frame whose IP header is at l3 and its TCP or
+//  UDP header (proto) at l4, with those ports and VLAN id (out of line:
+//  the inline functions stay small).
+void colo_flow_x_key_hash_at (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
+                              uint32_t l3, uint32_t l4, uint16_t sport, uint16_t dport,
+                              uint16_t vlan, uint8_t proto, uint64_t seed);
 
 static inline void
 colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
@@ -503,7 +529,17 @@ colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *fra
         colo_flow_x_build4 (key, frame + 26, frame + 30, seg->sport, seg->dport, 0,
                             COLO_IPPROTO_TCP, NULL, hash, seed);
     else
-        colo_flow_x_key_hash_tcp_at (key, hash, frame, seg, seed);
+        colo_flow_x_key_hash_at (key, hash, frame, seg->l3_off, seg->l4_off, seg->sport,
+                                 seg->dport, seg->vlan, COLO_IPPROTO_TCP, seed);
+}
+
+//  colo_flow_key_hash of a frame colo_packet_udp took, from seg.
+static inline void
+colo_flow_key_hash_udp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
+                        const colo_udp_seg_t *seg, uint64_t seed)
+{
+    colo_flow_x_key_hash_at (key, hash, frame, seg->l3_off, seg->l4_off, seg->sport, seg->dport,
+                             seg->vlan, COLO_IPPROTO_UDP, seed);
 }
 
 static inline uint64_t

@@ -498,12 +498,23 @@ s_tcp_item (s_item_t *item, const uint8_t *data, uint32_t v, const colo_tcp_seg_
     item->csum_updatable = !(v > 0 && (data[0] & 1));
 }
 
+//  The item's fields for a UDP datagram: its ports and its payload.
+static inline void
+s_udp_item (s_item_t *item, uint32_t v, uint32_t l4_off, uint32_t payload_off,
+            uint32_t payload_len)
+{
+    item->r1_off = v + l4_off;   //  ports
+    item->r1_len = 4;
+    item->r2_off = v + payload_off;
+    item->r2_len = payload_len;
+}
+
 //  Decode a frame as a buffer holds it (data[0..len), the first v bytes a
 //  virtio-net header) into out and the item's fields, offsets from data;
 //  item->buf is left NULL.  The decoder's findings are counted only if
-//  counters is not NULL.  With lite, a plain IPv4 or IPv6 TCP segment is
-//  decoded only as far as compare needs (out->pkt is not set then: only
-//  for a caller without rules).  Returns -1 if the frame cannot be parsed.
+//  counters is not NULL.  With lite, a plain IPv4 or IPv6 TCP segment or
+//  UDP datagram is decoded only as far as compare needs (out->pkt is not
+//  set then: only for a caller without rules).  Returns -1 if the frame cannot be parsed.
 static int
 s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint64_t seed,
          int lite, s_parsed_t *out, s_item_t *item)
@@ -526,6 +537,19 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
         s_tcp_item (item, data, v, &seg, seg.l4_off);
         out->kind = S_KIND_TCP;
         out->reason = COLO_REASON_MISMATCH_TCP;
+        return 0;
+    }
+    colo_udp_seg_t useg;
+    if (lite && colo_packet_udp (&useg, frame, len)) {
+        out->rc = COLO_PKT_OK;
+        out->info = useg.info;
+        if (counters)
+            colo_packet_count_info (counters, COLO_PKT_OK, useg.info);
+        colo_flow_key_hash_udp (&out->key, &out->hash, frame, &useg, seed);
+        memset (item, 0, sizeof *item);
+        s_udp_item (item, v, useg.l4_off, useg.payload_off, useg.payload_len);
+        out->kind = S_KIND_DGRAM;
+        out->reason = COLO_REASON_MISMATCH_UDP;
         return 0;
     }
     colo_packet_t *pkt = &out->pkt;
@@ -553,10 +577,7 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
         out->kind = S_KIND_DGRAM;
         if (pkt->l4 == COLO_L4_UDP) {
             out->reason = COLO_REASON_MISMATCH_UDP;
-            item->r1_off = v + pkt->l4_off;   //  ports
-            item->r1_len = 4;
-            item->r2_off = v + pkt->payload_off;
-            item->r2_len = pkt->payload_len;
+            s_udp_item (item, v, pkt->l4_off, pkt->payload_off, pkt->payload_len);
         }
         else if (pkt->l4 == COLO_L4_ICMP || pkt->l4 == COLO_L4_ICMPV6) {
             out->reason = COLO_REASON_MISMATCH_ICMP;

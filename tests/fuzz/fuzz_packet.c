@@ -6,8 +6,9 @@
  *  frame" (ASan), it checks the extents promised by colo_packet.h, that the
  *  counters match the result, that decoding is deterministic and does not
  *  depend on checksum fields, that the decoder's shortcut for plain IPv4
- *  TCP gives exactly what its general path gives (and colo_packet_tcp4
- *  what both give), and that after
+ *  TCP gives exactly what its general path gives, that the light decoders
+ *  (colo_packet_tcp4, _tcp6, _udp) take exactly the frames of their shape
+ *  and find what the decoder finds, and that after
  *  colo_csum_fix the checksums verify and survive an incremental update.
  */
 #include <stdio.h>
@@ -163,9 +164,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     //  The one-pass shortcut decodes exactly as the general path.
     S_CHECK (colo_packet_decode_general (&plain, data, size) == rc);
     S_CHECK (memcmp (&plain, &pkt, sizeof pkt) == 0);
-    //  colo_packet_tcp4 takes the frames of that shape, and finds the same.
+    //  The light decoders take the frames of their shape, and find the same.
     S_CHECK (colo_test_tcp4_differs (data, size) == NULL);
     S_CHECK (colo_test_tcp6_differs (data, size) == NULL);
+    S_CHECK (colo_test_udp_differs (data, size) == NULL);
 
     colo_flow_key_t key;
     int reversed = -1;

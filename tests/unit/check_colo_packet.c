@@ -1628,6 +1628,60 @@ START_TEST (test_plain_tcp_shortcut)
 }
 END_TEST
 
+//  colo_packet_udp takes just the UDP datagrams of its shape (_i 0 IPv4,
+//  1 IPv6, 2 and 3 the same in a VLAN tag) and finds in them what the
+//  decoder finds, key and hash included: unchanged, padded, on every
+//  single-byte change of the Ethernet, tag, IP and UDP headers, and cut to
+//  every length.
+START_TEST (test_plain_udp_shortcut)
+{
+    int v6 = _i & 1;
+    uint16_t tci = _i & 2 ? 0x6456 : 0;   //  priority 3, VLAN 0x456
+    static const size_t pads[] = {0, 60, 90};
+    const size_t l4 = (tci ? 18 : 14) + (v6 ? 40 : 20);
+    uint64_t rng = 0x5555aaaa1234abcdull + (uint64_t) _i;
+    int variants = 0, lite = 0;
+    colo_udp_seg_t seg;
+    for (size_t p = 0; p < sizeof pads / sizeof pads[0]; p++) {
+        colo_test_pkt_t spec;
+        memset (&spec, 0, sizeof spec);
+        spec.v6 = v6;
+        spec.vlan = tci;
+        spec.proto = 17;
+        spec.from_guest = 1;
+        spec.payload = "0123456789";
+        spec.len = 10;
+        spec.pad_to = pads[p];
+        colo_buf_t *buf = colo_test_packet (&spec);
+        ck_assert_ptr_nonnull (buf);
+        size_t len = colo_buf_frame_len (buf);
+        uint8_t frame[128];
+        ck_assert_uint_le (len, sizeof frame);
+        ck_assert_int_eq (colo_packet_udp (&seg, colo_buf_frame (buf), len), 1);
+        ck_assert_uint_eq (seg.l4_off, l4);
+        ck_assert_uint_eq (seg.vlan, tci & 0x0fff);
+        ck_assert_uint_eq (seg.payload_len, 10);
+        ck_assert_int_eq (seg.info != 0, len > l4 + 18);   //  padded to pads[p]
+        for (size_t at = 0; at < l4 + 8; at++)
+            for (int k = 0; k < 4; k++) {
+                size_t flen = s_mutant (frame, buf, at, k, &rng);
+                const char *differs = colo_test_udp_differs (frame, flen);
+                ck_assert_msg (!differs, "colo_packet_udp differs: %s (byte %zu)", differs, at);
+                lite += colo_packet_udp (&seg, frame, flen);
+                variants++;
+            }
+        for (size_t flen = 0; flen <= len; flen++) {
+            const char *differs = colo_test_udp_differs (colo_buf_frame (buf), flen);
+            ck_assert_msg (!differs, "colo_packet_udp differs: %s (cut to %zu)", differs, flen);
+        }
+        colo_buf_destroy (&buf);
+    }
+    ck_assert_int_gt (variants, 300);
+    ck_assert_int_gt (lite, variants / 4);
+    ck_assert_int_lt (lite, variants);
+}
+END_TEST
+
 Suite *
 colo_packet_suite (void)
 {
@@ -1645,6 +1699,7 @@ colo_packet_suite (void)
     tcase_add_test (tc, test_padding);
     tcase_add_test (tc, test_fragments);
     tcase_add_loop_test (tc, test_plain_tcp_shortcut, 0, 4);
+    tcase_add_loop_test (tc, test_plain_udp_shortcut, 0, 4);
     tcase_add_test (tc, test_names);
     suite_add_tcase (s, tc);
     tc = tcase_create ("malformed");

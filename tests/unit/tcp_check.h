@@ -1,4 +1,4 @@
-/*  tcp_check.h - colo_packet_tcp4 and _tcp6 held to what colo_packet_decode finds.
+/*  tcp_check.h - colo_packet_tcp4, _tcp6 and _udp held to what colo_packet_decode finds.
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
@@ -69,6 +69,49 @@ static inline const char *
 colo_test_tcp6_differs (const uint8_t *frame, size_t len)
 {
     return colo_test_light_differs (frame, len, 1);
+}
+
+//  NULL if colo_packet_udp takes frame exactly when colo_packet_decode finds
+//  a UDP datagram in IPv4 without options, not a fragment, or in IPv6
+//  without extension headers, untagged or in one VLAN tag, and then gives
+//  the same values (and colo_flow_key_hash_udp the same key and hash); else
+//  what differs.
+static inline const char *
+colo_test_udp_differs (const uint8_t *frame, size_t len)
+{
+    colo_udp_seg_t seg;
+    colo_packet_t pkt;
+    int took = colo_packet_udp (&seg, frame, len);
+    colo_pkt_result_t rc = colo_packet_decode (&pkt, frame, len, NULL);
+    int v6 = pkt.l3 == COLO_L3_IPV6;
+    int shape = rc == COLO_PKT_OK && (pkt.l3 == COLO_L3_IPV4 || v6) && pkt.l4 == COLO_L4_UDP
+                && pkt.vlan_count <= 1 && pkt.l3_hdr_len == (v6 ? 40u : 20u)
+                && !pkt.is_fragment;
+    if (took != shape)
+        return "which frames are taken";
+    if (!took)
+        return NULL;
+    uint32_t l3 = 14 + 4 * pkt.vlan_count;
+    if (pkt.l3_off != l3 || seg.l3_off != l3 || pkt.l4_off != l3 + (v6 ? 40 : 20)
+        || seg.l4_off != pkt.l4_off)
+        return "offsets";
+    if (seg.vlan != (pkt.vlan_count ? (pkt.vlan_tci[0] & 0x0fff) : 0))
+        return "tag";
+    if (seg.sport != pkt.sport || seg.dport != pkt.dport)
+        return "header fields";
+    if (seg.payload_off != pkt.payload_off || seg.payload_len != pkt.payload_len)
+        return "payload";
+    if (seg.info != pkt.info)
+        return "informational findings";
+    const uint64_t seed = 0x0123456789abcdefULL;
+    colo_flow_key_t k1, k2;
+    uint64_t h1 = 0, h2 = 1;
+    if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
+        return "flow key";
+    colo_flow_key_hash_udp (&k2, &h2, frame, &seg, seed);
+    if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
+        return "flow key";
+    return NULL;
 }
 
 #endif
