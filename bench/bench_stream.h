@@ -105,8 +105,9 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
         colo_put_be16 (ip + 4, (uint16_t)(len - l4));
         ip[6] = proto;
         ip[7] = 64;
-        memcpy (ip + 8, "\xfd\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02", 16);
-        memcpy (ip + 24, "\xfd\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16);
+        ip[8] = ip[24] = 0xfd;  //  fd00::2 -> fd00::1
+        ip[23] = 2;
+        ip[39] = 1;
     }
     else {
         colo_put_be16 (ip - 2, 0x0800);
