@@ -16,8 +16,8 @@
  *  turn: the primary's and the secondary's bytes of a batch are copied
  *  into a staging slab each, as a port's read leaves them (in cache); the
  *  primary's frames go in as buffers made in their slab
- *  (colo_buf_new_in_views), the secondary's as views
- *  (colo_compare_secondary_view); the released frames are taken and freed.
+ *  (colo_buf_new_in_views), the secondary's as views into theirs
+ *  (colo_compare_secondary_frame); the released frames are taken and freed.
  *  Modes, on the same bytes:
  *  - "engine": the engine as colo-compare runs it;
  *  - "engine_full": the same with full_decode (every frame decoded in
@@ -71,11 +71,11 @@ s_cpu_ns (void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-//  The views of records [first, end) of s staged at base (offsets as in s,
-//  less s->off[first]).
+//  The views of records [first, end) of s staged at base, in slab (offsets
+//  as in s, less s->off[first]).
 static void
 s_views (const bench_stream_t *s, uint64_t first, uint64_t end, const uint8_t *base,
-         colo_frame_view_t *views)
+         colo_buf_slab_t *slab, colo_frame_view_t *views)
 {
     for (uint64_t k = first; k < end; k++) {
         colo_frame_view_t *v = &views[k - first];
@@ -83,12 +83,14 @@ s_views (const bench_stream_t *s, uint64_t first, uint64_t end, const uint8_t *b
         v->len = (uint32_t)(s->off[k + 1] - s->off[k] - 4);
         v->vnet_hdr_len = 0;
         v->ts_ns = 0;
+        v->slab = slab;
     }
 }
 
 //  One round of one mode over the stream: CPU ns for it, or 0 on failure.
 static uint64_t
-s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t *sec)
+s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab,
+         colo_buf_slab_t *sslab)
 {
     colo_compare_config_t cfg;
     colo_compare_config_defaults (&cfg);
@@ -99,7 +101,7 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
         if (!engine)
             return 0;
     }
-    uint8_t *pri = colo_buf_slab_data (slab);
+    uint8_t *pri = colo_buf_slab_data (slab), *sec = colo_buf_slab_data (sslab);
     colo_frame_view_t pv[S_BATCH], sv[S_BATCH];
     colo_buf_t *bufs[S_BATCH];
     uint64_t released = 0, sum = 0;
@@ -108,7 +110,7 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
         uint64_t end = i + S_BATCH < s->n ? i + S_BATCH : s->n;
         int n = (int)(end - i);
         size_t bytes = (size_t)(s->off[end] - s->off[i]);
-        if (colo_buf_slab_shared (slab))
+        if (colo_buf_slab_shared (slab) || colo_buf_slab_shared (sslab))
             break;  //  frames of the last batch still held: the counts say so below
         memcpy (pri, s->data + s->off[i], bytes);
         memcpy (sec, s->data + s->off[i], bytes);
@@ -117,8 +119,8 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
             released += (uint64_t)n;
             continue;
         }
-        s_views (s, i, end, pri, pv);
-        s_views (s, i, end, sec, sv);
+        s_views (s, i, end, pri, slab, pv);
+        s_views (s, i, end, sec, sslab, sv);
         if (mode == S_BARE) {
             for (int k = 0; k < n; k++)
                 sum += memcmp (pv[k].data + bench_payload_off (),
@@ -138,7 +140,7 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab, uint8_t 
                 }
             else
                 for (int k = 0; k < n; k++)
-                    colo_compare_secondary_view (engine, sv[k].data, sv[k].len, 0, 0, 1000);
+                    colo_compare_secondary_frame (engine, &sv[k], 1000);
         }
         int got;
         while ((got = colo_compare_take (engine, bufs, S_BATCH)) > 0) {
@@ -205,8 +207,8 @@ main (int argc, char **argv)
     colo_log_set_level (COLO_LOG_ERROR);
     bench_stream_t stream;
     colo_buf_slab_t *slab = colo_buf_slab_new (S_STAGE);
-    uint8_t *sec = (uint8_t *)malloc (S_STAGE);
-    if (bench_stream_build (&stream, segments) != 0 || !slab || !sec) {
+    colo_buf_slab_t *sslab = colo_buf_slab_new (S_STAGE);
+    if (bench_stream_build (&stream, segments) != 0 || !slab || !sslab) {
         fprintf (stderr, "engine: out of memory\n");
         return 1;
     }
@@ -215,7 +217,7 @@ main (int argc, char **argv)
         for (int m = 0; m < S_MODES; m++) {
             if (only >= 0 && m != only && m != S_COPY)
                 continue;
-            uint64_t ns = s_round (&stream, (s_mode_t)m, slab, sec);
+            uint64_t ns = s_round (&stream, (s_mode_t)m, slab, sslab);
             if (ns == 0) {
                 fprintf (stderr, "engine: mode %s did not release every segment matched\n",
                          s_mode_names[m]);
@@ -262,7 +264,7 @@ main (int argc, char **argv)
                     full_vs);
     }
     colo_buf_slab_release (&slab);
-    free (sec);
+    colo_buf_slab_release (&sslab);
     free (stream.data);
     free (stream.off);
     return 0;

@@ -200,7 +200,7 @@ colo_buf_new_in (colo_buf_slab_t *slab, const uint8_t *data, size_t len)
 {
     if (len > COLO_FRAME_MAX)
         return NULL;
-    colo_frame_view_t view = {data, (uint32_t) len, 0, 0};
+    colo_frame_view_t view = {data, (uint32_t) len, 0, 0, slab};
     colo_buf_t *self = NULL;
     colo_buf_new_in_views (slab, &view, 1, &self);
     return self;

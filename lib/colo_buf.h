@@ -67,12 +67,15 @@ colo_buf_t *colo_buf_new_in (colo_buf_slab_t *slab, const uint8_t *data, size_t 
 
 //  A frame someone else holds (see colo_port_recv_views): the bytes a
 //  colo_buf_t's data would hold (vnet_hdr_len bytes of virtio-net header,
-//  then the Ethernet frame), for as long as the holder says.
+//  then the Ethernet frame), for as long as the holder says.  When slab is
+//  set the bytes lie in it, and a keeper may make a buffer in it
+//  (colo_buf_new_in) rather than copy them: the slab then stays.
 typedef struct {
     const uint8_t *data;
     uint32_t len;
     uint16_t vnet_hdr_len;
     uint64_t ts_ns;           //  arrival (CLOCK_REALTIME ns)
+    colo_buf_slab_t *slab;    //  the slab data lie in (the holder's), or NULL
 } colo_frame_view_t;
 
 //  colo_buf_new_in for each of n views whose bytes lie in slab, into

@@ -297,6 +297,7 @@ colo_framing_views (colo_framing_t *self, const uint8_t *data, size_t len, size_
         out[n].len = flen;
         out[n].vnet_hdr_len = (uint16_t) vlen;
         out[n].ts_ns = now_ns;
+        out[n].slab = NULL;
         self->last_len = flen;
         self->last_vnet = vlen;
         bytes += flen;

@@ -83,7 +83,8 @@ int colo_port_recv (colo_port_t *self, colo_buf_t **bufs, int max);
 //  colo_port_recv without copies where the transport can: up to max frames
 //  as views into the port's own memory, valid until the next call on this
 //  port (any function); a caller that keeps a frame copies it
-//  (colo_buf_new_copy).  The frames are received as by colo_port_recv
+//  (colo_buf_new_copy), or, when the view's slab is set, makes a buffer in
+//  that slab (colo_buf_new_in), which the port then reads past.  The frames are received as by colo_port_recv
 //  (counted, gone from the port).  Returns the count (0 if none), or -1
 //  with errno ENOTSUP when the transport hands out buffers only (use
 //  colo_port_recv), or EINVAL on a port opened without COLO_PORT_RX.

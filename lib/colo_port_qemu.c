@@ -952,6 +952,7 @@ s_lend (s_qemu_t *q, colo_buf_t *buf, colo_frame_view_t *view)
     view->len = buf->len;
     view->vnet_hdr_len = buf->vnet_hdr_len;
     view->ts_ns = buf->ts_ns;
+    view->slab = buf->slab;
 }
 
 //  recv, but frames that lie whole in rbuf are views into it, not copies.
@@ -982,9 +983,13 @@ s_recv_views (colo_port_t *self, colo_frame_view_t *views, int max)
                                         views + got, max - got, q->rts_ns);
             q->rpos += used;
             if (k > 0) {
+                //  In the slab, unless every slab was pinned (cbuf).
+                colo_buf_slab_t *in = q->copying ? NULL : q->slab;
                 uint64_t bytes = 0;
-                for (int i = got; i < got + k; i++)
+                for (int i = got; i < got + k; i++) {
                     bytes += views[i].len;
+                    views[i].slab = in;
+                }
                 self->counters[COLO_PORT_RX_FRAMES] += (uint64_t) k;
                 self->counters[COLO_PORT_RX_BYTES] += bytes;
                 got += k;

@@ -125,6 +125,7 @@ struct colo_compare {
     size_t rule_count;
     int failover;             //  no secondary any more: release everything
     s_item_t *warm;           //  a queued item to prefetch the frame of (see s_warm)
+    colo_buf_slab_t *view_slab;   //  while colo_compare_secondary_frame runs: its view's slab
     uint32_t epoch;           //  a new one when replication resumes after a failover
 };
 
@@ -1168,9 +1169,10 @@ s_lite (const colo_compare_t *self)
 
 //  After the queued path ran on a borrowed item: dropped (compared, stale,
 //  flushed: s_drop_secondary cleared its buf), it goes back to the cache;
-//  still queued, it gets a copy of the bytes it borrowed, in place.  Without
-//  memory for the copy it leaves the queue, counted and logged (its twin
-//  then times out and asks for a checkpoint).
+//  still queued, it gets a buffer of its own in place: in the slab the
+//  bytes lie in when the caller named one (colo_compare_secondary_frame),
+//  else a copy.  Without memory for it the item leaves the queue, counted
+//  and logged (its twin then times out and asks for a checkpoint).
 static void
 s_settle_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *item)
 {
@@ -1180,7 +1182,16 @@ s_settle_borrowed (colo_compare_t *self, s_queue_t *q, s_item_t *item)
         s_item_free (self, item);
         return;
     }
-    item->buf = colo_buf_dup (view);
+    if (self->view_slab) {
+        //  A buffer in the slab the bytes lie in: it keeps the slab, no copy.
+        colo_frame_view_t in = {view->data, view->len, view->vnet_hdr_len, view->ts_ns, NULL};
+        if (colo_buf_new_in_views (self->view_slab, &in, 1, &item->buf) != 1)
+            item->buf = NULL;
+        else
+            item->buf->dir = view->dir;
+    }
+    else
+        item->buf = colo_buf_dup (view);
     if (item->buf)
         return;
     s_item_t *prev = NULL, *cur = q->head;
@@ -1348,6 +1359,17 @@ int
 colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 {
     return s_input (self, buf, now_ms, 0, 0);
+}
+
+int
+colo_compare_secondary_frame (colo_compare_t *self, const colo_frame_view_t *view,
+                              uint64_t now_ms)
+{
+    self->view_slab = view->slab;
+    int rc = colo_compare_secondary_view (self, view->data, view->len, view->vnet_hdr_len,
+                                          view->ts_ns, now_ms);
+    self->view_slab = NULL;
+    return rc;
 }
 
 int

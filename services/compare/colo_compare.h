@@ -135,6 +135,12 @@ int colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now
 int colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
                                  uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms);
 
+//  colo_compare_secondary_view of a port's view: when view->slab is set
+//  (the bytes lie in it), a frame the engine keeps is a buffer in that
+//  slab, which it holds until done with the frame, not a copy.
+int colo_compare_secondary_frame (colo_compare_t *self, const colo_frame_view_t *view,
+                                  uint64_t now_ms);
+
 //  Take up to max released primary frames, in release order (caller owns).
 int colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max);
 

@@ -378,7 +378,8 @@ s_on_mismatch (void *arg, colo_compare_reason_t reason, const colo_flow_key_t *k
 //  the input is empty, the budget is spent, or the engine refuses a frame
 //  (kept as held until a checkpoint).
 //  The secondary's frames as views into its port (no copy for the many the
-//  engine compares with their queued twin and drops at once).  Returns 0
+//  engine compares with their queued twin and drops at once; one that waits
+//  for its twin keeps the port's slab rather than being copied).  Returns 0
 //  when the input is empty, the budget spent, or the engine refused a frame
 //  (it and the rest of the burst held as copies); -1 if the port hands out
 //  buffers only.
@@ -395,10 +396,7 @@ s_drain_views (colo_compare_svc_t *self, colo_port_t *port, int *budget)
         *budget -= n;
         uint64_t now = colo_clock_mono_ms ();
         for (int i = 0; i < n; i++) {
-            const colo_frame_view_t *v = &views[i];
-            if (colo_compare_secondary_view (self->engine, v->data, v->len, v->vnet_hdr_len,
-                                             v->ts_ns, now)
-                == 0)
+            if (colo_compare_secondary_frame (self->engine, &views[i], now) == 0)
                 continue;
             //  Refused: copies of it and the rest wait, in order, until a
             //  checkpoint (the views end at the next call on the port).

@@ -8,7 +8,10 @@
  *  picks the side (bit 0), a tick (bit 1, time advancing by the next byte in
  *  ms * 16), a checkpoint (bit 2), a failover (bit 3, before the
  *  checkpoint), and a 12-byte vnet header at the front of a frame longer
- *  than that (bit 6).  Every released frame must be one the primary sent;
+ *  than that (bit 6); bit 4 puts a secondary frame's bytes for the second
+ *  engine (below) in a slab of their own, which the harness lets go of at
+ *  once (colo_compare_secondary_frame: what the engine keeps holds the
+ *  slab, where it otherwise copies).  Every released frame must be one the primary sent;
  *  the engine must never crash, leak or read out of bounds whatever the
  *  bytes.
  *
@@ -112,8 +115,21 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         int rc, rc2;
         if (ctl & 1) {
             rc = colo_compare_secondary (cmp, &buf, now);
-            rc2 = colo_compare_secondary_view (view, frame, (uint32_t) len, vnet,
-                                               now * 1000000, now);
+            if (ctl & 0x10) {
+                //  The view's bytes in a slab, which this caller lets go of
+                //  at once: what the engine keeps must hold the slab.
+                colo_buf_slab_t *slab = colo_buf_slab_new (len ? len : 1);
+                s_require (slab);
+                if (len)
+                    memcpy (colo_buf_slab_data (slab), frame, len);
+                colo_frame_view_t v = {colo_buf_slab_data (slab), (uint32_t) len, vnet,
+                                       now * 1000000, slab};
+                rc2 = colo_compare_secondary_frame (view, &v, now);
+                colo_buf_slab_release (&slab);
+            }
+            else
+                rc2 = colo_compare_secondary_view (view, frame, (uint32_t) len, vnet,
+                                                   now * 1000000, now);
         }
         else {
             colo_buf_t *buf2 = s_frame (frame, len, vnet);

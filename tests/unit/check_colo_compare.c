@@ -20,7 +20,9 @@
 static colo_compare_t *s_cmp;
 static uint64_t s_now;
 //  The "views" test case feeds the secondary through
-//  colo_compare_secondary_view, every assertion the same.
+//  colo_compare_secondary_view (1), "slab views" through
+//  colo_compare_secondary_frame with the bytes in a slab of their own (2),
+//  every assertion the same.
 static int s_via_view;
 
 static void
@@ -40,6 +42,13 @@ s_setup_views (void)
 {
     s_setup ();
     s_via_view = 1;
+}
+
+static void
+s_setup_slab_views (void)
+{
+    s_setup ();
+    s_via_view = 2;
 }
 
 static void
@@ -100,6 +109,19 @@ s_pri (colo_buf_t *buf)
 static void
 s_sec (colo_buf_t *buf)
 {
+    if (s_via_view == 2) {
+        //  The caller lets go of its slab at once: a frame the engine keeps
+        //  must hold the slab itself (ASan and valgrind see any slip).
+        colo_buf_slab_t *slab = colo_buf_slab_new (buf->len);
+        ck_assert_ptr_nonnull (slab);
+        memcpy (colo_buf_slab_data (slab), buf->data, buf->len);
+        colo_frame_view_t view = {colo_buf_slab_data (slab), buf->len, buf->vnet_hdr_len,
+                                  buf->ts_ns, slab};
+        ck_assert_int_eq (colo_compare_secondary_frame (s_cmp, &view, s_now), 0);
+        colo_buf_slab_release (&slab);
+        colo_buf_destroy (&buf);
+        return;
+    }
     if (s_via_view) {
         ck_assert_int_eq (colo_compare_secondary_view (s_cmp, buf->data, buf->len,
                                                        buf->vnet_hdr_len, buf->ts_ns, s_now),
@@ -1184,6 +1206,53 @@ START_TEST (test_view_copies_what_it_keeps)
 }
 END_TEST
 
+//  A secondary frame from a slab (colo_compare_secondary_frame) that must
+//  wait for its twin keeps the slab, not a copy, until it is compared, or
+//  dropped by a checkpoint; one whose twin waits already is compared at
+//  once and keeps nothing.
+START_TEST (test_slab_view_keeps_the_slab)
+{
+    s_handshake ();
+    char data[300];
+    for (int i = 0; i < 300; i++)
+        data[i] = (char) (i * 5);
+    colo_buf_slab_t *slab = colo_buf_slab_new (4096);
+    ck_assert_ptr_nonnull (slab);
+    uint8_t *bytes = colo_buf_slab_data (slab);
+    colo_frame_view_t views[3];
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        colo_buf_t *buf = s_tcp (ISN_P + 1 + 300 * (uint32_t) k, ISN_C + 1, COLO_TCP_ACK, data, 300);
+        memcpy (bytes + at, buf->data, buf->len);
+        views[k] = (colo_frame_view_t) {bytes + at, buf->len, 0, 0, slab};
+        at += buf->len;
+        colo_buf_destroy (&buf);
+    }
+    //  The secondary first: it waits, holding the slab.
+    ck_assert_int_eq (colo_compare_secondary_frame (s_cmp, &views[0], s_now), 0);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 1);
+    ck_assert_int_eq (colo_buf_slab_shared (slab), 1);
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, data, 300));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    ck_assert_int_eq (colo_buf_slab_shared (slab), 0);
+    //  The primary first: the secondary is compared from the view, kept nowhere.
+    s_pri (s_tcp (ISN_P + 301, ISN_C + 1, COLO_TCP_ACK, data, 300));
+    ck_assert_int_eq (colo_compare_secondary_frame (s_cmp, &views[1], s_now), 0);
+    ck_assert_int_eq (colo_buf_slab_shared (slab), 0);
+    ck_assert_int_eq (s_released (), 1);
+    //  Waiting again, then dropped by a checkpoint: the slab goes with it.
+    ck_assert_int_eq (colo_compare_secondary_frame (s_cmp, &views[2], s_now), 0);
+    ck_assert_int_eq (colo_buf_slab_shared (slab), 1);
+    colo_compare_checkpoint_done (s_cmp, s_now);
+    ck_assert_uint_eq (colo_compare_queued_secondary (s_cmp), 0);
+    ck_assert_int_eq (colo_buf_slab_shared (slab), 0);
+    ck_assert_int_eq (s_requests (NULL), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_BYTES_COMPARED), 600);
+    colo_buf_slab_release (&slab);
+}
+END_TEST
+
 //  What cannot be parsed is counted and dropped, never kept: a runt, and a
 //  virtio-net header said to be longer than the frame.
 START_TEST (test_view_malformed)
@@ -1394,6 +1463,13 @@ colo_compare_suite (void)
     tcase_add_test (tcv, test_view_spans_queued_primaries);
     tcase_add_test (tcv, test_view_mismatch_reports_the_frame);
     suite_add_tcase (s, tcv);
+    //  And as views into a slab the engine keeps rather than copies.
+    TCase *tcs = tcase_create ("slab views");
+    tcase_add_checked_fixture (tcs, s_setup_slab_views, s_teardown);
+    for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
+        tcase_add_test (tcs, engine_tests[i]);
+    tcase_add_test (tcs, test_slab_view_keeps_the_slab);
+    suite_add_tcase (s, tcs);
     TCase *tc2 = tcase_create ("segmentation");
     tcase_add_test (tc2, test_segmentation_independent);
     suite_add_tcase (s, tc2);

@@ -174,8 +174,8 @@ START_TEST (test_buf_slab_batch)
     memset (b1, 0x11, 2048);
     memset (b2, 0x22, 2048);
     colo_frame_view_t views[4] = {
-        {b1, 60, 0, 7}, {b1 + 100, 70, 10, 8}, {b1 + 300, 80, 0, 9},
-        {b1 + 500, COLO_FRAME_MAX + 1, 0, 0},   //  too long: not made
+        {b1, 60, 0, 7, s1}, {b1 + 100, 70, 10, 8, s1}, {b1 + 300, 80, 0, 9, s1},
+        {b1 + 500, COLO_FRAME_MAX + 1, 0, 0, s1},   //  too long: not made
     };
     colo_buf_t *bufs[8] = {NULL};
     ck_assert_int_eq (colo_buf_new_in_views (s1, views, 4, bufs), 3);
