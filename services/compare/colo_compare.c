@@ -510,6 +510,18 @@ s_udp_item (s_item_t *item, uint32_t v, uint32_t l4_off, uint32_t payload_off,
     item->r2_len = payload_len;
 }
 
+//  A frame the light decode took: its result and findings (counted if
+//  counters is not NULL), and an item with nothing set yet.
+static inline void
+s_lite_taken (s_parsed_t *out, uint64_t *counters, uint8_t info, s_item_t *item)
+{
+    out->rc = COLO_PKT_OK;
+    out->info = info;
+    if (counters)
+        colo_packet_count_info (counters, COLO_PKT_OK, info);
+    memset (item, 0, sizeof *item);
+}
+
 //  Decode a frame as a buffer holds it (data[0..len), the first v bytes a
 //  virtio-net header) into out and the item's fields, offsets from data;
 //  item->buf is left NULL.  The decoder's findings are counted only if
@@ -529,12 +541,8 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     len -= v;
     colo_tcp_seg_t seg;
     if (lite && (colo_packet_tcp4 (&seg, frame, len) || colo_packet_tcp6 (&seg, frame, len))) {
-        out->rc = COLO_PKT_OK;
-        out->info = seg.info;
-        if (counters)
-            colo_packet_count_info (counters, COLO_PKT_OK, seg.info);
+        s_lite_taken (out, counters, seg.info, item);
         colo_flow_key_hash_tcp (&out->key, &out->hash, frame, &seg, seed);
-        memset (item, 0, sizeof *item);
         s_tcp_item (item, data, v, &seg, seg.l4_off);
         out->kind = S_KIND_TCP;
         out->reason = COLO_REASON_MISMATCH_TCP;
@@ -542,12 +550,8 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     }
     colo_udp_seg_t useg;
     if (lite && colo_packet_udp (&useg, frame, len)) {
-        out->rc = COLO_PKT_OK;
-        out->info = useg.info;
-        if (counters)
-            colo_packet_count_info (counters, COLO_PKT_OK, useg.info);
+        s_lite_taken (out, counters, useg.info, item);
         colo_flow_key_hash_udp (&out->key, &out->hash, frame, &useg, seed);
-        memset (item, 0, sizeof *item);
         s_udp_item (item, v, useg.l4_off, useg.payload_off, useg.payload_len);
         out->kind = S_KIND_DGRAM;
         out->reason = COLO_REASON_MISMATCH_UDP;

@@ -1448,28 +1448,23 @@ colo_compare_suite (void)
         test_failover_releases_everything,
         test_after_failover_tracking_restarts,
     };
-    TCase *tc = tcase_create ("engine");
-    tcase_add_checked_fixture (tc, s_setup, s_teardown);
-    for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
-        tcase_add_test (tc, engine_tests[i]);
-    suite_add_tcase (s, tc);
-    //  The same cases with the secondary fed as views (zero copy).
-    TCase *tcv = tcase_create ("views");
-    tcase_add_checked_fixture (tcv, s_setup_views, s_teardown);
-    for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
-        tcase_add_test (tcv, engine_tests[i]);
-    tcase_add_test (tcv, test_view_copies_what_it_keeps);
-    tcase_add_test (tcv, test_view_malformed);
-    tcase_add_test (tcv, test_view_spans_queued_primaries);
-    tcase_add_test (tcv, test_view_mismatch_reports_the_frame);
-    suite_add_tcase (s, tcv);
-    //  And as views into a slab the engine keeps rather than copies.
-    TCase *tcs = tcase_create ("slab views");
-    tcase_add_checked_fixture (tcs, s_setup_slab_views, s_teardown);
-    for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
-        tcase_add_test (tcs, engine_tests[i]);
-    tcase_add_test (tcs, test_slab_view_keeps_the_slab);
-    suite_add_tcase (s, tcs);
+    //  The same cases with the secondary fed as buffers, as views (zero
+    //  copy), and as views into a slab the engine keeps rather than copies.
+    static const char *const names[3] = {"engine", "views", "slab views"};
+    void (*const setups[3]) (void) = {s_setup, s_setup_views, s_setup_slab_views};
+    TCase *tcs[3];
+    for (int m = 0; m < 3; m++) {
+        tcs[m] = tcase_create (names[m]);
+        tcase_add_checked_fixture (tcs[m], setups[m], s_teardown);
+        for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
+            tcase_add_test (tcs[m], engine_tests[i]);
+        suite_add_tcase (s, tcs[m]);
+    }
+    tcase_add_test (tcs[1], test_view_copies_what_it_keeps);
+    tcase_add_test (tcs[1], test_view_malformed);
+    tcase_add_test (tcs[1], test_view_spans_queued_primaries);
+    tcase_add_test (tcs[1], test_view_mismatch_reports_the_frame);
+    tcase_add_test (tcs[2], test_slab_view_keeps_the_slab);
     TCase *tc2 = tcase_create ("segmentation");
     tcase_add_test (tc2, test_segmentation_independent);
     suite_add_tcase (s, tc2);

@@ -1502,17 +1502,17 @@ START_TEST (test_flow_key_hash)
 }
 END_TEST
 
-//  A guest's TCP segment of 10 payload bytes, IPv6 or not, with 12 bytes of
-//  options (opts, NULL for none), padded to pad bytes; tci: in a VLAN tag
-//  with that TCI (0: untagged).
+//  A guest's TCP segment (proto 6) or UDP datagram (17) of 10 payload
+//  bytes, IPv6 or not, TCP with 12 bytes of options (opts, NULL for none),
+//  padded to pad bytes; tci: in a VLAN tag with that TCI (0: untagged).
 static colo_buf_t *
-s_shortcut_segment (int v6, uint16_t tci, const uint8_t *opts, size_t pad)
+s_shortcut_segment (uint8_t proto, int v6, uint16_t tci, const uint8_t *opts, size_t pad)
 {
     colo_test_pkt_t spec;
     memset (&spec, 0, sizeof spec);
     spec.v6 = v6;
     spec.vlan = tci;
-    spec.proto = 6;
+    spec.proto = proto;
     spec.from_guest = 1;
     spec.seq = 100;
     spec.ack = 200;
@@ -1578,7 +1578,7 @@ START_TEST (test_plain_tcp_shortcut)
     colo_tcp_seg_t seg, other;
     for (int o = -1; o < 4; o++)
         for (size_t p = 0; p < sizeof pads / sizeof pads[0]; p++) {
-            colo_buf_t *buf = s_shortcut_segment (v6, tci, o >= 0 ? opts[o] : NULL, pads[p]);
+            colo_buf_t *buf = s_shortcut_segment (6, v6, tci, o >= 0 ? opts[o] : NULL, pads[p]);
             uint8_t frame[224];
             size_t len = colo_buf_frame_len (buf);
             ck_assert_uint_le (len, sizeof frame);
@@ -1643,17 +1643,7 @@ START_TEST (test_plain_udp_shortcut)
     int variants = 0, lite = 0;
     colo_udp_seg_t seg;
     for (size_t p = 0; p < sizeof pads / sizeof pads[0]; p++) {
-        colo_test_pkt_t spec;
-        memset (&spec, 0, sizeof spec);
-        spec.v6 = v6;
-        spec.vlan = tci;
-        spec.proto = 17;
-        spec.from_guest = 1;
-        spec.payload = "0123456789";
-        spec.len = 10;
-        spec.pad_to = pads[p];
-        colo_buf_t *buf = colo_test_packet (&spec);
-        ck_assert_ptr_nonnull (buf);
+        colo_buf_t *buf = s_shortcut_segment (17, v6, tci, NULL, pads[p]);
         size_t len = colo_buf_frame_len (buf);
         uint8_t frame[128];
         ck_assert_uint_le (len, sizeof frame);

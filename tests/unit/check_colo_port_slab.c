@@ -50,6 +50,31 @@ s_len (int i)
     return 60 + (uint32_t) ((i * 389) % 1455);
 }
 
+//  S_FRAMES frames of varied sizes (seed: of the first), in a new array.
+static colo_buf_t **
+s_frames (uint32_t seed)
+{
+    colo_buf_t **frames = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
+    ck_assert_ptr_nonnull (frames);
+    for (int i = 0; i < S_FRAMES; i++)
+        frames[i] = colo_test_frame (s_len (i), (uint32_t) i + seed);
+    return frames;
+}
+
+//  Send copies of the burst of (up to) 500 frames from sent[at]; returns
+//  how many.
+static int
+s_send_burst (s_pair_t *p, colo_buf_t **sent, int at)
+{
+    colo_port_t *both[2] = {p->rx, p->tx};
+    colo_buf_t *burst[500];
+    int n = S_FRAMES - at < 500 ? S_FRAMES - at : 500;
+    for (int i = 0; i < n; i++)
+        burst[i] = colo_buf_dup (sent[at + i]);
+    ck_assert_int_eq (colo_test_send_all (p->tx, burst, n, both, 2, S_DEADLINE_MS), n);
+    return n;
+}
+
 //  Send S_FRAMES frames of varied sizes; receive them all, keeping every
 //  one if keep (so the slabs stay pinned), else freeing each at once.
 //  Checks each frame against what was sent; counts slab-backed frames and
@@ -61,21 +86,15 @@ s_run (int keep, int *in_slab, int *slabs_seen)
     s_pair_t p;
     s_pair_open (&p);
     colo_port_t *both[2] = {p.rx, p.tx};
-    colo_buf_t **sent = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
+    colo_buf_t **sent = s_frames (1);
     colo_buf_t **got = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
-    for (int i = 0; i < S_FRAMES; i++)
-        sent[i] = colo_test_frame (s_len (i), (uint32_t) i + 1);
     const void *slabs[64];
     int nslabs = 0;
     *in_slab = 0;
     //  Sent in bursts, received as they come.
     int received = 0;
     for (int at = 0; at < S_FRAMES; at += 500) {
-        colo_buf_t *burst[500];
-        int n = S_FRAMES - at < 500 ? S_FRAMES - at : 500;
-        for (int i = 0; i < n; i++)
-            burst[i] = colo_buf_dup (sent[at + i]);
-        ck_assert_int_eq (colo_test_send_all (p.tx, burst, n, both, 2, S_DEADLINE_MS), n);
+        int n = s_send_burst (&p, sent, at);
         int want = at + n - received;
         int k = colo_test_recv_frames (p.rx, got + received, want, both + 1, 1, S_DEADLINE_MS);
         ck_assert_int_eq (k, want);
@@ -140,17 +159,11 @@ START_TEST (test_views_name_their_slab)
     s_pair_t p;
     s_pair_open (&p);
     colo_port_t *both[2] = {p.rx, p.tx};
-    colo_buf_t **sent = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
+    colo_buf_t **sent = s_frames (7);
     colo_buf_t **kept = (colo_buf_t **) calloc (S_FRAMES, sizeof (colo_buf_t *));
-    for (int i = 0; i < S_FRAMES; i++)
-        sent[i] = colo_test_frame (s_len (i), (uint32_t) i + 7);
     int received = 0, in_slab = 0, unslabbed = 0;
     for (int at = 0; at < S_FRAMES; at += 500) {
-        colo_buf_t *burst[500];
-        int n = S_FRAMES - at < 500 ? S_FRAMES - at : 500;
-        for (int i = 0; i < n; i++)
-            burst[i] = colo_buf_dup (sent[at + i]);
-        ck_assert_int_eq (colo_test_send_all (p.tx, burst, n, both, 2, S_DEADLINE_MS), n);
+        int n = s_send_burst (&p, sent, at);
         uint64_t deadline = colo_clock_mono_ms () + S_DEADLINE_MS;
         while (received < at + n) {
             colo_frame_view_t views[64];

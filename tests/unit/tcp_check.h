@@ -11,6 +11,22 @@
 
 #include "colo_packet.h"
 
+#define COLO_TEST_KEY_SEED 0x0123456789abcdefULL
+
+//  NULL if a light decoder's key and hash (with COLO_TEST_KEY_SEED) are
+//  colo_flow_key_hash's of the decoded pkt; else "flow key".
+static inline const char *
+colo_test_key_differs (const colo_packet_t *pkt, const uint8_t *frame,
+                       const colo_flow_key_t *key, uint64_t hash)
+{
+    colo_flow_key_t full;
+    uint64_t full_hash = 0;
+    if (colo_flow_key_hash (&full, &full_hash, pkt, frame, COLO_TEST_KEY_SEED) != 0
+        || memcmp (&full, key, sizeof full) != 0 || full_hash != hash)
+        return "flow key";
+    return NULL;
+}
+
 //  NULL if colo_packet_tcp4 (v6: colo_packet_tcp6) takes frame exactly when
 //  colo_packet_decode finds an IPv4 packet without options, not a fragment,
 //  carrying TCP (v6: an IPv6 packet whose next header is TCP), untagged or
@@ -46,17 +62,12 @@ colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
         return "window scale";
     if (seg.info != pkt.info)
         return "informational findings";
-    const uint64_t seed = 0x0123456789abcdefULL;
-    colo_flow_key_t k1, k2;
-    uint64_t h1 = 0, h2 = 1;
-    if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
-        return "flow key";
     if (seg.l4_off != pkt.l4_off)
         return "offsets";
-    colo_flow_key_hash_tcp (&k2, &h2, frame, &seg, seed);
-    if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
-        return "flow key";
-    return NULL;
+    colo_flow_key_t key;
+    uint64_t hash = 1;
+    colo_flow_key_hash_tcp (&key, &hash, frame, &seg, COLO_TEST_KEY_SEED);
+    return colo_test_key_differs (&pkt, frame, &key, hash);
 }
 
 static inline const char *
@@ -103,15 +114,10 @@ colo_test_udp_differs (const uint8_t *frame, size_t len)
         return "payload";
     if (seg.info != pkt.info)
         return "informational findings";
-    const uint64_t seed = 0x0123456789abcdefULL;
-    colo_flow_key_t k1, k2;
-    uint64_t h1 = 0, h2 = 1;
-    if (colo_flow_key_hash (&k1, &h1, &pkt, frame, seed) != 0)
-        return "flow key";
-    colo_flow_key_hash_udp (&k2, &h2, frame, &seg, seed);
-    if (memcmp (&k1, &k2, sizeof k1) != 0 || h1 != h2)
-        return "flow key";
-    return NULL;
+    colo_flow_key_t key;
+    uint64_t hash = 1;
+    colo_flow_key_hash_udp (&key, &hash, frame, &seg, COLO_TEST_KEY_SEED);
+    return colo_test_key_differs (&pkt, frame, &key, hash);
 }
 
 #endif
