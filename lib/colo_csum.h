@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "colo_bytes.h"   //  colo_get_be16 and the rest, for the callers of this header
 #include "colo_packet.h"
 
 //  Add len bytes at data to a 32-bit running sum (big-endian 16-bit words;
@@ -72,31 +73,5 @@ int colo_csum_fix (const colo_packet_t *pkt, uint8_t *frame);
 void colo_csum_update16 (uint8_t *csum, uint16_t old_val, uint16_t new_val);
 void colo_csum_update32 (uint8_t *csum, uint32_t old_val, uint32_t new_val);
 
-//  Read/write big-endian values at unaligned addresses.
-static inline uint16_t
-colo_get_be16 (const uint8_t *p)
-{
-    return (uint16_t) ((p[0] << 8) | p[1]);
-}
-static inline uint32_t
-colo_get_be32 (const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-           | ((uint32_t) p[2] << 8) | p[3];
-}
-static inline void
-colo_put_be16 (uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-static inline void
-colo_put_be32 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
 
 #endif

@@ -29,22 +29,6 @@ struct colo_framing {
     uint64_t counters[COLO_FRAMING_COUNTER_COUNT];
 };
 
-static inline uint32_t
-s_get_be32 (const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8
-           | (uint32_t) p[3];
-}
-
-static inline void
-s_put_be32 (uint8_t *p, uint32_t value)
-{
-    p[0] = (uint8_t) (value >> 24);
-    p[1] = (uint8_t) (value >> 16);
-    p[2] = (uint8_t) (value >> 8);
-    p[3] = (uint8_t) value;
-}
-
 colo_framing_t *
 colo_framing_new (int vnet)
 {
@@ -109,12 +93,12 @@ s_check_len (colo_framing_t *self, uint32_t len)
 static colo_framing_result_t
 s_start_frame (colo_framing_t *self, const uint8_t *hdr)
 {
-    uint32_t len = s_get_be32 (hdr);
+    uint32_t len = colo_get_be32 (hdr);
     if (s_check_len (self, len) != COLO_FRAMING_NEED_MORE)
         return COLO_FRAMING_ERR_OVERSIZE;
     uint32_t vnet_hdr_len = 0;
     if (self->vnet) {
-        vnet_hdr_len = s_get_be32 (hdr + 4);
+        vnet_hdr_len = colo_get_be32 (hdr + 4);
         self->last_vnet = vnet_hdr_len;
         if (vnet_hdr_len > COLO_VNET_HDR_MAX || vnet_hdr_len > len) {
             self->counters[COLO_FRAMING_BAD_VNET]++;
@@ -146,8 +130,8 @@ s_whole_header (const colo_framing_t *self, const uint8_t *data, size_t len, uin
     size_t hdr_size = self->hdr_size;
     if (self->cur || self->hdr_have != 0 || len < hdr_size)
         return 0;
-    uint32_t flen = s_get_be32 (data);
-    uint32_t vlen = self->vnet ? s_get_be32 (data + 4) : 0;
+    uint32_t flen = colo_get_be32 (data);
+    uint32_t vlen = self->vnet ? colo_get_be32 (data + 4) : 0;
     if (flen == 0 || flen > COLO_FRAME_MAX || vlen > COLO_VNET_HDR_MAX || vlen > flen
         || len - hdr_size < flen)
         return 0;
@@ -208,7 +192,7 @@ colo_framing_feed_at (colo_framing_t *self, const uint8_t *data, size_t len,
                 pos += take;
                 //  Refuse an impossible length before waiting for the rest.
                 if (before < 4 && self->hdr_have >= 4
-                    && (rc = s_check_len (self, s_get_be32 (self->hdr))) < 0)
+                    && (rc = s_check_len (self, colo_get_be32 (self->hdr))) < 0)
                     break;
                 if (self->hdr_have < self->hdr_size)
                     continue;
@@ -340,8 +324,8 @@ size_t
 colo_framing_encode_header (uint8_t *hdr, uint32_t len, int vnet,
                             uint32_t vnet_hdr_len)
 {
-    s_put_be32 (hdr, len);
+    colo_put_be32 (hdr, len);
     if (vnet)
-        s_put_be32 (hdr + 4, vnet_hdr_len);
+        colo_put_be32 (hdr + 4, vnet_hdr_len);
     return colo_framing_header_len (vnet);
 }

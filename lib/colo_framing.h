@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "colo_buf.h"
+#include "colo_bytes.h"
 
 #define COLO_FRAMING_HDR_MAX 8
 
@@ -114,20 +115,14 @@ colo_framing_header_len (int vnet)
     return vnet ? 8 : 4;
 }
 
-static inline uint32_t
-colo_framing_x_be32 (const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 //  Whether the colo_framing_header_len (vnet) bytes at p are the header
 //  colo_framing_encode_header writes for this frame (a frame read with its
 //  header in front keeps it there): compared in place, nothing encoded.
 static inline int
 colo_framing_is_header (const uint8_t *p, uint32_t len, int vnet, uint32_t vnet_hdr_len)
 {
-    return colo_framing_x_be32 (p) == len
-           && (!vnet || colo_framing_x_be32 (p + 4) == vnet_hdr_len);
+    return colo_get_be32 (p) == len
+           && (!vnet || colo_get_be32 (p + 4) == vnet_hdr_len);
 }
 
 #endif

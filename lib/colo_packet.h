@@ -34,6 +34,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "colo_bytes.h"
+
 #define COLO_ETH_HLEN 14
 #define COLO_ETHERTYPE_IPV4 0x0800
 #define COLO_ETHERTYPE_ARP 0x0806
@@ -333,18 +335,6 @@ char *colo_flow_key_str (const colo_flow_key_t *key, char *buf, size_t cap);
 //  loads of the hash and of a table's compare wait (store forwarding fails
 //  on a load that spans several smaller stores).
 
-static inline uint32_t
-colo_flow_x_be32 (const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
-}
-
-static inline uint64_t
-colo_flow_x_be64 (const uint8_t *p)
-{
-    return (uint64_t) colo_flow_x_be32 (p) << 32 | colo_flow_x_be32 (p + 4);
-}
-
 static inline uint64_t
 colo_flow_x_word (const colo_flow_key_t *key, unsigned i)
 {
@@ -420,7 +410,7 @@ colo_flow_x_build4 (colo_flow_key_t *key, const uint8_t *src, const uint8_t *dst
                     uint64_t *hash, uint64_t seed)
 {
     //  Big-endian values compare like the bytes (memcmp order).
-    uint32_t a = colo_flow_x_be32 (src), b = colo_flow_x_be32 (dst);
+    uint32_t a = colo_get_be32 (src), b = colo_get_be32 (dst);
     int rev = a > b || (a == b && sport > dport);
     uint32_t s32, d32;
     memcpy (&s32, src, 4);
@@ -448,10 +438,10 @@ colo_flow_x_build6 (colo_flow_key_t *key, const uint8_t *src, const uint8_t *dst
                     uint16_t sport, uint16_t dport, uint16_t vlan, uint8_t proto, int *reversed,
                     uint64_t *hash, uint64_t seed)
 {
-    uint64_t a = colo_flow_x_be64 (src), b = colo_flow_x_be64 (dst);
+    uint64_t a = colo_get_be64 (src), b = colo_get_be64 (dst);
     if (a == b) {
-        a = colo_flow_x_be64 (src + 8);
-        b = colo_flow_x_be64 (dst + 8);
+        a = colo_get_be64 (src + 8);
+        b = colo_get_be64 (dst + 8);
     }
     int rev = a > b || (a == b && sport > dport);
     memcpy (key->addr_lo, rev ? dst : src, 16);

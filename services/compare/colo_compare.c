@@ -541,8 +541,8 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     len -= v;
     colo_tcp_seg_t seg;
     if (lite && (colo_packet_tcp4 (&seg, frame, len) || colo_packet_tcp6 (&seg, frame, len))) {
-        s_lite_taken (out, counters, seg.info, item);
         colo_flow_key_hash_tcp (&out->key, &out->hash, frame, &seg, seed);
+        s_lite_taken (out, counters, seg.info, item);
         s_tcp_item (item, data, v, &seg, seg.l4_off);
         out->kind = S_KIND_TCP;
         out->reason = COLO_REASON_MISMATCH_TCP;
@@ -550,8 +550,8 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     }
     colo_udp_seg_t useg;
     if (lite && colo_packet_udp (&useg, frame, len)) {
-        s_lite_taken (out, counters, useg.info, item);
         colo_flow_key_hash_udp (&out->key, &out->hash, frame, &useg, seed);
+        s_lite_taken (out, counters, useg.info, item);
         s_udp_item (item, v, useg.l4_off, useg.payload_off, useg.payload_len);
         out->kind = S_KIND_DGRAM;
         out->reason = COLO_REASON_MISMATCH_UDP;
