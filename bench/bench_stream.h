@@ -2,9 +2,12 @@
  *  SPDX-License-Identifier: MPL-2.0
  *  This file is part of colonet; see LICENSE.
  *
- *  Guest -> client frames over BENCH_CONNS flows, payloads of 64, 512 and
- *  1460 bytes in turn, each record in QEMU framing; primary and secondary
- *  send the same bytes.  bench_shape (set before the first frame is
+ *  Guest -> client frames over bench_conns flows (BENCH_CONNS unless set
+ *  before the stream is built), one segment of each in turn, payloads of
+ *  64, 512 and 1460 bytes in turn, each record in QEMU framing; primary
+ *  and secondary send the same bytes.  Flow c is guest port 80 to client
+ *  port 40000 + c % 20000 at 10.0.0.1 + 256 * (c / 20000) (fd00::1 +
+ *  256 * (c / 20000) over IPv6).  bench_shape (set before the first frame is
  *  encoded) chooses what they carry: TCP segments over IPv4 (the default),
  *  over IPv6, or over IPv4 in an 802.1Q tag, or UDP datagrams over IPv4.
  *  With bench_timestamps set, every TCP segment carries NOP NOP TS, the
@@ -22,12 +25,15 @@
 #include "colo_packet.h"
 
 #define BENCH_CONNS 16
+#define BENCH_CONNS_MAX 4000000
+#define BENCH_PORTS 20000  //  client ports per client address
 #define BENCH_TS_LEN 12  //  NOP NOP TS
 
 typedef enum { BENCH_TCP4, BENCH_TCP6, BENCH_VLAN, BENCH_UDP4, BENCH_SHAPES } bench_shape_t;
 static const char *const bench_shape_names[BENCH_SHAPES] = {"tcp4", "tcp6", "vlan", "udp4"};
 
 static int bench_timestamps;
+static uint32_t bench_conns = BENCH_CONNS;
 static bench_shape_t bench_shape = BENCH_TCP4;
 
 //  The shape called name; -1 if none is.
@@ -79,10 +85,11 @@ typedef struct {
     uint64_t n;
 } bench_stream_t;
 
-//  One guest -> client segment into out (a record); returns its size.
+//  One guest -> client segment into out (a record) to client_port at client
+//  address group client_group (see above); returns its size.
 static size_t
-bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
-              uint32_t payload_len)
+bench_encode (uint8_t *out, uint16_t client_port, uint32_t client_group, uint32_t seq,
+              uint32_t index, uint32_t payload_len)
 {
     static const uint8_t mac_client[6] = {0x02, 0, 0, 0, 0, 1};
     static const uint8_t mac_guest[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
@@ -107,7 +114,7 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
         ip[7] = 64;
         ip[8] = ip[24] = 0xfd;  //  fd00::2 -> fd00::1
         ip[23] = 2;
-        ip[39] = 1;
+        colo_put_be32 (ip + 36, client_group << 8 | 1);
     }
     else {
         colo_put_be16 (ip - 2, 0x0800);
@@ -118,7 +125,7 @@ bench_encode (uint8_t *out, uint16_t client_port, uint32_t seq, uint32_t index,
         ip[8] = 64;
         ip[9] = proto;
         memcpy (ip + 12, "\x0a\x00\x00\x02", 4);
-        memcpy (ip + 16, "\x0a\x00\x00\x01", 4);
+        colo_put_be32 (ip + 16, 0x0a000001u + (client_group << 8));
     }
     uint8_t *l4h = f + l4;
     if (bench_shape == BENCH_UDP4) {
@@ -164,18 +171,22 @@ bench_stream_build (bench_stream_t *s, uint64_t n)
     s->data = (uint8_t *)malloc (bytes);
     if (!s->off || !s->data)
         return -1;
-    uint32_t seq[BENCH_CONNS];
-    for (int c = 0; c < BENCH_CONNS; c++)
-        seq[c] = 1000000u + 7919u * (uint32_t)c;
+    uint32_t *seq = (uint32_t *)malloc (bench_conns * sizeof (uint32_t));
+    if (!seq)
+        return -1;
+    for (uint32_t c = 0; c < bench_conns; c++)
+        seq[c] = 1000000u + 7919u * c;
     uint64_t at = 0;
     for (uint64_t i = 0; i < n; i++) {
-        int c = (int)(i % BENCH_CONNS);
+        uint32_t c = (uint32_t)(i % bench_conns);
         uint32_t size = bench_sizes[i % 3];
         s->off[i] = at;
-        at += bench_encode (s->data + at, (uint16_t)(40000 + c), seq[c], (uint32_t)i, size);
+        at += bench_encode (s->data + at, (uint16_t)(40000 + c % BENCH_PORTS),
+                            c / BENCH_PORTS, seq[c], (uint32_t)i, size);
         seq[c] += size;
     }
     s->off[n] = at;
+    free (seq);
     return 0;
 }
 

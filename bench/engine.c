@@ -3,7 +3,8 @@
  *  This file is part of colonet; see LICENSE.
  *
  *  Usage: engine [--segments N] [--rounds N] [--only MODE] [--timestamps]
- *                [--shape tcp4|tcp6|vlan|udp4] [--secondary-first] [--json]
+ *                [--shape tcp4|tcp6|vlan|udp4] [--secondary-first] [--connections N]
+ *                [--json]
  *
  *  bench/compare's stream (TCP segments over 16 connections, payloads of
  *  64, 512 and 1460 bytes in turn; default 200,000 segments) goes through
@@ -36,6 +37,9 @@
  *  --secondary-first: each batch's secondary frames go in before its
  *  primary ones, so every secondary frame waits in the queue for its twin
  *  (by default they find their twin waiting).
+ *  --connections N: the stream over N flows (default 16; bench_stream.h),
+ *  for the cost of a large connection table whose entries are cold; each
+ *  round's engine is new, so each flow's first segment makes its entry.
  *  --only MODE runs that mode (and "copy", taken off it) alone, without
  *  the ratios: for a profiler (cachegrind, perf) to see one mode only.
  *  On a shared VM the host may run a vCPU at half speed for seconds at a
@@ -180,6 +184,13 @@ main (int argc, char **argv)
             bench_timestamps = 1;
         else if (strcmp (argv[i], "--secondary-first") == 0)
             s_secondary_first = 1;
+        else if (strcmp (argv[i], "--connections") == 0 && i + 1 < argc) {
+            unsigned long long n = strtoull (argv[++i], NULL, 10);
+            if (n < 1 || n > BENCH_CONNS_MAX)
+                bad = 1;
+            else
+                bench_conns = (uint32_t)n;
+        }
         else if (strcmp (argv[i], "--shape") == 0 && i + 1 < argc) {
             int shape = bench_shape_parse (argv[++i]);
             if (shape < 0)
@@ -201,7 +212,7 @@ main (int argc, char **argv)
     if (bad || segments == 0 || segments > 100000000 || rounds < 1 || rounds > 1000) {
         fprintf (stderr, "usage: engine [--segments N] [--rounds N] [--only MODE] "
                          "[--timestamps] [--shape tcp4|tcp6|vlan|udp4] "
-                         "[--secondary-first] [--json]\n");
+                         "[--secondary-first] [--connections N] [--json]\n");
         return 2;
     }
     colo_log_set_level (COLO_LOG_ERROR);
@@ -236,9 +247,10 @@ main (int argc, char **argv)
     double full_vs = per[S_ENGINE] > 0 ? per[S_ENGINE_FULL] / per[S_ENGINE] : 0;
     if (json) {
         printf ("{\"benchmark\":\"engine\",\"shape\":\"%s\",\"timestamps\":%s,"
-                "\"secondary_first\":%s,\"segments\":%llu,\"rounds\":%d",
+                "\"secondary_first\":%s,\"segments\":%llu,\"connections\":%u,\"rounds\":%d",
                 bench_shape_names[bench_shape], bench_timestamps ? "true" : "false",
-                s_secondary_first ? "true" : "false", (unsigned long long)segments, rounds);
+                s_secondary_first ? "true" : "false", (unsigned long long)segments,
+                bench_conns, rounds);
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
                 printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
@@ -248,11 +260,11 @@ main (int argc, char **argv)
         printf ("}\n");
     }
     else {
-        printf ("engine: %llu %s%s over %d flows (payloads 64/512/1460), batches of %d%s; "
+        printf ("engine: %llu %s%s over %u flows (payloads 64/512/1460), batches of %d%s; "
                 "best of %d rounds\n",
                 (unsigned long long)segments, bench_shape_desc (),
                 bench_timestamps && bench_shape != BENCH_UDP4 ? " (with timestamps)" : "",
-                BENCH_CONNS, S_BATCH, s_secondary_first ? ", the secondary's first" : "",
+                bench_conns, S_BATCH, s_secondary_first ? ", the secondary's first" : "",
                 rounds);
         printf ("  %-12s %14s\n", "mode", "CPU ns/pkt");
         for (int m = 0; m < S_MODES; m++)
