@@ -137,14 +137,12 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab,
         if (colo_buf_new_in_views (slab, pv, n, bufs) != n)
             break;
         for (int pass = 0; pass < 2; pass++) {
-            if (pass == s_secondary_first)
-                for (int k = 0; k < n; k++) {
-                    if (colo_compare_primary (engine, &bufs[k], 1000) != 0)
-                        colo_buf_destroy (&bufs[k]);
-                }
+            if (pass == s_secondary_first) {
+                for (int k = colo_compare_primaries (engine, bufs, n, 1000); k < n; k++)
+                    colo_buf_destroy (&bufs[k]);
+            }
             else
-                for (int k = 0; k < n; k++)
-                    colo_compare_secondary_frame (engine, &sv[k], 1000);
+                colo_compare_secondary_frames (engine, sv, n, 1000);
         }
         int got;
         while ((got = colo_compare_take (engine, bufs, S_BATCH)) > 0) {

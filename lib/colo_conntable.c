@@ -283,6 +283,25 @@ colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key, u
     return s_value (e);
 }
 
+void
+colo_conntable_prefetch (const colo_conntable_t *self, uint64_t hash)
+{
+    __builtin_prefetch (&self->slots[hash & self->mask]);
+}
+
+void
+colo_conntable_prefetch_entry (const colo_conntable_t *self, uint64_t hash)
+{
+    const s_slot_t *slot = &self->slots[hash & self->mask];
+    const unsigned char *e = slot->entry;
+    if (e && slot->hash == hash) {
+        //  The key and the value's first lines: the lookup, then its use.
+        __builtin_prefetch (e);
+        __builtin_prefetch (e + S_LINE);
+        __builtin_prefetch (e + 2 * S_LINE);
+    }
+}
+
 //  A free entry from the free list or a chunk; NULL if none.
 static unsigned char *
 s_alloc (colo_conntable_t *self)

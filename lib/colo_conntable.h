@@ -47,6 +47,14 @@ uint64_t colo_conntable_seed (const colo_conntable_t *self);
 void *colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key,
                                  uint64_t hash, uint64_t now_ms);
 
+//  Hints for a lookup of hash a little later, so that its lines are in by
+//  then; neither changes the table.  colo_conntable_prefetch asks for the
+//  index line the lookup reads first; colo_conntable_prefetch_entry (best
+//  once that line is in) for the first lines of the entry it names, if its
+//  hash is hash.
+void colo_conntable_prefetch (const colo_conntable_t *self, uint64_t hash);
+void colo_conntable_prefetch_entry (const colo_conntable_t *self, uint64_t hash);
+
 //  Insert key (which must not be present) with a zeroed value, active at
 //  now_ms.  Returns the value, or NULL when the table is full (the caller
 //  decides what to evict) or memory is exhausted.

@@ -1160,7 +1160,7 @@ s_warm (colo_compare_t *self)
             __builtin_prefetch (p + 64 * k);
 }
 
-static int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
+static inline int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
                            s_item_t *item, uint64_t now_ms, int primary);
 
 //  Whether a frame may be decoded only as far as compare needs: rules
@@ -1225,36 +1225,110 @@ s_let_go (colo_buf_t **buf_p, int borrowed)
         colo_buf_destroy (buf_p);
 }
 
-//  A frame into the engine.  borrowed: *buf_p is colo_compare_secondary_view's
-//  stack buffer over its caller's bytes, copied only if it stays queued.
-static int
-s_input (colo_compare_t *self, colo_buf_t **buf_p, uint64_t now_ms, int primary, int borrowed)
-{
-    s_warm (self);
-    colo_buf_t *buf = *buf_p;
+//  A frame decoded ahead of its turn: its item (NULL when there was no
+//  memory for one) and what the decoder found.
+typedef struct {
+    s_item_t *item;
+    int rc;                   //  s_parse's
     s_parsed_t parsed;
-    s_item_t *item = s_item_new (self);
-    if (!item)
-        return -1;
-    if (s_parse (buf->data, buf->len, buf->vnet_hdr_len, self->pkt_counters, self->seed,
-                 s_lite (self), &parsed, item)
-        != 0) {
-        self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
-        colo_log_limited (&self->rl, COLO_LOG_WARN,
-                          "compare: %s frame of %u bytes not parseable (%s): dropped",
-                          primary ? "primary" : "secondary", buf->len,
-                          colo_packet_result_name (parsed.rc));
-        s_item_free (self, item);
-        s_let_go (buf_p, borrowed);
-        return 0;
+} s_prep_t;
+
+//  Frames decoded ahead of the one going in, in a burst, once the table
+//  is large (its lines are cold then): by its turn, the index line of its
+//  connection was asked for S_AHEAD frames before, and the entry's lines
+//  one frame before.
+#define S_AHEAD 2
+#define S_AHEAD_TABLE 2048   //  connections from which to look ahead
+#define S_RING 4   //  a power of two above S_AHEAD
+
+//  The buffer a view goes in as: it borrows the caller's bytes, copied only
+//  if the frame stays queued.
+static inline void
+s_view_buf (colo_buf_t *buf, const colo_frame_view_t *view)
+{
+    memset (buf, 0, sizeof *buf);
+    buf->data = (uint8_t *) view->data;
+    buf->len = buf->cap = view->len;
+    buf->vnet_hdr_len = view->vnet_hdr_len;
+    buf->ts_ns = view->ts_ns;
+    buf->dir = COLO_DIR_FROM_SECONDARY;
+}
+
+//  n frames into the engine, in order: buffers (bufs) or secondary views
+//  (views).  Returns how many were taken: n, or the index of the one
+//  refused.  The one way in, for one frame or a burst.
+static int
+s_input (colo_compare_t *self, colo_buf_t **bufs, const colo_frame_view_t *views, int n,
+         uint64_t now_ms, int primary)
+{
+    s_prep_t ring[S_RING];
+    //  A small table's lines stay in cache: looking ahead would only cost.
+    int ahead = n > 1 && colo_conntable_count (self->table) >= S_AHEAD_TABLE ? S_AHEAD : 0;
+    for (int i = -ahead; i < n; i++) {
+        int j = i + ahead;   //  j >= 0: & is a modulo
+        if (j < n) {
+            s_prep_t *p = &ring[j & (S_RING - 1)];
+            p->item = s_item_new (self);
+            if (p->item) {
+                const uint8_t *data = views ? views[j].data : bufs[j]->data;
+                uint32_t len = views ? views[j].len : bufs[j]->len;
+                uint16_t v = views ? views[j].vnet_hdr_len : bufs[j]->vnet_hdr_len;
+                p->rc = s_parse (data, len, v, self->pkt_counters, self->seed, s_lite (self),
+                                 &p->parsed, p->item);
+                if (ahead && p->rc == 0)
+                    colo_conntable_prefetch (self->table, p->parsed.hash);
+            }
+        }
+        if (i < 0)
+            continue;
+        if (ahead && i + 1 < n) {
+            const s_prep_t *next = &ring[(i + 1) & (S_RING - 1)];
+            if (next->item && next->rc == 0)
+                colo_conntable_prefetch_entry (self->table, next->parsed.hash);
+        }
+        s_warm (self);
+        s_prep_t *p = &ring[i & (S_RING - 1)];
+        colo_buf_t view, *borrowed = &view;
+        colo_buf_t **buf_p = &borrowed;
+        if (views) {
+            s_view_buf (&view, &views[i]);
+            self->view_slab = views[i].slab;
+        }
+        else
+            buf_p = &bufs[i];
+        colo_buf_t *buf = *buf_p;
+        s_item_t *item = p->item;
+        int rc = 0;
+        if (!item)
+            rc = -1;
+        else if (p->rc != 0) {
+            self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
+            colo_log_limited (&self->rl, COLO_LOG_WARN,
+                              "compare: %s frame of %u bytes not parseable (%s): dropped",
+                              primary ? "primary" : "secondary", buf->len,
+                              colo_packet_result_name (p->parsed.rc));
+            s_item_free (self, item);
+            s_let_go (buf_p, views != NULL);
+        }
+        else {
+            item->buf = buf;
+            item->borrowed = (uint8_t) (views != NULL);
+            rc = s_input_parsed (self, buf_p, &p->parsed, item, now_ms, primary);
+        }
+        self->view_slab = NULL;
+        if (rc != 0) {
+            //  Refused: the frames decoded ahead are not taken either.
+            for (int k = i + 1; k <= i + ahead && k < n; k++)
+                if (ring[k & (S_RING - 1)].item)
+                    s_item_free (self, ring[k & (S_RING - 1)].item);
+            return i;
+        }
     }
-    item->buf = buf;
-    item->borrowed = (uint8_t) borrowed;
-    return s_input_parsed (self, buf_p, &parsed, item, now_ms, primary);
+    return n;
 }
 
 //  A parsed frame (item holds its fields and buffer) into the engine.
-static int
+static inline int
 s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
                 s_item_t *item, uint64_t now_ms, int primary)
 {
@@ -1356,42 +1430,52 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
 int
 colo_compare_primary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 {
-    return s_input (self, buf, now_ms, 1, 0);
+    return s_input (self, buf, NULL, 1, now_ms, 1) == 1 ? 0 : -1;
 }
 
 int
 colo_compare_secondary (colo_compare_t *self, colo_buf_t **buf, uint64_t now_ms)
 {
-    return s_input (self, buf, now_ms, 0, 0);
+    return s_input (self, buf, NULL, 1, now_ms, 0) == 1 ? 0 : -1;
 }
 
 int
 colo_compare_secondary_frame (colo_compare_t *self, const colo_frame_view_t *view,
                               uint64_t now_ms)
 {
-    self->view_slab = view->slab;
-    int rc = colo_compare_secondary_view (self, view->data, view->len, view->vnet_hdr_len,
-                                          view->ts_ns, now_ms);
-    self->view_slab = NULL;
-    return rc;
+    return s_input (self, NULL, view, 1, now_ms, 0) == 1 ? 0 : -1;
 }
 
 int
 colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint32_t len,
                              uint16_t vnet_hdr_len, uint64_t ts_ns, uint64_t now_ms)
 {
-    //  The frame as a buffer that borrows the caller's bytes, on the path
-    //  every secondary frame takes: compared and dropped, they were never
-    //  copied; still queued afterwards, they are copied then.
-    colo_buf_t view;
+    colo_frame_view_t view;
     memset (&view, 0, sizeof view);
     view.data = (uint8_t *) data;
-    view.len = view.cap = len;
+    view.len = len;
     view.vnet_hdr_len = vnet_hdr_len;
     view.ts_ns = ts_ns;
-    view.dir = COLO_DIR_FROM_SECONDARY;
-    colo_buf_t *buf = &view;
-    return s_input (self, &buf, now_ms, 0, 1);
+    return colo_compare_secondary_frame (self, &view, now_ms);
+}
+
+int
+colo_compare_primaries (colo_compare_t *self, colo_buf_t **bufs, int n, uint64_t now_ms)
+{
+    return s_input (self, bufs, NULL, n, now_ms, 1);
+}
+
+int
+colo_compare_secondaries (colo_compare_t *self, colo_buf_t **bufs, int n, uint64_t now_ms)
+{
+    return s_input (self, bufs, NULL, n, now_ms, 0);
+}
+
+int
+colo_compare_secondary_frames (colo_compare_t *self, const colo_frame_view_t *views, int n,
+                               uint64_t now_ms)
+{
+    return s_input (self, NULL, views, n, now_ms, 0);
 }
 
 int

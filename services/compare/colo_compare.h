@@ -141,6 +141,18 @@ int colo_compare_secondary_view (colo_compare_t *self, const uint8_t *data, uint
 int colo_compare_secondary_frame (colo_compare_t *self, const colo_frame_view_t *view,
                                   uint64_t now_ms);
 
+//  colo_compare_primary (colo_compare_secondary) for bufs[0..n), and
+//  colo_compare_secondary_frame for views[0..n), in order, as n calls
+//  would, but with a large connection table each frame is decoded a little
+//  ahead of its turn and its connection's lines asked for meanwhile (they
+//  are cold then).  Returns how many were taken (their bufs[i] are NULL):
+//  n, or the index of the one refused (it and those after it are the
+//  caller's, untouched).
+int colo_compare_primaries (colo_compare_t *self, colo_buf_t **bufs, int n, uint64_t now_ms);
+int colo_compare_secondaries (colo_compare_t *self, colo_buf_t **bufs, int n, uint64_t now_ms);
+int colo_compare_secondary_frames (colo_compare_t *self, const colo_frame_view_t *views, int n,
+                                   uint64_t now_ms);
+
 //  Take up to max released primary frames, in release order (caller owns).
 int colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max);
 

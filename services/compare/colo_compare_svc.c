@@ -394,10 +394,8 @@ s_drain_views (colo_compare_svc_t *self, colo_port_t *port, int *budget)
         if (n == 0)
             break;
         *budget -= n;
-        uint64_t now = colo_clock_mono_ms ();
-        for (int i = 0; i < n; i++) {
-            if (colo_compare_secondary_frame (self->engine, &views[i], now) == 0)
-                continue;
+        int i = colo_compare_secondary_frames (self->engine, views, n, colo_clock_mono_ms ());
+        if (i < n) {
             //  Refused: copies of it and the rest wait, in order, until a
             //  checkpoint (the views end at the next call on the port).
             for (int k = i; k < n; k++) {
@@ -436,18 +434,13 @@ s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int bud
             break;
         budget -= n;
         uint64_t now = colo_clock_mono_ms ();
-        for (int i = 0; i < n; i++) {
-            int rc = primary ? colo_compare_primary (self->engine, &bufs[i], now)
-                             : colo_compare_secondary (self->engine, &bufs[i], now);
-            if (rc != 0) {
-                //  The engine is full for this frame: it and the rest of
-                //  the burst wait, in order, until a checkpoint; the input
-                //  is not read meanwhile (backpressure, nothing dropped).
-                for (int k = i; k < n; k++)
-                    self->held[side].bufs[self->held[side].count++] = bufs[k];
-                break;
-            }
-        }
+        int i = primary ? colo_compare_primaries (self->engine, bufs, n, now)
+                        : colo_compare_secondaries (self->engine, bufs, n, now);
+        //  The engine is full for frame i: it and the rest of the burst
+        //  wait, in order, until a checkpoint; the input is not read
+        //  meanwhile (backpressure, nothing dropped).
+        for (int k = i; k < n; k++)
+            self->held[side].bufs[self->held[side].count++] = bufs[k];
         if (n < S_BURST)
             break;
     }
