@@ -156,6 +156,7 @@ colo_compare_config_defaults (colo_compare_config_t *cfg)
     cfg->closed_linger_ms = 10000;
     cfg->reorder_grace_ms = 20;
     cfg->ack_policy = COLO_ACK_LOWER;
+    cfg->lookahead_connections = 2048;
 }
 
 colo_compare_t *
@@ -1234,11 +1235,10 @@ typedef struct {
 } s_prep_t;
 
 //  Frames decoded ahead of the one going in, in a burst, once the table
-//  is large (its lines are cold then): by its turn, the index line of its
-//  connection was asked for S_AHEAD frames before, and the entry's lines
-//  one frame before.
+//  is large (cfg.lookahead_connections; its lines are cold then): by its
+//  turn, the index line of its connection was asked for S_AHEAD frames
+//  before, and the entry's lines one frame before.
 #define S_AHEAD 2
-#define S_AHEAD_TABLE 2048   //  connections from which to look ahead
 #define S_RING 4   //  a power of two above S_AHEAD
 
 //  The buffer a view goes in as: it borrows the caller's bytes, copied only
@@ -1263,7 +1263,9 @@ s_input (colo_compare_t *self, colo_buf_t **bufs, const colo_frame_view_t *views
 {
     s_prep_t ring[S_RING];
     //  A small table's lines stay in cache: looking ahead would only cost.
-    int ahead = n > 1 && colo_conntable_count (self->table) >= S_AHEAD_TABLE ? S_AHEAD : 0;
+    int ahead = n > 1 && colo_conntable_count (self->table) >= self->cfg.lookahead_connections
+                    ? S_AHEAD
+                    : 0;
     for (int i = -ahead; i < n; i++) {
         int j = i + ahead;   //  j >= 0: & is a modulo
         if (j < n) {

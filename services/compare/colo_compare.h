@@ -39,6 +39,8 @@ typedef struct {
     int full_decode;                //  decode every frame in full (0: plain IPv4 TCP
                                     //  segments only as far as compared; for tests
                                     //  that hold the two to the same results)
+    size_t lookahead_connections;   //  from this many connections, bursts are decoded
+                                    //  ahead of their turn (2048; tests set 0)
 } colo_compare_config_t;
 
 //  Fill cfg with the defaults above (QEMU's for the first two).
