@@ -17,8 +17,10 @@
  *  turn: the primary's and the secondary's bytes of a batch are copied
  *  into a staging slab each, as a port's read leaves them (in cache); the
  *  primary's frames go in as buffers made in their slab
- *  (colo_buf_new_in_views), the secondary's as views into theirs
- *  (colo_compare_secondary_frame); the released frames are taken and freed.
+ *  (colo_buf_new_in_views; colo_compare_primaries, the whole batch at
+ *  once), the secondary's as views into theirs
+ *  (colo_compare_secondary_frames); the released frames are taken and
+ *  freed.
  *  Modes, on the same bytes:
  *  - "engine": the engine as colo-compare runs it;
  *  - "engine_full": the same with full_decode (every frame decoded in

@@ -84,8 +84,9 @@ s_tcp (uint32_t seq, uint32_t ack, uint8_t flags, const char *payload, size_t le
     return colo_test_packet (&spec);
 }
 
+//  A guest -> client UDP datagram to client port dport.
 static colo_buf_t *
-s_udp (int v6, const char *payload, size_t len)
+s_udp_to (int v6, uint16_t dport, const char *payload, size_t len)
 {
     colo_test_pkt_t spec;
     memset (&spec, 0, sizeof spec);
@@ -93,10 +94,16 @@ s_udp (int v6, const char *payload, size_t len)
     spec.from_guest = 1;
     spec.proto = 17;
     spec.sport = 53;
-    spec.dport = 33333;
+    spec.dport = dport;
     spec.payload = payload;
     spec.len = len;
     return colo_test_packet (&spec);
+}
+
+static colo_buf_t *
+s_udp (int v6, const char *payload, size_t len)
+{
+    return s_udp_to (v6, 33333, payload, len);
 }
 
 static void
@@ -253,22 +260,6 @@ START_TEST (test_one_byte_difference)
 }
 END_TEST
 
-//  1 x 1000 bytes against 2 x 500, in both directions and both arrival orders.
-//  A UDP datagram to client port dport.
-static colo_buf_t *
-s_udp_to (uint16_t dport)
-{
-    colo_test_pkt_t spec;
-    memset (&spec, 0, sizeof spec);
-    spec.from_guest = 1;
-    spec.proto = 17;
-    spec.sport = 53;
-    spec.dport = dport;
-    spec.payload = "fill";
-    spec.len = 4;
-    return colo_test_packet (&spec);
-}
-
 //  A small deterministic generator (the same frames on every run).
 static unsigned
 s_rand (unsigned *state)
@@ -357,8 +348,8 @@ START_TEST (test_bursts_as_single_frames)
         //  Other flows, matched and left: the table is large.
         for (int side = 0; side < 2; side++) {
             colo_compare_t *e = side ? burst : one;
-            colo_buf_t *p = s_udp_to ((uint16_t) (20000 + flow)),
-                       *q = s_udp_to ((uint16_t) (20000 + flow));
+            colo_buf_t *p = s_udp_to (0, (uint16_t) (20000 + flow), "fill", 4),
+                       *q = s_udp_to (0, (uint16_t) (20000 + flow), "fill", 4);
             ck_assert_int_eq (colo_compare_primary (e, &p, s_now), 0);
             ck_assert_int_eq (colo_compare_secondary (e, &q, s_now), 0);
         }
@@ -436,6 +427,7 @@ START_TEST (test_bursts_as_single_frames)
 }
 END_TEST
 
+//  1 x 1000 bytes against 2 x 500, in both directions and both arrival orders.
 START_TEST (test_segmentation_independent)
 {
     char data[1000];
