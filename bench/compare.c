@@ -291,41 +291,45 @@ s_reader_arm (s_reader_t *r, uint64_t first, uint64_t expect, uint64_t *t_recv)
     pthread_mutex_unlock (&r->lock);
 }
 
-//  Wait until count segments of the armed phase came out (0: all of them)
-//  or ms passed; returns the count.
+//  The CLOCK_REALTIME time ms from now (for pthread_cond_timedwait).
+static struct timespec
+s_realtime_after (uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t) (ms / 1000);
+    ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+//  Wait until count segments of the armed phase came out (0: all of them),
+//  ms passed, or nothing came out for S_STALL_MS (a comparator that lost
+//  frames, as QEMU past its table's size, would keep us to the deadline);
+//  returns the count.
 #define S_STALL_MS 10000
 static uint64_t
 s_reader_wait_for (s_reader_t *r, uint64_t count, uint64_t ms)
 {
-    struct timespec deadline;
-    clock_gettime (CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t) (ms / 1000);
-    deadline.tv_nsec += (long) (ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    uint64_t end = s_now_ns () + ms * 1000000u;
     pthread_mutex_lock (&r->lock);
     uint64_t want = count ? count : r->expect;
     r->mark = want;
-    //  A comparator that lost frames (QEMU past its table's size) would
-    //  keep us until the deadline: nothing for S_STALL_MS ends the wait.
     uint64_t seen = r->count, seen_at = s_now_ns ();
     while (r->count < want) {
-        struct timespec step;
-        clock_gettime (CLOCK_REALTIME, &step);
-        step.tv_sec++;
-        int last = step.tv_sec > deadline.tv_sec
-                   || (step.tv_sec == deadline.tv_sec && step.tv_nsec >= deadline.tv_nsec);
-        int rc = pthread_cond_timedwait (&r->cond, &r->lock, last ? &deadline : &step);
-        if (rc == ETIMEDOUT && last)
-            break;
+        uint64_t now = s_now_ns ();
         if (r->count != seen) {
             seen = r->count;
-            seen_at = s_now_ns ();
+            seen_at = now;
         }
-        else if (s_now_ns () - seen_at > (uint64_t) S_STALL_MS * 1000000u)
+        if (now >= end || now - seen_at > (uint64_t) S_STALL_MS * 1000000u)
             break;
+        uint64_t left_ms = (end - now) / 1000000u + 1;
+        struct timespec step = s_realtime_after (left_ms < 1000 ? left_ms : 1000);
+        pthread_cond_timedwait (&r->cond, &r->lock, &step);
     }
     uint64_t got = r->count;
     pthread_mutex_unlock (&r->lock);
@@ -573,13 +577,7 @@ s_start (s_cmp_t *c, int kind, uint32_t busy_us, const char *bin_dir, const char
             snprintf (err, cap, "write: %s", strerror (errno));
             return -1;
         }
-        struct timespec deadline;
-        clock_gettime (CLOCK_REALTIME, &deadline);
-        deadline.tv_nsec += 200000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        struct timespec deadline = s_realtime_after (200);
         pthread_mutex_lock (&c->reader.lock);
         while (!c->reader.warm
                && pthread_cond_timedwait (&c->reader.cond, &c->reader.lock, &deadline)

@@ -294,12 +294,10 @@ colo_conntable_prefetch_entry (const colo_conntable_t *self, uint64_t hash)
 {
     const s_slot_t *slot = &self->slots[hash & self->mask];
     const unsigned char *e = slot->entry;
-    if (e && slot->hash == hash) {
+    if (e && slot->hash == hash)
         //  The key and the value's first lines: the lookup, then its use.
-        __builtin_prefetch (e);
-        __builtin_prefetch (e + S_LINE);
-        __builtin_prefetch (e + 2 * S_LINE);
-    }
+        for (size_t off = 0; off < self->entry_size && off < 3 * S_LINE; off += S_LINE)
+            __builtin_prefetch (e + off);
 }
 
 //  A free entry from the free list or a chunk; NULL if none.

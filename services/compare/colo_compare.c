@@ -1161,8 +1161,9 @@ s_warm (colo_compare_t *self)
             __builtin_prefetch (p + 64 * k);
 }
 
-static inline int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *parsed,
-                           s_item_t *item, uint64_t now_ms, int primary);
+static inline int s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p,
+                                  const s_parsed_t *parsed, s_item_t *item, uint64_t now_ms,
+                                  int primary);
 
 //  Whether a frame may be decoded only as far as compare needs: rules
 //  match on the whole decoded packet.
@@ -1254,6 +1255,45 @@ s_view_buf (colo_buf_t *buf, const colo_frame_view_t *view)
     buf->dir = COLO_DIR_FROM_SECONDARY;
 }
 
+//  Decode frame data[0..len) ahead of its turn into prep (an item, and
+//  what the decoder found); ask for its connection's index line if ahead.
+static inline __attribute__ ((always_inline)) void
+s_prepare (colo_compare_t *self, const uint8_t *data, uint32_t len, uint16_t vnet_hdr_len,
+           int ahead, s_prep_t *prep)
+{
+    prep->item = s_item_new (self);
+    if (!prep->item)
+        return;
+    prep->rc = s_parse (data, len, vnet_hdr_len, self->pkt_counters, self->seed, s_lite (self),
+                        &prep->parsed, prep->item);
+    if (ahead && prep->rc == 0)
+        colo_conntable_prefetch (self->table, prep->parsed.hash);
+}
+
+//  A prepared frame into the engine: 0 when taken (or dropped as
+//  malformed), -1 when refused.  borrowed: *buf_p is a view's stack buffer.
+static inline __attribute__ ((always_inline)) int
+s_input_prepared (colo_compare_t *self, colo_buf_t **buf_p, s_prep_t *prep, uint64_t now_ms,
+                  int primary, int borrowed)
+{
+    s_item_t *item = prep->item;
+    if (!item)
+        return -1;
+    if (prep->rc != 0) {
+        self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
+        colo_log_limited (&self->rl, COLO_LOG_WARN,
+                          "compare: %s frame of %u bytes not parseable (%s): dropped",
+                          primary ? "primary" : "secondary", (*buf_p)->len,
+                          colo_packet_result_name (prep->parsed.rc));
+        s_item_free (self, item);
+        s_let_go (buf_p, borrowed);
+        return 0;
+    }
+    item->buf = *buf_p;
+    item->borrowed = (uint8_t) borrowed;
+    return s_input_parsed (self, buf_p, &prep->parsed, item, now_ms, primary);
+}
+
 //  n frames into the engine, in order: buffers (bufs) or secondary views
 //  (views).  Returns how many were taken: n, or the index of the one
 //  refused.  The one way in, for one frame or a burst.
@@ -1268,28 +1308,17 @@ s_input (colo_compare_t *self, colo_buf_t **bufs, const colo_frame_view_t *views
                     : 0;
     for (int i = -ahead; i < n; i++) {
         int j = i + ahead;   //  j >= 0: & is a modulo
-        if (j < n) {
-            s_prep_t *p = &ring[j & (S_RING - 1)];
-            p->item = s_item_new (self);
-            if (p->item) {
-                const uint8_t *data = views ? views[j].data : bufs[j]->data;
-                uint32_t len = views ? views[j].len : bufs[j]->len;
-                uint16_t v = views ? views[j].vnet_hdr_len : bufs[j]->vnet_hdr_len;
-                p->rc = s_parse (data, len, v, self->pkt_counters, self->seed, s_lite (self),
-                                 &p->parsed, p->item);
-                if (ahead && p->rc == 0)
-                    colo_conntable_prefetch (self->table, p->parsed.hash);
-            }
-        }
+        if (j < n)
+            s_prepare (self, views ? views[j].data : bufs[j]->data,
+                       views ? views[j].len : bufs[j]->len,
+                       views ? views[j].vnet_hdr_len : bufs[j]->vnet_hdr_len, ahead,
+                       &ring[j & (S_RING - 1)]);
         if (i < 0)
             continue;
-        if (ahead && i + 1 < n) {
-            const s_prep_t *next = &ring[(i + 1) & (S_RING - 1)];
-            if (next->item && next->rc == 0)
-                colo_conntable_prefetch_entry (self->table, next->parsed.hash);
-        }
+        const s_prep_t *next = &ring[(i + 1) & (S_RING - 1)];
+        if (ahead && i + 1 < n && next->item && next->rc == 0)
+            colo_conntable_prefetch_entry (self->table, next->parsed.hash);
         s_warm (self);
-        s_prep_t *p = &ring[i & (S_RING - 1)];
         colo_buf_t view, *borrowed = &view;
         colo_buf_t **buf_p = &borrowed;
         if (views) {
@@ -1298,25 +1327,8 @@ s_input (colo_compare_t *self, colo_buf_t **bufs, const colo_frame_view_t *views
         }
         else
             buf_p = &bufs[i];
-        colo_buf_t *buf = *buf_p;
-        s_item_t *item = p->item;
-        int rc = 0;
-        if (!item)
-            rc = -1;
-        else if (p->rc != 0) {
-            self->counters[primary ? COLO_CMP_MALFORMED_PRIMARY : COLO_CMP_MALFORMED_SECONDARY]++;
-            colo_log_limited (&self->rl, COLO_LOG_WARN,
-                              "compare: %s frame of %u bytes not parseable (%s): dropped",
-                              primary ? "primary" : "secondary", buf->len,
-                              colo_packet_result_name (p->parsed.rc));
-            s_item_free (self, item);
-            s_let_go (buf_p, views != NULL);
-        }
-        else {
-            item->buf = buf;
-            item->borrowed = (uint8_t) (views != NULL);
-            rc = s_input_parsed (self, buf_p, &p->parsed, item, now_ms, primary);
-        }
+        int rc = s_input_prepared (self, buf_p, &ring[i & (S_RING - 1)], now_ms, primary,
+                                   views != NULL);
         self->view_slab = NULL;
         if (rc != 0) {
             //  Refused: the frames decoded ahead are not taken either.

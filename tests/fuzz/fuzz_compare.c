@@ -54,6 +54,15 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 #define S_VNET 12
 
+static colo_buf_t *
+s_frame (const uint8_t *bytes, size_t len, uint16_t vnet)
+{
+    colo_buf_t *buf = colo_buf_new_copy (bytes, len);
+    if (buf)
+        buf->vnet_hdr_len = vnet;
+    return buf;
+}
+
 //  The burst engine's side: the records of the run not yet fed, and what
 //  the first engine released that the burst engine has not yet.
 #define S_RUN 64
@@ -110,15 +119,16 @@ s_burst_flush (s_burst_t *b)
     int at = 0;
     while (at < b->n) {
         int n = b->n - at, took;
-        colo_buf_t *bufs[S_RUN];
+        colo_buf_t *bufs[S_RUN] = {NULL};
         colo_frame_view_t views[S_RUN];
-        for (int i = 0; i < n; i++) {
-            bufs[i] = colo_buf_new_copy (b->frame[at + i], b->len[at + i]);
-            s_require (bufs[i]);
-            bufs[i]->vnet_hdr_len = b->vnet[at + i];
-            views[i] = (colo_frame_view_t) {b->frame[at + i], b->len[at + i], b->vnet[at + i],
-                                            b->now * 1000000, NULL};
-        }
+        for (int i = 0; i < n; i++)
+            if (b->side == 1 && b->views)
+                views[i] = (colo_frame_view_t) {b->frame[at + i], b->len[at + i],
+                                                b->vnet[at + i], b->now * 1000000, NULL};
+            else {
+                bufs[i] = s_frame (b->frame[at + i], b->len[at + i], b->vnet[at + i]);
+                s_require (bufs[i]);
+            }
         if (b->side == 0)
             took = colo_compare_primaries (b->engine, bufs, n, b->now);
         else if (b->views)
@@ -127,7 +137,7 @@ s_burst_flush (s_burst_t *b)
             took = colo_compare_secondaries (b->engine, bufs, n, b->now);
         s_require (took >= 0 && took <= n);
         for (int i = 0; i < took; i++)
-            s_require (b->rc[at + i] == 0 && (b->views || bufs[i] == NULL));
+            s_require (b->rc[at + i] == 0 && bufs[i] == NULL);
         if (took < n)
             s_require (b->rc[at + took] != 0);
         for (int i = 0; i < n; i++)
@@ -160,15 +170,6 @@ s_take_both (colo_compare_t *cmp, colo_compare_t *view, s_burst_t *b)
     }
     s_require (colo_compare_released_count (view) == 0);
     return taken;
-}
-
-static colo_buf_t *
-s_frame (const uint8_t *bytes, size_t len, uint16_t vnet)
-{
-    colo_buf_t *buf = colo_buf_new_copy (bytes, len);
-    if (buf)
-        buf->vnet_hdr_len = vnet;
-    return buf;
 }
 
 int
