@@ -1205,12 +1205,14 @@ main (int argc, char **argv)
     //  Latency targets on the added median (median - the bare hop's paced in
     //  turns with it); the whole median beside it.  Judged only when that
     //  hop is consistent: one bare hop cannot take longer than ours' two (if
-    //  it did, the machine changed under the run and "added" means nothing).
+    //  it did, the machine changed under the run, or a wake-up across vCPUs
+    //  costs more than the hops, and "added" means nothing).
     int lat_sane = res[1].ok && res[1].floor_median_us > 0
                    && res[1].floor_median_us <= res[1].lat_median_us;
     int lat_met = lat_sane && s_added (&res[1], floor_median) <= 10.0;
     int lat_met_poll = lat_sane && res[2].ok && s_added (&res[2], floor_median) <= 10.0;
     int lat_whole_met = res[1].ok && res[1].lat_median_us <= 10.0;
+    int lat_whole_met_poll = res[2].ok && res[2].lat_median_us <= 10.0;
     int met = cpu_met && lat_met;
     if (json) {
         printf ("{\"bench\":\"compare\",\"shape\":\"%s\",\"timestamps\":%s,"
@@ -1251,12 +1253,12 @@ main (int argc, char **argv)
                 "\"latency_median\":%.3f,\"latency_p99\":%.3f},"
                 "\"target\":{\"cpu_ratio_max\":0.1,\"added_latency_median_us_max\":10,"
                 "\"cpu_met\":%s,\"latency_met\":%s,\"latency_met_busy_poll\":%s,"
-                "\"latency_whole_median_met\":%s,\"latency_floor_consistent\":%s,"
-                "\"met\":%s}}\n",
+                "\"latency_whole_median_met\":%s,\"latency_whole_median_met_busy_poll\":%s,"
+                "\"latency_floor_consistent\":%s,\"met\":%s}}\n",
                 r_pps, r_cpu, r_med, r_p99, cpu_met ? "true" : "false",
                 lat_met ? "true" : "false", lat_met_poll ? "true" : "false",
-                lat_whole_met ? "true" : "false", lat_sane ? "true" : "false",
-                met ? "true" : "false");
+                lat_whole_met ? "true" : "false", lat_whole_met_poll ? "true" : "false",
+                lat_sane ? "true" : "false", met ? "true" : "false");
     }
     else {
         printf ("compare: %llu %s%s over %u flows (payloads 64/512/1460), "
@@ -1321,14 +1323,16 @@ main (int argc, char **argv)
                     S_QEMU_TABLE);
         if (both && !lat_sane)
             printf ("  note: a bare hop took longer than ours' two: the machine changed "
-                    "during the run; latency not judged (rerun)\n");
+                    "during the run, or waking an idle vCPU costs more here than a hop and "
+                    "where the threads ran decided it; latency not judged\n");
         if (both)
             printf ("  CPU target %s; added median <= 10 us: ours %s%s%s; whole median "
-                    "<= 10 us: ours %s (one bare hop alone: %.1f us)\n",
+                    "<= 10 us: ours %s%s%s (one bare hop alone: %.1f us)\n",
                     cpu_met ? "met" : "missed", lat_met ? "met" : "missed",
                     run_poll ? ", with --busy-poll " : "",
                     run_poll ? (lat_met_poll ? "met" : "missed") : "",
-                    lat_whole_met ? "met" : "missed",
+                    lat_whole_met ? "met" : "missed", run_poll ? ", with --busy-poll " : "",
+                    run_poll ? (lat_whole_met_poll ? "met" : "missed") : "",
                     res[1].floor_median_us > 0 ? res[1].floor_median_us : floor_median);
     }
     //  QEMU losing segments past its table's size is its documented
