@@ -806,14 +806,11 @@ colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_packet_t
 }
 
 void
-colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info)
+colo_packet_x_count_findings (uint64_t *counters, uint8_t info)
 {
-    counters[rc]++;
-    if (info) {
-        for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST; code++)
-            if (info & S_INFO (code))
-                counters[code]++;
-    }
+    for (int code = COLO_PKT_INFO_FRAGMENT; code < COLO_PKT_ERR_FIRST; code++)
+        if (info & S_INFO (code))
+            counters[code]++;
 }
 
 const char *

@@ -220,8 +220,10 @@ colo_pkt_result_t colo_packet_decode_general (colo_packet_t *pkt, const uint8_t 
 void colo_packet_count (uint64_t *counters, colo_pkt_result_t rc, const colo_packet_t *pkt);
 
 //  The same for a result and informational findings (colo_packet_t.info,
-//  colo_tcp_seg_t.info).
-void colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info);
+//  colo_tcp_seg_t.info).  Inline: most frames have no findings, and then
+//  it is one increment (a compare engine counts every frame).
+static inline void colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc,
+                                           uint8_t info);
 
 //  What a comparator needs of the frames most traffic is made of: IPv4
 //  without options, not a fragment, carrying TCP (colo_packet_tcp4), or
@@ -329,6 +331,18 @@ static inline void colo_flow_key_hash_udp (colo_flow_key_t *key, uint64_t *hash,
 char *colo_flow_key_str (const colo_flow_key_t *key, char *buf, size_t cap);
 
 //  ---------------------------------------------------------------- inline
+
+//  colo_packet_count_info's findings, one counter each (not for other use).
+void colo_packet_x_count_findings (uint64_t *counters, uint8_t info);
+
+static inline void
+colo_packet_count_info (uint64_t *counters, colo_pkt_result_t rc, uint8_t info)
+{
+    counters[rc]++;
+    if (info)
+        colo_packet_x_count_findings (counters, info);
+}
+
 //  colo_flow_key and colo_flow_hash, and their helpers (colo_flow_x_*, not
 //  for other use).  The key is built as five 64-bit words in registers and
 //  stored whole: clearing it and then storing parts would make the word

@@ -521,10 +521,8 @@ s_lite_taken (s_parsed_t *out, uint64_t *counters, uint8_t info, s_item_t *item)
 {
     out->rc = COLO_PKT_OK;
     out->info = info;
-    if (counters && info)
+    if (counters)
         colo_packet_count_info (counters, COLO_PKT_OK, info);
-    else if (counters)
-        counters[COLO_PKT_OK]++;   //  what that call counts when info is 0
     memset (item, 0, sizeof *item);
 }
 
