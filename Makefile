@@ -151,9 +151,11 @@ endif
 
 $(UNIT_OBJ) $(TEST_HELPER_OBJ): $(BUILD)/tests/unit/suites.h
 
+# check_colo_loop counts the loop's sched_yield calls through --wrap.
 $(UNIT_BIN): $(UNIT_OBJ) $(TEST_HELPER_OBJ) $(SERVICE_LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL) $(SERVICE_TEST_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -Wl,--wrap=sched_yield -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL) \
+	    $(SERVICE_TEST_LIBS)
 
 define TOOL_RULE
 $(BUILD)/$(1)/%: tests/$(1)/%.c $(BUILD)/tests/unit/helper_pkt.o $(LIB_A)

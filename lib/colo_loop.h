@@ -50,8 +50,10 @@ void colo_loop_again (colo_loop_t *self);
 //  over and over) before it blocks.  A thread woken from sleep costs
 //  several microseconds of latency and CPU; a stream whose frames come
 //  closer than us apart never pays it, at the price of a core that spins
-//  through the gaps.  0 (the default) blocks at once.  Call before
-//  colo_loop_run.
+//  through the gaps.  While it spins it yields the CPU at once and then
+//  every 20 us, so a thread its last write woke onto the same CPU runs
+//  without waiting for the scheduler's tick.  0 (the default) blocks at
+//  once.  Call before colo_loop_run.
 void colo_loop_set_busy_poll (colo_loop_t *self, uint32_t us);
 
 //  Run until colo_loop_stop.  Handlers of one turn run in the order their

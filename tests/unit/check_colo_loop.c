@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "colo_log.h"
@@ -44,11 +45,25 @@ s_on_tick (colo_loop_t *loop, int id, uint64_t now, void *arg)
         colo_loop_stop (loop);
 }
 
+//  The test binary is linked with --wrap=sched_yield: the loop's yields
+//  while it spins are counted here.
+int __real_sched_yield (void);
+int __wrap_sched_yield (void);
+static atomic_int s_yields;
+
+int
+__wrap_sched_yield (void)
+{
+    atomic_fetch_add (&s_yields, 1);
+    return __real_sched_yield ();
+}
+
 //  A pipe fed by a 1 ms timer: three reads, then the loop stops; busy_us
-//  as colo_loop_set_busy_poll.
-static void
+//  as colo_loop_set_busy_poll.  Returns how often the loop yielded.
+static int
 s_fd_and_timer (uint32_t busy_us)
 {
+    atomic_store (&s_yields, 0);
     s_state_t st = {{-1, -1}, 0, 0, 0};
     ck_assert_int_eq (pipe2 (st.pipe_fd, O_NONBLOCK), 0);
     colo_loop_t *loop = colo_loop_new ();
@@ -63,11 +78,13 @@ s_fd_and_timer (uint32_t busy_us)
     colo_loop_destroy (&loop);
     close (st.pipe_fd[0]);
     close (st.pipe_fd[1]);
+    return atomic_load (&s_yields);
 }
 
 START_TEST (test_loop_fd_and_timer)
 {
-    s_fd_and_timer (0);
+    //  A loop that sleeps never yields.
+    ck_assert_int_eq (s_fd_and_timer (0), 0);
 }
 END_TEST
 
@@ -124,10 +141,14 @@ END_TEST
 
 //  Busy polling: events and timers still come, in the same order, while
 //  the loop spins between them (the timer feeds the pipe every 1 ms, the
-//  spin window is 5 ms, so most waits end in the spin).
+//  spin window is 5 ms, so most waits end in the spin).  A spin that finds
+//  nothing at its first look yields the CPU at once and then every 20 us
+//  (a reader woken by the loop's last write is often queued behind it on
+//  its CPU), so each of the at least three waits for a tick yields, and the
+//  1 ms waits yield many times over.
 START_TEST (test_loop_busy_poll)
 {
-    s_fd_and_timer (5000);
+    ck_assert_int_ge (s_fd_and_timer (5000), 3);
 }
 END_TEST
 
