@@ -40,7 +40,9 @@
  *    own is measured once, before the runs.  The whole median is reported and
  *    judged beside it (on a 2-vCPU VM one bare hop alone can take 5-11 us,
  *    and the relay below 11-18, so no process in the path meets 10 us
- *    whole).
+ *    whole).  Also given: how much of a CPU the generator's own pacing
+ *    took meanwhile (its sleeps and writes; 0.9 on a host where a short
+ *    sleep is dear), as it shares the machine with what it measures.
  *  - ours+poll: colonet's colo-compare again with --busy-poll US (default
  *    50; 0 leaves this run out): it looks for the next frame without
  *    sleeping for US after each one, so at 50,000/s it never sleeps.  What
@@ -408,6 +410,7 @@ typedef struct {
     double cpu_us_paced;          //  per packet, at the paced rate
     double lat_median_us, lat_p99_us;
     double floor_median_us;       //  a bare hop's, paced in turns with this one's
+    double gen_cpu_paced;         //  CPUs the generator's own pacing took meanwhile
     uint64_t lost;                //  segments that never came out
     uint64_t checkpoints;         //  DO_CHECKPOINT received (should be 0)
     char error[200];
@@ -642,6 +645,15 @@ s_cmp_u64 (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+//  CPU time of the calling thread (the generator), ns.
+static uint64_t
+s_thread_cpu_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
 //  Paced writes of segments [first, first+n) of s at rate per second:
 //  secondary then primary (or only to fd_p when fd_s < 0).  Fills t_write.
 static int
@@ -794,6 +806,7 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uin
     int floor_ok = s_floor_open (&fl, lat_n) == 0;
     uint64_t floor_n = 0;
     cpu0 = s_cpu_now (c.pid);
+    uint64_t gen0 = s_thread_cpu_ns (), wall0 = s_now_ns ();
     for (uint64_t b = 0; b < lat_n; b += S_LAT_SLICE) {
         uint64_t k = lat_n - b < S_LAT_SLICE ? lat_n - b : S_LAT_SLICE;
         if (s_paced (s, segments + b, k, c.fd[1], c.fd[0], rate, t_write + b) != 0) {
@@ -805,6 +818,9 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uin
         else
             floor_ok = 0;
     }
+    uint64_t gen1 = s_thread_cpu_ns (), wall1 = s_now_ns ();
+    if (wall1 > wall0)
+        res->gen_cpu_paced = (double) (gen1 - gen0) / (double) (wall1 - wall0);
     s_reader_wait (&c.reader, 10000);
     cpu1 = s_cpu_now (c.pid);
     if (fl.t_write) {
@@ -969,11 +985,11 @@ s_json_result (const s_result_t *r, double floor_median)
     printf ("\"%s\":{\"ok\":%s,\"pps\":%.0f,\"cpu_us_per_packet\":%.3f,"
             "\"cpu_us_per_packet_paced\":%.3f,\"latency_median_us\":%.1f,"
             "\"latency_added_median_us\":%.1f,\"latency_floor_median_us\":%.1f,"
-            "\"latency_p99_us\":%.1f,\"lost\":%llu,\"checkpoint_requests\":%llu,"
-            "\"error\":\"%s\"}",
+            "\"latency_p99_us\":%.1f,\"generator_cpus_paced\":%.2f,\"lost\":%llu,"
+            "\"checkpoint_requests\":%llu,\"error\":\"%s\"}",
             r->name, r->ok ? "true" : "false", r->pps, r->cpu_us, r->cpu_us_paced,
             r->lat_median_us, s_added (r, floor_median), r->floor_median_us, r->lat_p99_us,
-            (unsigned long long) r->lost,
+            r->gen_cpu_paced, (unsigned long long) r->lost,
             (unsigned long long) r->checkpoints, r->error);
 }
 
@@ -1289,6 +1305,21 @@ main (int argc, char **argv)
             if (res[i].ok && res[i].floor_median_us > 0)
                 printf (" %s %.1f", labels[i], res[i].floor_median_us);
         printf (" us)\n");
+        printf ("  (the generator's own pacing took, of a CPU, meanwhile:");
+        for (int i = 0; i < 4; i++)
+            if (res[i].ok && res[i].gen_cpu_paced > 0)
+                printf (" %s %.2f", labels[i], res[i].gen_cpu_paced);
+        printf (")\n");
+        //  ours+poll spins a whole CPU; the generator and the reader share
+        //  what is left.  Said when polling made the median worse.
+        if (run_poll && res[1].ok && res[2].ok && res[2].lat_median_us > res[1].lat_median_us
+            && res[2].gen_cpu_paced + 1.0 > (double) cpus - 0.5)
+            printf ("  note: ours+poll was slower than ours: it spun one CPU of %ld while the "
+                    "generator's pacing (its sleeps and writes) took %.2f of one, so the "
+                    "reader on outdev had no CPU to itself; that is contention in this "
+                    "benchmark, not what --busy-poll gives an instance with a core of its "
+                    "own\n",
+                    cpus, res[2].gen_cpu_paced);
         if (load > (double) cpus / 2)
             printf ("  note: load average %.1f on %ld CPUs before the run: figures are noisy, "
                     "latency most\n",
