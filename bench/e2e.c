@@ -41,8 +41,9 @@
  *  disturbs less than throughput; for the COLO path the adapter's
  *  checkpoint requests (a run with any is not a valid measurement) and
  *  colo-compare's held_us/out_frames per test (the mean time a released
- *  frame spent in colonet; the config sets expired-scan-cycle = 100 so the
- *  counters reach colo-control quickly).  --link-offloads turns the
+ *  frame spent in colonet) and, from its histogram, the bounds half and 99 %
+ *  of the frames were held within (the config sets expired-scan-cycle = 100
+ *  so the counters reach colo-control quickly).  --link-offloads turns the
  *  offloads on for the hosts' link (zmq between the services) only, as a
  *  real NIC would have them; --links qemu replaces lib.sh's zmq+tcp ports
  *  between the hosts (mirror -> rewriter, rewriter -> compare) with
@@ -1110,6 +1111,40 @@ s_counter_delta (const s_results_t *r, int i, const char *key)
     return sum;
 }
 
+//  compare's hold-time histogram (each bucket counts the frames held at
+//  most its bound): the least bound that fraction f of test i's frames
+//  kept to, in us, or 0 if more than that fraction were held past 1 s.
+static double
+s_held_within (const s_results_t *r, int i, double frames, double f)
+{
+    static const char *const key[16] = {
+        "held_le_10us",  "held_le_20us",  "held_le_50us",  "held_le_100us",
+        "held_le_200us", "held_le_500us", "held_le_1ms",   "held_le_2ms",
+        "held_le_5ms",   "held_le_10ms",  "held_le_20ms",  "held_le_50ms",
+        "held_le_100ms", "held_le_200ms", "held_le_500ms", "held_le_1s"};
+    static const double bound[16] = {10,    20,    50,    100,    200,    500,    1e3,   2e3,
+                                     5e3,   10e3,  20e3,  50e3,   100e3,  200e3,  500e3, 1e6};
+    for (int k = 0; k < 16; k++)
+        if (frames > 0 && s_counter_delta (r, i, key[k]) >= f * frames)
+            return bound[k];
+    return 0;
+}
+
+//  A bound from s_held_within as text: "100 us", "10 ms", "over 1 s".
+static const char *
+s_held_text (double us, char *buf, size_t cap)
+{
+    if (us <= 0)
+        snprintf (buf, cap, "over 1 s");
+    else if (us < 1000)
+        snprintf (buf, cap, "%.0f us", us);
+    else if (us < 1000000)
+        snprintf (buf, cap, "%.0f ms", us / 1000);
+    else
+        snprintf (buf, cap, "1 s");
+    return buf;
+}
+
 static int
 s_cmp_double (const void *a, const void *b)
 {
@@ -1230,11 +1265,13 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
         }
     const s_line_t *req = s_find (r, "colo", "adapter");
     double requests = s_get (req, "requests", 0);
-    double held[3], frames[3], ckreq[3];
+    double held[3], frames[3], ckreq[3], held50[3], held99[3];
     for (int i = 0; i < 3; i++) {
         frames[i] = s_counter_delta (r, i, "out_frames");
         held[i] = s_counter_delta (r, i, "held_us");
         ckreq[i] = s_counter_delta (r, i, "requests");
+        held50[i] = s_held_within (r, i, frames[i], 0.5);
+        held99[i] = s_held_within (r, i, frames[i], 0.99);
     }
     int valid = requests == 0;
     int both = do_direct && do_colo;
@@ -1282,9 +1319,11 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
                     valid ? "true" : "false");
             for (int i = 0; i < ntests; i++)
                 printf ("%s\"%s\":{\"out_frames\":%.0f,\"held_us\":%.0f,\"mean_held_us\":%.1f,"
+                        "\"half_held_within_us\":%.0f,\"p99_held_within_us\":%.0f,"
                         "\"checkpoint_requests\":%.0f}",
                         i ? "," : "", s_tests[i], frames[i], held[i],
-                        frames[i] > 0 ? held[i] / frames[i] : 0, ckreq[i]);
+                        frames[i] > 0 ? held[i] / frames[i] : 0, held50[i], held99[i],
+                        ckreq[i]);
             printf ("}}");
         }
         if (both) {
@@ -1349,6 +1388,12 @@ s_report (const s_opts_t *o, const s_results_t *r, double run_s, double load)
         for (int i = 0; i < ntests; i++)
             printf (" %s %.1f us%s", s_tests[i], frames[i] > 0 ? held[i] / frames[i] : 0,
                     i + 1 < ntests ? "," : "\n");
+        printf ("  compare: half of the frames held within, and 99 %% within (its histogram):");
+        for (int i = 0; i < ntests; i++) {
+            char a[16], b[16];
+            printf (" %s %s, %s%s", s_tests[i], s_held_text (held50[i], a, sizeof a),
+                    s_held_text (held99[i], b, sizeof b), i + 1 < ntests ? ";" : "\n");
+        }
         for (int i = 1; i < ntests; i++)
             if (s_get (c[i], "lost", 0) > 0 || s_get (d[i], "lost", 0) > 0)
                 printf ("  note: %s lost answers: direct %.0f, COLO %.0f\n", s_tests[i],

@@ -81,7 +81,7 @@ s_start_server() {
 s_compare_counters() {
     awk '$2 == "compare" {
         for (i = 1; i <= NF; i++)
-            if ($i ~ /^(out_frames|held_us|checkpoint_requests|released_flush|timeouts|mismatch_[a-z0-9]*|released_matched|released_retransmit|secondary_stale|primary_frames|secondary_frames|input_pauses)=/)
+            if ($i ~ /^(out_frames|held_us|held_le_[0-9a-z]*|checkpoint_requests|released_flush|timeouts|mismatch_[a-z0-9]*|released_matched|released_retransmit|secondary_stale|primary_frames|secondary_frames|input_pauses)=/)
                 printf " %s", $i
     }' "$1"
 }

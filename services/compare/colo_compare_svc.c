@@ -44,7 +44,14 @@ const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
     "checkpoint_requests", "checkpoint_episodes", "notify_init",      "notify_unknown",
     "input_pauses",        "out_queued",          "connections",      "queued_primary",
     "queued_secondary",    "out_frames",          "held_us",          "frames_lost",
+    "held_le_10us",        "held_le_20us",        "held_le_50us",     "held_le_100us",
+    "held_le_200us",       "held_le_500us",       "held_le_1ms",      "held_le_2ms",
+    "held_le_5ms",         "held_le_10ms",        "held_le_20ms",     "held_le_50ms",
+    "held_le_100ms",       "held_le_200ms",       "held_le_500ms",    "held_le_1s",
 };
+
+//  The hold-time histogram's bounds (COLO_SVC_HELD_LE_*).
+#define S_HELD_BUCKETS (COLO_SVC_HELD_LE_1S - COLO_SVC_HELD_LE_10US + 1)
 
 struct colo_compare_svc {
     colo_compare_svc_config_t cfg;
@@ -86,6 +93,7 @@ struct colo_compare_svc {
     int scan_timer, deadline_timer;
     uint64_t pcap_seq;
     uint64_t counters[COLO_SVC_COUNTER_COUNT];
+    uint64_t held_in[S_HELD_BUCKETS + 1];   //  frames out by hold time, one bucket each
     //  counters snapshot handed to other threads
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -188,16 +196,43 @@ colo_compare_svc_check (const colo_compare_svc_config_t *cfg, char *err, size_t 
 
 static void s_update_inputs (colo_compare_svc_t *self);
 
-//  Add the time the frames that left spent in colonet (arrival stamps are
-//  CLOCK_REALTIME; a stamp from the future, after a clock step, counts 0).
+//  The bounds, and one no time passes (past 1 s: the last bucket).
+static const uint64_t s_held_le_ns[S_HELD_BUCKETS + 1] = {
+    10000,    20000,    50000,     100000,    200000,    500000,     1000000,   2000000,
+    5000000,  10000000, 20000000,  50000000,  100000000, 200000000,  500000000, 1000000000,
+    UINT64_MAX};
+
+//  The bounds below 2^k ns, by k: the first bucket a time of 2^k to
+//  2^(k+1) - 1 ns can fall in.  No two bounds are less than twice apart,
+//  so such a range holds at most one, and one comparison after the lookup
+//  finds the bucket: the same few instructions for any time.
+static const uint8_t s_held_below_pow2[64] = {
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  1,  2,  3,  4,  5,  6,  7,  8,
+    8,  9,  10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16};
+
+int
+colo_compare_svc_x_held_bucket (uint64_t ns)
+{
+    int b = s_held_below_pow2[63 - __builtin_clzll (ns | 1)];
+    return b + (ns > s_held_le_ns[b]);
+}
+
+//  Add the time the frames that left spent in colonet, in all and to the
+//  histogram (arrival stamps are CLOCK_REALTIME; a stamp from the future,
+//  after a clock step, counts 0).  One increment a frame, in the bucket
+//  its time falls in; the cumulative counters are made from them when
+//  counters are read.
 static void
 s_count_held (colo_compare_svc_t *self, const uint64_t *ts, int n)
 {
     uint64_t now = colo_clock_real_ns ();
     uint64_t sum = 0;
-    for (int i = 0; i < n; i++)
-        if (ts[i] && ts[i] < now)
-            sum += now - ts[i];
+    for (int i = 0; i < n; i++) {
+        uint64_t d = ts[i] && ts[i] < now ? now - ts[i] : 0;
+        sum += d;
+        self->held_in[colo_compare_svc_x_held_bucket (d)]++;
+    }
     self->counters[COLO_SVC_OUT_FRAMES] += (uint64_t) n;
     self->counters[COLO_SVC_HELD_US] += sum / 1000;
 }
@@ -568,6 +603,11 @@ s_collect (colo_compare_svc_t *self, uint64_t out[COLO_COMPARE_ALL_COUNTERS])
     self->counters[COLO_SVC_CONNECTIONS] = colo_compare_connections (self->engine);
     self->counters[COLO_SVC_QUEUED_PRIMARY] = colo_compare_queued_primary (self->engine);
     self->counters[COLO_SVC_QUEUED_SECONDARY] = colo_compare_queued_secondary (self->engine);
+    uint64_t le = 0;
+    for (int b = 0; b < S_HELD_BUCKETS; b++) {
+        le += self->held_in[b];
+        self->counters[COLO_SVC_HELD_LE_10US + b] = le;
+    }
     memcpy (out, colo_compare_counters (self->engine),
             sizeof (uint64_t) * COLO_CMP_COUNTER_COUNT);
     memcpy (out + COLO_CMP_COUNTER_COUNT, self->counters, sizeof self->counters);

@@ -69,12 +69,23 @@ typedef enum {
                                         //  a port to outdev (µs): held_us / out_frames is
                                         //  the mean added latency
     COLO_SVC_FRAMES_LOST,               //  input frames lost for want of memory (logged)
+    //  How long the frames outdev took were held, as the buckets of a
+    //  histogram (10, 20, 50, 100, 200, 500 us, 1, 2, 5 ... 500 ms, 1 s):
+    //  each counts the frames held at most that long, so each holds the
+    //  one before it, and out_frames is the last, past 1 s.
+    COLO_SVC_HELD_LE_10US,
+    COLO_SVC_HELD_LE_1S = COLO_SVC_HELD_LE_10US + 15,
     COLO_SVC_COUNTER_COUNT
 } colo_compare_svc_counter_t;
 
 extern const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT];
 
 #define COLO_COMPARE_ALL_COUNTERS (COLO_CMP_COUNTER_COUNT + COLO_SVC_COUNTER_COUNT)
+
+//  The hold-time bucket of a frame held ns: 0 for at most 10 us (held_le_10us),
+//  ..., 15 for at most 1 s (held_le_1s), 16 past that (not for other use; the
+//  tests check it against the bounds).
+int colo_compare_svc_x_held_bucket (uint64_t ns);
 
 //  Copy every counter (engine's, then the service's) into out, as the
 //  instance thread sees them now; waits at most 1 s for it.  0 or -1.

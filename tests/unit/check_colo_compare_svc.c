@@ -130,6 +130,28 @@ s_counter (s_rig_t *rig, const char *name)
     return 0;
 }
 
+//  The hold-time histogram: frames outdev took, each in every bucket at or
+//  above its hold time: the buckets never fall, the last is at most
+//  out_frames, and out_frames is n.
+static void
+s_assert_held_histogram (s_rig_t *rig, uint64_t n)
+{
+    static const char *const le[] = {
+        "held_le_10us",  "held_le_20us",  "held_le_50us",  "held_le_100us",
+        "held_le_200us", "held_le_500us", "held_le_1ms",   "held_le_2ms",
+        "held_le_5ms",   "held_le_10ms",  "held_le_20ms",  "held_le_50ms",
+        "held_le_100ms", "held_le_200ms", "held_le_500ms", "held_le_1s"};
+    ck_assert_uint_eq (s_counter (rig, "out_frames"), n);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < sizeof le / sizeof le[0]; i++) {
+        uint64_t v = s_counter (rig, le[i]);
+        ck_assert_msg (v >= prev && v <= n, "%s = %llu after %llu, of %llu", le[i],
+                       (unsigned long long) v, (unsigned long long) prev,
+                       (unsigned long long) n);
+        prev = v;
+    }
+}
+
 START_TEST (test_svc_matched_stream_released)
 {
     s_rig_t rig;
@@ -155,6 +177,7 @@ START_TEST (test_svc_matched_stream_released)
     }
     ck_assert_uint_eq (s_counter (&rig, "checkpoint_requests"), 0);
     ck_assert_uint_eq (s_counter (&rig, "released_matched"), 4);
+    s_assert_held_histogram (&rig, 4);
     s_rig_stop (&rig);
 }
 END_TEST
@@ -192,6 +215,12 @@ START_TEST (test_svc_xen_notify_protocol)
     ck_assert_int_eq (memcmp (out[0]->data + pkt.payload_off, "right answer", 12), 0);
     colo_buf_destroy_array (out, 11);
     ck_assert_uint_eq (s_counter (&rig, "checkpoints"), 1);
+    //  The right answer waited from the first request to the checkpoint,
+    //  which came after the repeat, one scan cycle (50 ms) later: it is
+    //  not among the frames held 50 ms or less.
+    s_assert_held_histogram (&rig, 11);
+    ck_assert_uint_le (s_counter (&rig, "held_le_20ms"), 10);
+    ck_assert_uint_le (s_counter (&rig, "held_le_50ms"), 10);
     //  An unknown instruction is counted and ignored.
     s_send (&rig, rig.n, colo_buf_new_copy ("HELLO", 5));
     for (int tries = 0; tries < 500 && s_counter (&rig, "notify_unknown") == 0; tries++)
@@ -225,6 +254,35 @@ START_TEST (test_svc_outdev_absent_frames_wait)
     ck_assert_int_eq (memcmp (out->data + pkt.payload_off, "patience", 8), 0);
     colo_buf_destroy (&out);
     s_rig_stop (&rig);
+}
+END_TEST
+
+//  The bucket of a hold time, against the bounds themselves: each bound
+//  is in its own bucket, one more ns in the next; and the times between.
+START_TEST (test_svc_held_buckets)
+{
+    static const uint64_t bound[16] = {
+        10000,    20000,    50000,    100000,    200000,    500000,    1000000,   2000000,
+        5000000,  10000000, 20000000, 50000000, 100000000, 200000000, 500000000, 1000000000};
+    ck_assert_int_eq (colo_compare_svc_x_held_bucket (0), 0);
+    ck_assert_int_eq (colo_compare_svc_x_held_bucket (UINT64_MAX), 16);
+    for (int b = 0; b < 16; b++) {
+        ck_assert_int_eq (colo_compare_svc_x_held_bucket (bound[b]), b);
+        ck_assert_int_eq (colo_compare_svc_x_held_bucket (bound[b] + 1), b + 1);
+        ck_assert_int_eq (colo_compare_svc_x_held_bucket (bound[b] - 1), b);
+    }
+    //  Every power of two and its neighbours, and a sweep, against a count
+    //  of the bounds below.
+    uint64_t rng = 0x5eed;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t ns = i < 192 ? ((uint64_t) 1 << (i / 3)) + (uint64_t) (i % 3) - 1
+                              : colo_test_rand (&rng) >> (colo_test_rand (&rng) % 64);
+        int want = 0;
+        while (want < 16 && ns > bound[want])
+            want++;
+        ck_assert_msg (colo_compare_svc_x_held_bucket (ns) == want, "%llu ns: bucket %d, not %d",
+                       (unsigned long long) ns, colo_compare_svc_x_held_bucket (ns), want);
+    }
 }
 END_TEST
 
@@ -268,6 +326,7 @@ colo_compare_svc_suite (void)
     tcase_add_test (tc, test_svc_matched_stream_released);
     tcase_add_test (tc, test_svc_xen_notify_protocol);
     tcase_add_test (tc, test_svc_outdev_absent_frames_wait);
+    tcase_add_test (tc, test_svc_held_buckets);
     tcase_add_test (tc, test_svc_check_config);
     suite_add_tcase (s, tc);
     return s;
