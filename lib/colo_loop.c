@@ -223,12 +223,13 @@ colo_loop_stop (colo_loop_t *self)
 
 //  Wait up to timeout_ms (-1: no limit) for events.  Within busy_ns of the
 //  last event, look without sleeping first: a wake-up costs more than the
-//  gap between frames of a busy stream.  While looking, yield the CPU once
-//  at once and then every S_YIELD_NS: a thread our last write woke (a
-//  reader on outdev) is often queued on this very CPU, as the kernel
-//  expects a writer to sleep next, and a spinner that never yields leaves
-//  it waiting for the scheduler's tick (p99 of 3.6 ms at 50,000 frames/s
-//  on a 2-vCPU VM; 30-40 us with the yield).
+//  gap between frames of a busy stream.  While looking, yield the CPU as
+//  soon as a look finds nothing, and then every S_YIELD_NS: a thread our
+//  last write woke (a reader on outdev) is often queued on this very CPU,
+//  as the kernel expects a writer to sleep next, and a spinner that never
+//  yields leaves it waiting for the scheduler's tick (bench/compare's
+//  ours+poll at 50,000 frames/s on a 2-vCPU VM: p99 3.4-3.8 ms without the
+//  yield, 48-60 us with it).
 #define S_YIELD_NS 20000
 static int
 s_wait (colo_loop_t *self, struct epoll_event *events, int timeout_ms)
