@@ -1113,7 +1113,8 @@ s_counter_delta (const s_results_t *r, int i, const char *key)
 
 //  compare's hold-time histogram (each bucket counts the frames held at
 //  most its bound): the least bound that fraction f of test i's frames
-//  kept to, in us, or 0 if more than that fraction were held past 1 s.
+//  kept to, in us; -1 if more than that fraction were held past 1 s, 0 if
+//  there were none.
 static double
 s_held_within (const s_results_t *r, int i, double frames, double f)
 {
@@ -1124,18 +1125,22 @@ s_held_within (const s_results_t *r, int i, double frames, double f)
         "held_le_100ms", "held_le_200ms", "held_le_500ms", "held_le_1s"};
     static const double bound[16] = {10,    20,    50,    100,    200,    500,    1e3,   2e3,
                                      5e3,   10e3,  20e3,  50e3,   100e3,  200e3,  500e3, 1e6};
+    if (frames <= 0)
+        return 0;
     for (int k = 0; k < 16; k++)
-        if (frames > 0 && s_counter_delta (r, i, key[k]) >= f * frames)
+        if (s_counter_delta (r, i, key[k]) >= f * frames)
             return bound[k];
-    return 0;
+    return -1;
 }
 
-//  A bound from s_held_within as text: "100 us", "10 ms", "over 1 s".
+//  A bound from s_held_within as text: "100 us", "10 ms", "over 1 s", "-".
 static const char *
 s_held_text (double us, char *buf, size_t cap)
 {
-    if (us <= 0)
+    if (us < 0)
         snprintf (buf, cap, "over 1 s");
+    else if (us == 0)
+        snprintf (buf, cap, "-");
     else if (us < 1000)
         snprintf (buf, cap, "%.0f us", us);
     else if (us < 1000000)
