@@ -689,6 +689,73 @@ s_family (s_text_t *t, const char *name, const char *type, const char *help)
     s_text (t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+//  The bound in seconds of a histogram bucket counter named "held_le_" and
+//  a number with us, ms or s ("held_le_20us", "held_le_1s"): > 0, or 0 when
+//  name is not one.
+static double
+s_held_bound (const char *name)
+{
+    static const char prefix[] = "held_le_";
+    if (strncmp (name, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *p = name + sizeof prefix - 1;
+    char *unit;
+    unsigned long n = strtoul (p, &unit, 10);
+    if (unit == p || n == 0)
+        return 0;
+    if (strcmp (unit, "us") == 0)
+        return (double) n / 1e6;
+    if (strcmp (unit, "ms") == 0)
+        return (double) n / 1e3;
+    if (strcmp (unit, "s") == 0)
+        return (double) n;
+    return 0;
+}
+
+typedef struct {
+    double le;
+    uint64_t count;
+} s_bucket_t;
+
+static int
+s_bucket_cmp (const void *a, const void *b)
+{
+    double x = ((const s_bucket_t *) a)->le, y = ((const s_bucket_t *) b)->le;
+    return x < y ? -1 : x > y;
+}
+
+//  An instance that reports a hold-time histogram (colo-compare's
+//  held_le_* buckets, held_us and out_frames) as a Prometheus histogram:
+//  its buckets in increasing order, +Inf (out_frames), sum and count.
+static void
+s_held_histogram (s_text_t *t, const s_inst_t *in, const char *labels)
+{
+    s_bucket_t b[COLO_CTL_COUNTERS_MAX];
+    size_t nb = 0;
+    uint64_t held_us = 0, out_frames = 0;
+    for (size_t c = 0; c < in->info.n_counters; c++) {
+        const colo_ctl_counter_t *k = &in->info.counters[c];
+        double le = s_held_bound (k->name);
+        if (le > 0 && nb < COLO_CTL_COUNTERS_MAX)   //  the codec allows no more
+            b[nb++] = (s_bucket_t){le, k->value};
+        else if (strcmp (k->name, "held_us") == 0)
+            held_us = k->value;
+        else if (strcmp (k->name, "out_frames") == 0)
+            out_frames = k->value;
+    }
+    if (nb == 0)
+        return;
+    qsort (b, nb, sizeof b[0], s_bucket_cmp);
+    for (size_t i = 0; i < nb; i++)
+        s_text (t, "colonet_instance_held_seconds_bucket{%s,le=\"%g\"} %llu\n", labels, b[i].le,
+                (unsigned long long) b[i].count);
+    s_text (t, "colonet_instance_held_seconds_bucket{%s,le=\"+Inf\"} %llu\n", labels,
+            (unsigned long long) out_frames);
+    s_text (t, "colonet_instance_held_seconds_sum{%s} %.6f\n", labels, (double) held_us / 1e6);
+    s_text (t, "colonet_instance_held_seconds_count{%s} %llu\n", labels,
+            (unsigned long long) out_frames);
+}
+
 char *
 colo_ctldb_metrics (colo_ctldb_t *self, uint64_t now_ms, size_t *len)
 {
@@ -756,6 +823,15 @@ colo_ctldb_metrics (colo_ctldb_t *self, uint64_t now_ms, size_t *len)
                             s_label (in->info.counters[c].name, name, sizeof name),
                             (unsigned long long) in->info.counters[c].value);
         }
+    }
+    s_family (&t, "colonet_instance_held_seconds", "histogram",
+              "How long an instance held the frames it let out, from arrival to output.");
+    for (size_t i = 0; i < self->n_inst; i++) {
+        const s_inst_t *in = &self->inst[i];
+        char labels[256];
+        snprintf (labels, sizeof labels, "kind=\"%s\",instance=\"%s\",vm=\"%s\"",
+                  in->info.kind, in->info.instance, in->info.vm);
+        s_held_histogram (&t, in, labels);
     }
     if (t.failed) {
         free (t.data);

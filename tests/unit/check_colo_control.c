@@ -305,11 +305,16 @@ START_TEST (test_db_instances_and_targets)
                        0);
 
     //  A heartbeat refreshes (same kind and name: one entry, new route).
-    colo_ctl_counter_t counters[2] = {{"released", 5}, {"mismatch_tcp", 2}};
+    //  (With a hold-time histogram, its buckets out of order, as metrics
+    //  must not rely on the order an instance sends them in.)
+    colo_ctl_counter_t counters[8] = {{"released", 5},     {"mismatch_tcp", 2},
+                                      {"held_le_1ms", 4},  {"held_le_20us", 1},
+                                      {"held_le_1s", 5},   {"out_frames", 6},
+                                      {"held_us", 1250000}, {"held_le_bogus", 9}};
     colo_ctl_instance_t h = s_hello ("compare", "a1", "vm1");
     h.rules_version = 7;
     h.counters = counters;
-    h.n_counters = 2;
+    h.n_counters = 8;
     ck_assert_int_eq (colo_ctldb_hello (db, &h, "az", 2, 4000, msg, sizeof msg), COLO_CTL_OK);
 
     //  At 4500 ms everyone else missed three heartbeats of 1000 ms.
@@ -323,7 +328,7 @@ START_TEST (test_db_instances_and_targets)
     ck_assert_int_eq (rep.instances[1].alive, 1);
     ck_assert_uint_eq (rep.instances[1].rules_version, 7);
     ck_assert_uint_eq (rep.instances[1].age_ms, 500);
-    ck_assert_uint_eq (rep.instances[1].n_counters, 2);
+    ck_assert_uint_eq (rep.instances[1].n_counters, 8);
     ck_assert_int_eq (rep.instances[0].alive, 0);
     ck_assert_str_eq (rep.instances[4].vm, "vm2");
     colo_ctl_reply_clear (&rep);
@@ -374,6 +379,24 @@ START_TEST (test_db_instances_and_targets)
         strstr (text, "colonet_instance_up{kind=\"mirror\",instance=\"c1\",vm=\"vm1\"} 0\n"));
     ck_assert_ptr_nonnull (strstr (text, "colonet_instance_counter{kind=\"compare\","
                                          "instance=\"a1\",vm=\"vm1\",name=\"released\"} 5\n"));
+    //  The histogram, in Prometheus' form: buckets by increasing bound,
+    //  +Inf the count, the sum in seconds; a name that is no bound is not a
+    //  bucket; an instance without one has none.
+    const char *hist = "# TYPE colonet_instance_held_seconds histogram\n"
+                       "colonet_instance_held_seconds_bucket{kind=\"compare\",instance=\"a1\","
+                       "vm=\"vm1\",le=\"2e-05\"} 1\n"
+                       "colonet_instance_held_seconds_bucket{kind=\"compare\",instance=\"a1\","
+                       "vm=\"vm1\",le=\"0.001\"} 4\n"
+                       "colonet_instance_held_seconds_bucket{kind=\"compare\",instance=\"a1\","
+                       "vm=\"vm1\",le=\"1\"} 5\n"
+                       "colonet_instance_held_seconds_bucket{kind=\"compare\",instance=\"a1\","
+                       "vm=\"vm1\",le=\"+Inf\"} 6\n"
+                       "colonet_instance_held_seconds_sum{kind=\"compare\",instance=\"a1\","
+                       "vm=\"vm1\"} 1.250000\n"
+                       "colonet_instance_held_seconds_count{kind=\"compare\",instance=\"a1\","
+                       "vm=\"vm1\"} 6\n";
+    ck_assert_msg (strstr (text, hist), "no histogram in:\n%s", text);
+    ck_assert_ptr_null (strstr (text, "held_seconds_bucket{kind=\"mirror\""));
     free (text);
 
     //  Dead long enough: forgotten.
