@@ -527,14 +527,17 @@ static inline void
 colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
                         const colo_tcp_seg_t *seg, uint64_t seed)
 {
-    //  Untagged IPv4, the most common, inline with constant offsets; the
-    //  others (IPv6, tagged) out of line.  The ports are read from the
+    //  Untagged IPv4, the most common, and untagged IPv6 inline with
+    //  constant offsets; tagged frames out of line.  The ports are read from the
     //  frame, as the addresses are: the build loads them as one word, and
     //  a load that spans seg's two 16-bit stores, made just before, waits
     //  for them to retire (store forwarding fails).
     if (seg->l4_off == 34)
         colo_flow_x_build4 (key, frame + 26, frame + 30, colo_get_be16 (frame + 34),
                             colo_get_be16 (frame + 36), 0, COLO_IPPROTO_TCP, NULL, hash, seed);
+    else if (seg->l4_off == 54)   //  untagged IPv6 (tagged IPv4 is at 38, tagged IPv6 at 58)
+        colo_flow_x_build6 (key, frame + 22, frame + 38, colo_get_be16 (frame + 54),
+                            colo_get_be16 (frame + 56), 0, COLO_IPPROTO_TCP, NULL, hash, seed);
     else
         colo_flow_x_key_hash_at (key, hash, frame, seg->l3_off, seg->l4_off, seg->sport,
                                  seg->dport, seg->vlan, COLO_IPPROTO_TCP, seed);
