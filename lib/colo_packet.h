@@ -528,10 +528,10 @@ colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *fra
                         const colo_tcp_seg_t *seg, uint64_t seed)
 {
     //  Untagged IPv4, the most common, and untagged IPv6 inline with
-    //  constant offsets; tagged frames out of line.  The ports are read from the
-    //  frame, as the addresses are: the build loads them as one word, and
-    //  a load that spans seg's two 16-bit stores, made just before, waits
-    //  for them to retire (store forwarding fails).
+    //  constant offsets; tagged frames out of line.  The ports are read
+    //  from the frame, as the addresses are: the build loads them as one
+    //  word, and a load that spans seg's two 16-bit stores, made just
+    //  before, waits for them to retire (store forwarding fails).
     if (seg->l4_off == 34)
         colo_flow_x_build4 (key, frame + 26, frame + 30, colo_get_be16 (frame + 34),
                             colo_get_be16 (frame + 36), 0, COLO_IPPROTO_TCP, NULL, hash, seed);
