@@ -85,6 +85,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "colo_compare_svc.h"
+
 #define S_PORT_BULK 5001
 #define S_PORT_RR 5002
 #define S_PATTERN_SIZE (1u << 20)
@@ -1118,18 +1120,13 @@ s_counter_delta (const s_results_t *r, int i, const char *key)
 static double
 s_held_within (const s_results_t *r, int i, double frames, double f)
 {
-    static const char *const key[16] = {
-        "held_le_10us",  "held_le_20us",  "held_le_50us",  "held_le_100us",
-        "held_le_200us", "held_le_500us", "held_le_1ms",   "held_le_2ms",
-        "held_le_5ms",   "held_le_10ms",  "held_le_20ms",  "held_le_50ms",
-        "held_le_100ms", "held_le_200ms", "held_le_500ms", "held_le_1s"};
-    static const double bound[16] = {10,    20,    50,    100,    200,    500,    1e3,   2e3,
-                                     5e3,   10e3,  20e3,  50e3,   100e3,  200e3,  500e3, 1e6};
     if (frames <= 0)
         return 0;
-    for (int k = 0; k < 16; k++)
-        if (s_counter_delta (r, i, key[k]) >= f * frames)
-            return bound[k];
+    for (int k = 0; k < COLO_COMPARE_HELD_BUCKETS; k++) {
+        const char *key = colo_compare_svc_counter_names[COLO_SVC_HELD_LE_10US + k];
+        if (s_counter_delta (r, i, key) >= f * frames)
+            return (double) colo_compare_held_le_ns[k] / 1000.0;
+    }
     return -1;
 }
 

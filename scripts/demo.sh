@@ -166,22 +166,21 @@ s_status() {
 # One value from a flattened status file: s_val FILE KEY.
 s_val() { awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$1" 2>/dev/null || echo 0; }
 
-# The hold-time histogram's buckets (each counts the frames held at most
-# that long) in status file $1: the least bound that fraction $2 of the $3
-# frames released kept to.
+# The hold-time histogram's buckets (compare.held_le_20us, ..._1ms, ..._1s:
+# each counts the frames held at most that long) in status file $1: the least
+# bound that fraction $2 of the $3 frames released kept to.
 s_within() {
     awk -v f="$2" -v out="$3" '
-        BEGIN {
-            n = split("10 µs,20 µs,50 µs,100 µs,200 µs,500 µs,1 ms,2 ms,5 ms,10 ms,20 ms,50 ms,100 ms,200 ms,500 ms,1 s", name, ",")
-            split("10us 20us 50us 100us 200us 500us 1ms 2ms 5ms 10ms 20ms 50ms 100ms 200ms 500ms 1s", key, " ")
-            for (i = 1; i <= n; i++) at["compare.held_le_" key[i]] = i
+        index($1, "compare.held_le_") == 1 && $2 >= f * out {
+            b = substr($1, 17); n = b + 0
+            unit = b ~ /us$/ ? " µs" : b ~ /ms$/ ? " ms" : " s"
+            us = n * (unit == " µs" ? 1 : unit == " ms" ? 1000 : 1000000)
+            if (best == "" || us < best) { best = us; name = n unit }
         }
-        $1 in at { c[at[$1]] = $2 }
         END {
-            if (out <= 0) { print "nothing held"; exit }
-            for (i = 1; i <= n; i++)
-                if (c[i] >= f * out) { print "within " name[i]; exit }
-            print "over 1 s"
+            if (out <= 0) print "nothing held"
+            else if (best == "") print "over 1 s"
+            else print "within " name
         }' "$1"
 }
 

@@ -50,9 +50,6 @@ const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT] = {
     "held_le_100ms",       "held_le_200ms",       "held_le_500ms",    "held_le_1s",
 };
 
-//  The hold-time histogram's bounds (COLO_SVC_HELD_LE_*).
-#define S_HELD_BUCKETS (COLO_SVC_HELD_LE_1S - COLO_SVC_HELD_LE_10US + 1)
-
 struct colo_compare_svc {
     colo_compare_svc_config_t cfg;
     char *id;
@@ -93,7 +90,7 @@ struct colo_compare_svc {
     int scan_timer, deadline_timer;
     uint64_t pcap_seq;
     uint64_t counters[COLO_SVC_COUNTER_COUNT];
-    uint64_t held_in[S_HELD_BUCKETS + 1];   //  frames out by hold time, one bucket each
+    uint64_t held_in[COLO_COMPARE_HELD_BUCKETS + 1];   //  frames out by hold time, one bucket each
     //  counters snapshot handed to other threads
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -197,7 +194,7 @@ colo_compare_svc_check (const colo_compare_svc_config_t *cfg, char *err, size_t 
 static void s_update_inputs (colo_compare_svc_t *self);
 
 //  The bounds, and one no time passes (past 1 s: the last bucket).
-static const uint64_t s_held_le_ns[S_HELD_BUCKETS + 1] = {
+const uint64_t colo_compare_held_le_ns[COLO_COMPARE_HELD_BUCKETS + 1] = {
     10000,    20000,    50000,     100000,    200000,    500000,     1000000,   2000000,
     5000000,  10000000, 20000000,  50000000,  100000000, 200000000,  500000000, 1000000000,
     UINT64_MAX};
@@ -215,7 +212,7 @@ int
 colo_compare_svc_x_held_bucket (uint64_t ns)
 {
     int b = s_held_below_pow2[63 - __builtin_clzll (ns | 1)];
-    return b + (ns > s_held_le_ns[b]);
+    return b + (ns > colo_compare_held_le_ns[b]);
 }
 
 //  Add the time the frames that left spent in colonet, in all and to the
@@ -604,7 +601,7 @@ s_collect (colo_compare_svc_t *self, uint64_t out[COLO_COMPARE_ALL_COUNTERS])
     self->counters[COLO_SVC_QUEUED_PRIMARY] = colo_compare_queued_primary (self->engine);
     self->counters[COLO_SVC_QUEUED_SECONDARY] = colo_compare_queued_secondary (self->engine);
     uint64_t le = 0;
-    for (int b = 0; b < S_HELD_BUCKETS; b++) {
+    for (int b = 0; b < COLO_COMPARE_HELD_BUCKETS; b++) {
         le += self->held_in[b];
         self->counters[COLO_SVC_HELD_LE_10US + b] = le;
     }

@@ -82,6 +82,11 @@ extern const char *const colo_compare_svc_counter_names[COLO_SVC_COUNTER_COUNT];
 
 #define COLO_COMPARE_ALL_COUNTERS (COLO_CMP_COUNTER_COUNT + COLO_SVC_COUNTER_COUNT)
 
+//  The hold-time histogram: its buckets' bounds in ns, held_le_10us's first
+//  (then UINT64_MAX, the bucket past 1 s), for readers of the counters.
+#define COLO_COMPARE_HELD_BUCKETS (COLO_SVC_HELD_LE_1S - COLO_SVC_HELD_LE_10US + 1)
+extern const uint64_t colo_compare_held_le_ns[COLO_COMPARE_HELD_BUCKETS + 1];
+
 //  The hold-time bucket of a frame held ns: 0 for at most 10 us (held_le_10us),
 //  ..., 15 for at most 1 s (held_le_1s), 16 past that (not for other use; the
 //  tests check it against the bounds).

@@ -689,6 +689,14 @@ s_family (s_text_t *t, const char *name, const char *type, const char *help)
     s_text (t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+//  An instance's labels: kind, instance and VM.
+static void
+s_inst_labels (const s_inst_t *in, char *buf, size_t cap)
+{
+    snprintf (buf, cap, "kind=\"%s\",instance=\"%s\",vm=\"%s\"", in->info.kind,
+              in->info.instance, in->info.vm);
+}
+
 //  The bound in seconds of a histogram bucket counter named "held_le_" and
 //  a number with us, ms or s ("held_le_20us", "held_le_1s"): > 0, or 0 when
 //  name is not one.
@@ -807,8 +815,7 @@ colo_ctldb_metrics (colo_ctldb_t *self, uint64_t now_ms, size_t *len)
             const s_inst_t *in = &self->inst[i];
             char labels[256];
             char name[2 * COLO_CTL_NAME_MAX + 2];
-            snprintf (labels, sizeof labels, "kind=\"%s\",instance=\"%s\",vm=\"%s\"",
-                      in->info.kind, in->info.instance, in->info.vm);
+            s_inst_labels (in, labels, sizeof labels);
             if (f == 0)
                 s_text (&t, "%s{%s} %d\n", inst_families[f][0], labels, s_alive (in, now_ms));
             else if (f == 1)
@@ -829,8 +836,7 @@ colo_ctldb_metrics (colo_ctldb_t *self, uint64_t now_ms, size_t *len)
     for (size_t i = 0; i < self->n_inst; i++) {
         const s_inst_t *in = &self->inst[i];
         char labels[256];
-        snprintf (labels, sizeof labels, "kind=\"%s\",instance=\"%s\",vm=\"%s\"",
-                  in->info.kind, in->info.instance, in->info.vm);
+        s_inst_labels (in, labels, sizeof labels);
         s_held_histogram (&t, in, labels);
     }
     if (t.failed) {
