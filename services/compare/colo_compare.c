@@ -794,6 +794,23 @@ s_tcp_ack_ok (colo_compare_t *self, s_conn_t *conn, s_item_t *h, int may_lower)
     return 0;
 }
 
+//  Release the head h of the connection's primary queue.
+static inline void
+s_tcp_let_go (colo_compare_t *self, s_conn_t *conn, s_item_t *h, colo_compare_counter_t why)
+{
+    s_clamp_window (conn, h);
+    s_pop (&conn->pq);
+    //  The next segment waited in the queue since it came (its line is
+    //  cold by now); it is looked at next, here or at the secondary's next
+    //  segment.
+    if (conn->pq.head) {
+        __builtin_prefetch (conn->pq.head);
+        self->warm = conn->pq.head;
+    }
+    s_note_released (conn, h);
+    s_release (self, h, why);
+}
+
 static void
 s_tcp_run (colo_compare_t *self, s_conn_t *conn)
 {
@@ -881,17 +898,7 @@ s_tcp_run (colo_compare_t *self, s_conn_t *conn)
                 && colo_seq_before_eq (h->end, conn->released_end))
                 why = COLO_CMP_RELEASED_RETRANSMIT;
         }
-        s_clamp_window (conn, h);
-        s_pop (&conn->pq);
-        //  The next segment waited in the queue since it came (its line is
-        //  cold by now); it is looked at next, here or at the secondary's
-        //  next segment.
-        if (conn->pq.head) {
-            __builtin_prefetch (conn->pq.head);
-            self->warm = conn->pq.head;
-        }
-        s_note_released (conn, h);
-        s_release (self, h, why);
+        s_tcp_let_go (self, conn, h, why);
     }
     if (!conn->diverged)
         s_tcp_drop_verified (self, conn);
@@ -955,6 +962,48 @@ s_tcp_note_ack (s_conn_t *conn, const s_item_t *item)
             conn->s_right_valid = 1;
         }
     }
+}
+
+//  1 if s_tcp_run would stop at the head h without doing anything: data,
+//  no SYN or RST, not all compared, and nothing of the secondary's queued.
+static inline int
+s_tcp_head_waits (const s_conn_t *conn, const s_item_t *h)
+{
+    return !(h->flags & (COLO_TCP_SYN | COLO_TCP_RST)) && h->end != h->seq && conn->cmp_valid
+           && colo_seq_after (h->end, conn->cmp_seq) && !conn->sq.head;
+}
+
+//  The common case in order: the secondary's segment is the twin of the
+//  primary head that waits for it (the same sequence range, at the
+//  compared point, nothing of the secondary's queued, data and no SYN, FIN
+//  or RST on either).  Its bytes are compared where they lie, its ack
+//  noted, the head released as s_tcp_run would release it, and the rest
+//  of the queue run only if its new head may go too; the segment itself
+//  is done with, never queued.  Returns 1 if so; 0 leaves the segment to
+//  the queued path, which also names a difference.  Saves the queued
+//  secondary's push, pop and compare loop and a turn of s_tcp_run: about
+//  155 instructions a packet of 1,720.
+static inline int
+s_tcp_twin (colo_compare_t *self, s_conn_t *conn, const s_item_t *item)
+{
+    s_item_t *h = conn->pq.head;
+    if (!h || conn->sq.head || !conn->cmp_valid || item->seq != conn->cmp_seq
+        || h->seq != conn->cmp_seq || item->end != h->end || item->end == item->seq
+        || ((item->flags | h->flags) & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST)))
+        return 0;
+    uint32_t n = item->end - item->seq;
+    if (memcmp (h->buf->data + h->r1_off, item->buf->data + item->r1_off, n) != 0)
+        return 0;
+    s_tcp_note_ack (conn, item);
+    conn->cmp_seq = item->end;
+    self->counters[COLO_CMP_BYTES_COMPARED] += n;
+    self->counters[COLO_CMP_SECONDARY_MATCHED]++;
+    if (!s_tcp_ack_ok (self, conn, h, 1))
+        return 1;   //  it waits for the secondary's ack
+    s_tcp_let_go (self, conn, h, COLO_CMP_RELEASED_MATCHED);
+    if (conn->pq.head && !s_tcp_head_waits (conn, conn->pq.head))
+        s_tcp_run (self, conn);
+    return 1;
 }
 
 static void
@@ -1399,6 +1448,14 @@ s_input_parsed (colo_compare_t *self, colo_buf_t **buf_p, const s_parsed_t *pars
         self->counters[COLO_CMP_SECONDARY_FRAMES]++;
         self->counters[COLO_CMP_SECONDARY_FLUSHED]++;
         s_let_go (buf_p, borrowed);
+        return 0;
+    }
+    if (!primary && conn->kind == S_KIND_TCP && parsed->kind == S_KIND_TCP
+        && !self->cfg.queued_only && s_tcp_twin (self, conn, item)) {
+        self->counters[COLO_CMP_SECONDARY_FRAMES]++;
+        s_let_go (buf_p, borrowed);
+        s_item_free (self, item);
+        s_busy_update (self, conn);
         return 0;
     }
     s_queue_t *q = primary ? &conn->pq : &conn->sq;

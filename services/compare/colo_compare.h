@@ -41,6 +41,10 @@ typedef struct {
                                     //  that hold the two to the same results)
     size_t lookahead_connections;   //  from this many connections, bursts are decoded
                                     //  ahead of their turn (2048; tests set 0)
+    int queued_only;                //  every secondary segment through the queue (0: one
+                                    //  that is the waiting primary head's twin is
+                                    //  compared in place; for tests that hold the two
+                                    //  to the same results)
 } colo_compare_config_t;
 
 //  Fill cfg with the defaults above (QEMU's for the first two).

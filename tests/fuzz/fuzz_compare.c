@@ -19,9 +19,12 @@
  *  through colo_compare_secondary_view, from the input bytes themselves
  *  (which the fuzzer owns and may not keep: the engine must copy what it
  *  keeps), and it decodes every frame in full (full_decode), where the
- *  first decodes plain IPv4 TCP segments only as far as compare needs.
- *  The view path runs the queued path's code on a borrowed item, and the
- *  lite decode must find what the full one finds, so the two engines must
+ *  first decodes plain IPv4 TCP segments only as far as compare needs;
+ *  and every secondary segment goes through its queue (queued_only),
+ *  where the first compares one that is the waiting primary head's twin
+ *  in place.  The view path runs the queued path's code on a borrowed
+ *  item, the lite decode must find what the full one finds, and the
+ *  in-place match must do what the queue does, so the two engines must
  *  agree on everything: after every record the
  *  same frames released in the same order with the same bytes, the same
  *  refusals, the same checkpoint requests with the same reason and text,
@@ -189,6 +192,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     b.engine = colo_compare_new (&cfg);
     cfg.lookahead_connections = 2048;
     cfg.full_decode = 1;
+    cfg.queued_only = 1;
     colo_compare_t *view = colo_compare_new (&cfg);
     if (!cmp || !view || !b.engine) {
         colo_compare_destroy (&cmp);

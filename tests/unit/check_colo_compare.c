@@ -24,6 +24,10 @@ static uint64_t s_now;
 //  colo_compare_secondary_frame with the bytes in a slab of their own (2),
 //  every assertion the same.
 static int s_via_view;
+//  The "queued" test case sends every secondary segment through the queue
+//  (queued_only), where the others compare a waiting primary's twin in
+//  place: every assertion the same.
+static int s_queued_only;
 
 static void
 s_setup (void)
@@ -32,9 +36,17 @@ s_setup (void)
     colo_compare_config_t cfg;
     colo_compare_config_defaults (&cfg);
     cfg.max_connections = 1024;
+    cfg.queued_only = s_queued_only;
     s_cmp = colo_compare_new (&cfg);
     ck_assert_ptr_nonnull (s_cmp);
     s_now = 1000;
+}
+
+static void
+s_setup_queued (void)
+{
+    s_queued_only = 1;
+    s_setup ();
 }
 
 static void
@@ -61,6 +73,7 @@ static colo_compare_t *
 s_new_with (colo_compare_config_t *cfg)
 {
     colo_compare_destroy (&s_cmp);
+    cfg->queued_only = s_queued_only;
     s_cmp = colo_compare_new (cfg);
     ck_assert_ptr_nonnull (s_cmp);
     return s_cmp;
@@ -687,6 +700,26 @@ START_TEST (test_fin_both_and_close)
     colo_compare_tick (s_cmp, s_now);
     ck_assert_uint_eq (colo_compare_connections (s_cmp), 0);
     ck_assert_uint_eq (s_counter (COLO_CMP_CONNS_CLOSED), 1);
+    ck_assert_int_eq (s_requests (NULL), 0);
+}
+END_TEST
+
+//  Data after a FIN (a broken guest) whose twin matches: the FIN's sequence
+//  number counts as released, so the data's end is not beyond what was
+//  released, but its bytes were never sent: matched, not a retransmission,
+//  whether the secondary's copy is compared in place or queued.
+START_TEST (test_data_after_fin_matched)
+{
+    s_handshake ();
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, NULL, 0));
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK | COLO_TCP_FIN, NULL, 0));
+    ck_assert_int_eq (s_released (), 1);
+    s_pri (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "x", 1));
+    ck_assert_int_eq (s_released (), 0);
+    s_sec (s_tcp (ISN_P + 1, ISN_C + 1, COLO_TCP_ACK, "x", 1));
+    ck_assert_int_eq (s_released (), 1);
+    ck_assert_uint_eq (s_counter (COLO_CMP_RELEASED_RETRANSMIT), 0);
+    ck_assert_uint_eq (s_counter (COLO_CMP_BYTES_COMPARED), 1);
     ck_assert_int_eq (s_requests (NULL), 0);
 }
 END_TEST
@@ -1600,6 +1633,7 @@ colo_compare_suite (void)
         test_pure_ack_judged_by_ack,
         test_fin_versus_rst,
         test_fin_both_and_close,
+        test_data_after_fin_matched,
         test_rst_after_both_fins_waits,
         test_rst_versus_fin,
         test_fin_matches_before_secondary_rst,
@@ -1623,11 +1657,13 @@ colo_compare_suite (void)
         test_after_failover_tracking_restarts,
     };
     //  The same cases with the secondary fed as buffers, as views (zero
-    //  copy), and as views into a slab the engine keeps rather than copies.
-    static const char *const names[3] = {"engine", "views", "slab views"};
-    void (*const setups[3]) (void) = {s_setup, s_setup_views, s_setup_slab_views};
-    TCase *tcs[3];
-    for (int m = 0; m < 3; m++) {
+    //  copy), as views into a slab the engine keeps rather than copies, and
+    //  as buffers that all go through the queue (no twin compared in place).
+    static const char *const names[4] = {"engine", "views", "slab views", "queued"};
+    void (*const setups[4]) (void) = {s_setup, s_setup_views, s_setup_slab_views,
+                                      s_setup_queued};
+    TCase *tcs[4];
+    for (int m = 0; m < 4; m++) {
         tcs[m] = tcase_create (names[m]);
         tcase_add_checked_fixture (tcs[m], setups[m], s_teardown);
         for (size_t i = 0; i < sizeof engine_tests / sizeof engine_tests[0]; i++)
