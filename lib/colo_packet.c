@@ -545,21 +545,8 @@ static int
 s_tcp_seg (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t l4, uint32_t l4_len, uint32_t doff,
            int padded)
 {
-    const uint8_t *th = frame + l4;
-    seg->sport = colo_get_be16 (th);
-    seg->dport = colo_get_be16 (th + 2);
-    seg->seq = colo_get_be32 (th + 4);
-    seg->ack = colo_get_be32 (th + 8);
-    seg->flags = th[13];
-    seg->window = colo_get_be16 (th + 14);
-    seg->l4_off = (uint8_t) l4;
-    seg->payload_off = l4 + doff;
-    seg->payload_len = l4_len - doff;
-    seg->info = padded ? S_INFO (COLO_PKT_INFO_PADDING) : 0;
-    seg->wscale = 0xff;
-    //  NOP NOP TS, the options of nearly every segment after the handshake
-    //  (timestamps on), set none of what the walk leaves here: no walk.
-    if (doff > 20 && !(doff == 32 && colo_get_be32 (th + 20) == 0x0101080au)) {
+    colo_packet_x_tcp_fields (seg, frame, l4, l4_len, doff, padded);
+    if (!colo_packet_x_tcp_plain_opts (frame + l4, doff)) {
         //  The option walk reads and leaves only these three fields here.
         colo_packet_t opts;
         opts.info = 0;

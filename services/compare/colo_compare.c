@@ -485,7 +485,7 @@ typedef struct {
 
 //  The item's fields for a TCP segment whose header is at l4_off of the
 //  frame (offsets from data, the first v bytes a virtio-net header).
-static void
+static inline void
 s_tcp_item (s_item_t *item, const uint8_t *data, uint32_t v, const colo_tcp_seg_t *seg,
             uint32_t l4_off)
 {
@@ -526,6 +526,19 @@ s_lite_taken (s_parsed_t *out, uint64_t *counters, uint8_t info, s_item_t *item)
     memset (item, 0, sizeof *item);
 }
 
+//  A TCP segment the light decode took (seg, its frame after v bytes of
+//  data) into out and the item.
+static inline __attribute__ ((always_inline)) void
+s_lite_tcp (s_parsed_t *out, uint64_t *counters, uint64_t seed, const uint8_t *data, uint32_t v,
+            const colo_tcp_seg_t *seg, s_item_t *item)
+{
+    colo_flow_key_hash_tcp (&out->key, &out->hash, data + v, seg, seed);
+    s_lite_taken (out, counters, seg->info, item);
+    s_tcp_item (item, data, v, seg, seg->l4_off);
+    out->kind = S_KIND_TCP;
+    out->reason = COLO_REASON_MISMATCH_TCP;
+}
+
 //  Decode a frame as a buffer holds it (data[0..len), the first v bytes a
 //  virtio-net header) into out and the item's fields, offsets from data;
 //  item->buf is left NULL.  The decoder's findings are counted only if
@@ -543,13 +556,18 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
     }
     const uint8_t *frame = data + v;
     len -= v;
+    if (lite) {
+        //  A seg of its own that nothing takes the address of out of line:
+        //  it stays in registers.
+        colo_tcp_seg_t plain;
+        if (colo_packet_tcp4_plain (&plain, frame, len)) {
+            s_lite_tcp (out, counters, seed, data, v, &plain, item);
+            return 0;
+        }
+    }
     colo_tcp_seg_t seg;
     if (lite && (colo_packet_tcp4 (&seg, frame, len) || colo_packet_tcp6 (&seg, frame, len))) {
-        colo_flow_key_hash_tcp (&out->key, &out->hash, frame, &seg, seed);
-        s_lite_taken (out, counters, seg.info, item);
-        s_tcp_item (item, data, v, &seg, seg.l4_off);
-        out->kind = S_KIND_TCP;
-        out->reason = COLO_REASON_MISMATCH_TCP;
+        s_lite_tcp (out, counters, seed, data, v, &seg, item);
         return 0;
     }
     colo_udp_seg_t useg;

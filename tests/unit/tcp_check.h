@@ -27,6 +27,17 @@ colo_test_key_differs (const colo_packet_t *pkt, const uint8_t *frame,
     return NULL;
 }
 
+//  1 if two light decodes found the same.
+static inline int
+colo_test_seg_equal (const colo_tcp_seg_t *a, const colo_tcp_seg_t *b)
+{
+    return a->seq == b->seq && a->ack == b->ack && a->payload_off == b->payload_off
+           && a->payload_len == b->payload_len && a->sport == b->sport && a->dport == b->dport
+           && a->window == b->window && a->vlan == b->vlan && a->flags == b->flags
+           && a->wscale == b->wscale && a->info == b->info && a->l3_off == b->l3_off
+           && a->l4_off == b->l4_off;
+}
+
 //  NULL if colo_packet_tcp4 (v6: colo_packet_tcp6) takes frame exactly when
 //  colo_packet_decode finds an IPv4 packet without options, not a fragment,
 //  carrying TCP (v6: an IPv6 packet whose next header is TCP), untagged or
@@ -44,6 +55,21 @@ colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
                 && pkt.l3_hdr_len == (v6 ? 40u : 20u) && !pkt.is_fragment;
     if (took != shape)
         return "which frames are taken";
+    if (!v6) {
+        //  colo_packet_tcp4_plain: the untagged ones with no TCP options or
+        //  NOP NOP TS alone, the same fields.
+        colo_tcp_seg_t plain;
+        int plain_took
+            = len <= UINT32_MAX && colo_packet_tcp4_plain (&plain, frame, (uint32_t) len);
+        uint32_t doff = took ? seg.payload_off - seg.l4_off : 0;
+        int plain_shape = took && seg.l3_off == 14
+                          && (doff == 20
+                              || (doff == 32 && colo_get_be32 (frame + 54) == 0x0101080au));
+        if (plain_took != plain_shape)
+            return "which frames the plain decoder takes";
+        if (plain_took && !colo_test_seg_equal (&plain, &seg))
+            return "the plain decoder's fields";
+    }
     if (!took)
         return NULL;
     uint32_t l3 = 14 + 4 * pkt.vlan_count;
