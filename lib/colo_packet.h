@@ -604,8 +604,14 @@ static inline void
 colo_flow_key_hash_udp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *frame,
                         const colo_udp_seg_t *seg, uint64_t seed)
 {
-    colo_flow_x_key_hash_at (key, hash, frame, seg->l3_off, seg->l4_off, seg->sport, seg->dport,
-                             seg->vlan, COLO_IPPROTO_UDP, seed);
+    //  Untagged IPv4 inline with constant offsets, as for TCP; the rest out
+    //  of line.
+    if (seg->l4_off == 34)
+        colo_flow_x_build4 (key, frame + 26, frame + 30, colo_get_be16 (frame + 34),
+                            colo_get_be16 (frame + 36), 0, COLO_IPPROTO_UDP, NULL, hash, seed);
+    else
+        colo_flow_x_key_hash_at (key, hash, frame, seg->l3_off, seg->l4_off, seg->sport,
+                                 seg->dport, seg->vlan, COLO_IPPROTO_UDP, seed);
 }
 
 static inline uint64_t

@@ -565,8 +565,11 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
             return 0;
         }
     }
+    //  Untagged IPv4 that says UDP is no TCP segment: no TCP decoder tried.
+    int udp4 = len >= 24 && frame[12] == 0x08 && frame[13] == 0x00 && frame[23] == 17;
     colo_tcp_seg_t seg;
-    if (lite && (colo_packet_tcp4 (&seg, frame, len) || colo_packet_tcp6 (&seg, frame, len))) {
+    if (lite && !udp4
+        && (colo_packet_tcp4 (&seg, frame, len) || colo_packet_tcp6 (&seg, frame, len))) {
         s_lite_tcp (out, counters, seed, data, v, &seg, item);
         return 0;
     }
