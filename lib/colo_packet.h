@@ -313,6 +313,26 @@ colo_packet_tcp4_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
     return 1;
 }
 
+//  The same of colo_packet_tcp6: untagged IPv6 whose next header is TCP,
+//  with no options or only NOP NOP TS.
+static inline __attribute__ ((always_inline)) int
+colo_packet_tcp6_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
+{
+    if (len < 74 || frame[12] != 0x86 || frame[13] != 0xdd || (frame[14] >> 4) != 6
+        || frame[20] != 6)
+        return 0;
+    uint32_t plen = colo_get_be16 (frame + 18);
+    if (plen < 20 || plen > len - 54)
+        return 0;
+    uint32_t doff = (uint32_t) (frame[66] >> 4) * 4;
+    if (doff > plen || !colo_packet_x_tcp_plain_opts (frame + 54, doff))
+        return 0;
+    colo_packet_x_tcp_fields (seg, frame, 54, plen, doff, len - 54 > plen);
+    seg->vlan = 0;
+    seg->l3_off = 14;
+    return 1;
+}
+
 //  What a comparator needs of a UDP datagram in IPv4 without options, not
 //  a fragment, or in IPv6 without extension headers; untagged or in one
 //  VLAN tag.  Host order.
