@@ -25,13 +25,17 @@
  *  - "engine": the engine as colo-compare runs it;
  *  - "engine_full": the same with full_decode (every frame decoded in
  *    full, as with rules loaded);
+ *  - "engine_queued": the same with queued_only (every secondary segment
+ *    through its connection's queue, none compared in place as the waiting
+ *    primary's twin): what the in-place path saves;
  *  - "bare": the least any comparator does: each secondary payload
  *    compared with its primary twin (memcmp, the offsets known in advance);
  *  - "copy": the staging copies alone, taken off every other mode.
  *  Rounds interleave the modes (each round runs each once), so load that
  *  comes and goes hits them alike; each figure is the best of --rounds
  *  (default 7).  Prints CPU ns per packet (process CPU time) and the ratios
- *  engine / bare and engine_full / engine; --json prints one JSON object.
+ *  engine / bare, engine_full / engine and engine / engine_queued; --json
+ *  prints one JSON object.
  *  --timestamps: every segment carries NOP NOP TS (as bench/compare's).
  *  --shape: what the frames carry (bench_stream.h): TCP over IPv4 (the
  *  default), over IPv6, over IPv4 in a VLAN tag, or UDP over IPv4, so the
@@ -63,8 +67,9 @@
 #define S_ROUNDS 7
 #define S_STAGE (1u << 20)  //  staging bytes per side (a batch is < 400 KiB)
 
-typedef enum { S_ENGINE, S_ENGINE_FULL, S_BARE, S_COPY, S_MODES } s_mode_t;
-static const char *const s_mode_names[S_MODES] = {"engine", "engine_full", "bare", "copy"};
+typedef enum { S_ENGINE, S_ENGINE_FULL, S_ENGINE_QUEUED, S_BARE, S_COPY, S_MODES } s_mode_t;
+static const char *const s_mode_names[S_MODES] = {"engine", "engine_full", "engine_queued",
+                                                  "bare", "copy"};
 
 static volatile uint64_t s_sink;
 static int s_secondary_first;
@@ -101,8 +106,9 @@ s_round (const bench_stream_t *s, s_mode_t mode, colo_buf_slab_t *slab,
     colo_compare_config_t cfg;
     colo_compare_config_defaults (&cfg);
     cfg.full_decode = mode == S_ENGINE_FULL;
+    cfg.queued_only = mode == S_ENGINE_QUEUED;
     colo_compare_t *engine = NULL;
-    if (mode == S_ENGINE || mode == S_ENGINE_FULL) {
+    if (mode == S_ENGINE || mode == S_ENGINE_FULL || mode == S_ENGINE_QUEUED) {
         engine = colo_compare_new (&cfg);
         if (!engine)
             return 0;
@@ -245,6 +251,7 @@ main (int argc, char **argv)
     }
     double vs_bare = per[S_BARE] > 0 ? per[S_ENGINE] / per[S_BARE] : 0;
     double full_vs = per[S_ENGINE] > 0 ? per[S_ENGINE_FULL] / per[S_ENGINE] : 0;
+    double vs_queued = per[S_ENGINE_QUEUED] > 0 ? per[S_ENGINE] / per[S_ENGINE_QUEUED] : 0;
     if (json) {
         printf ("{\"benchmark\":\"engine\",\"shape\":\"%s\",\"timestamps\":%s,"
                 "\"secondary_first\":%s,\"segments\":%llu,\"connections\":%u,\"rounds\":%d",
@@ -255,8 +262,9 @@ main (int argc, char **argv)
             if (best[m])
                 printf (",\"%s_cpu_ns_per_packet\":%.1f", s_mode_names[m], per[m]);
         if (only < 0)
-            printf (",\"engine_vs_bare\":%.2f,\"engine_full_vs_engine\":%.2f", vs_bare,
-                    full_vs);
+            printf (",\"engine_vs_bare\":%.2f,\"engine_full_vs_engine\":%.2f"
+                    ",\"engine_vs_engine_queued\":%.2f",
+                    vs_bare, full_vs, vs_queued);
         printf ("}\n");
     }
     else {
@@ -266,14 +274,15 @@ main (int argc, char **argv)
                 bench_timestamps && bench_shape != BENCH_UDP4 ? " (with timestamps)" : "",
                 bench_conns, S_BATCH, s_secondary_first ? ", the secondary's first" : "",
                 rounds);
-        printf ("  %-12s %14s\n", "mode", "CPU ns/pkt");
+        printf ("  %-14s %12s\n", "mode", "CPU ns/pkt");
         for (int m = 0; m < S_MODES; m++)
             if (best[m])
-                printf ("  %-12s %14.1f%s\n", s_mode_names[m], per[m],
+                printf ("  %-14s %12.1f%s\n", s_mode_names[m], per[m],
                         m == S_COPY ? "   (staging copies; taken off the others)" : "");
         if (only < 0)
-            printf ("  engine / bare: x%.2f; engine_full / engine: x%.2f\n", vs_bare,
-                    full_vs);
+            printf ("  engine / bare: x%.2f; engine_full / engine: x%.2f; "
+                    "engine / engine_queued: x%.2f\n",
+                    vs_bare, full_vs, vs_queued);
     }
     colo_buf_slab_release (&slab);
     colo_buf_slab_release (&sslab);
