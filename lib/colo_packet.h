@@ -289,6 +289,40 @@ colo_packet_x_tcp_plain_opts (const uint8_t *th, uint32_t doff)
     return doff == 20 || (doff == 32 && colo_get_be32 (th + 20) == 0x0101080au);
 }
 
+//  The plain decoders below with the IP header at l3 (14, or 18 after a
+//  tag: a constant once inlined), the ethertype (and tag) seen; IPv6 if
+//  v6.  Sets all of seg but vlan.  (Theirs; not for other use.)
+static inline __attribute__ ((always_inline)) int
+colo_packet_x_tcp_plain_at (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len,
+                            uint32_t l3, int v6)
+{
+    const uint8_t *ip = frame + l3;
+    uint32_t l4 = l3 + (v6 ? 40 : 20), l4_len;
+    if (len < l4 + 20)
+        return 0;
+    if (!v6) {
+        if (ip[0] != 0x45 || ip[9] != 6)
+            return 0;
+        uint32_t tot = colo_get_be16 (ip + 2);
+        if (tot < 40 || tot > len - l3 || (colo_get_be16 (ip + 6) & 0x3fff))
+            return 0;
+        l4_len = tot - 20;
+    }
+    else {
+        if ((ip[0] >> 4) != 6 || ip[6] != 6)
+            return 0;
+        l4_len = colo_get_be16 (ip + 4);
+        if (l4_len < 20 || l4_len > len - l4)
+            return 0;
+    }
+    uint32_t doff = (uint32_t) (frame[l4 + 12] >> 4) * 4;
+    if (doff > l4_len || !colo_packet_x_tcp_plain_opts (frame + l4, doff))
+        return 0;
+    colo_packet_x_tcp_fields (seg, frame, l4, l4_len, doff, len - l4 > l4_len);
+    seg->l3_off = (uint8_t) l3;
+    return 1;
+}
+
 //  colo_packet_tcp4 of the shape nearly every frame has, inline: untagged
 //  IPv4 without options, not a fragment, TCP with no options or only NOP
 //  NOP TS.  1 and *seg filled as colo_packet_tcp4 fills it; 0 for any
@@ -298,18 +332,10 @@ colo_packet_x_tcp_plain_opts (const uint8_t *th, uint32_t doff)
 static inline __attribute__ ((always_inline)) int
 colo_packet_tcp4_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
 {
-    if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45
-        || frame[23] != 6)
+    if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00
+        || !colo_packet_x_tcp_plain_at (seg, frame, len, 14, 0))
         return 0;
-    uint32_t tot = colo_get_be16 (frame + 16);
-    if (tot < 40 || tot > len - 14 || (colo_get_be16 (frame + 20) & 0x3fff))
-        return 0;
-    uint32_t doff = (uint32_t) (frame[46] >> 4) * 4;
-    if (doff > tot - 20 || !colo_packet_x_tcp_plain_opts (frame + 34, doff))
-        return 0;
-    colo_packet_x_tcp_fields (seg, frame, 34, tot - 20, doff, len - 14 > tot);
     seg->vlan = 0;
-    seg->l3_off = 14;
     return 1;
 }
 
@@ -318,18 +344,27 @@ colo_packet_tcp4_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
 static inline __attribute__ ((always_inline)) int
 colo_packet_tcp6_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
 {
-    if (len < 74 || frame[12] != 0x86 || frame[13] != 0xdd || (frame[14] >> 4) != 6
-        || frame[20] != 6)
+    if (len < 74 || frame[12] != 0x86 || frame[13] != 0xdd
+        || !colo_packet_x_tcp_plain_at (seg, frame, len, 14, 1))
         return 0;
-    uint32_t plen = colo_get_be16 (frame + 18);
-    if (plen < 20 || plen > len - 54)
-        return 0;
-    uint32_t doff = (uint32_t) (frame[66] >> 4) * 4;
-    if (doff > plen || !colo_packet_x_tcp_plain_opts (frame + 54, doff))
-        return 0;
-    colo_packet_x_tcp_fields (seg, frame, 54, plen, doff, len - 54 > plen);
     seg->vlan = 0;
-    seg->l3_off = 14;
+    return 1;
+}
+
+//  The same in one VLAN tag (802.1Q or 802.1ad), IPv4 (as colo_packet_tcp4
+//  fills seg) or IPv6 (as colo_packet_tcp6 does).
+static inline __attribute__ ((always_inline)) int
+colo_packet_tcp_plain_tagged (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
+{
+    if (len < 58)
+        return 0;
+    uint16_t outer = colo_get_be16 (frame + 12), inner = colo_get_be16 (frame + 16);
+    if ((outer != COLO_ETHERTYPE_VLAN && outer != COLO_ETHERTYPE_QINQ)
+        || !(inner == COLO_ETHERTYPE_IPV4 ? colo_packet_x_tcp_plain_at (seg, frame, len, 18, 0)
+             : inner == COLO_ETHERTYPE_IPV6 ? colo_packet_x_tcp_plain_at (seg, frame, len, 18, 1)
+                                            : 0))
+        return 0;
+    seg->vlan = colo_get_be16 (frame + 14) & 0x0fff;
     return 1;
 }
 
@@ -614,6 +649,10 @@ colo_flow_key_hash_tcp (colo_flow_key_t *key, uint64_t *hash, const uint8_t *fra
     else if (seg->l4_off == 54)   //  untagged IPv6 (tagged IPv4 is at 38, tagged IPv6 at 58)
         colo_flow_x_build6 (key, frame + 22, frame + 38, colo_get_be16 (frame + 54),
                             colo_get_be16 (frame + 56), 0, COLO_IPPROTO_TCP, NULL, hash, seed);
+    else if (seg->l4_off == 38)   //  IPv4 in one tag
+        colo_flow_x_build4 (key, frame + 30, frame + 34, colo_get_be16 (frame + 38),
+                            colo_get_be16 (frame + 40), seg->vlan, COLO_IPPROTO_TCP, NULL, hash,
+                            seed);
     else
         colo_flow_x_key_hash_at (key, hash, frame, seg->l3_off, seg->l4_off, seg->sport,
                                  seg->dport, seg->vlan, COLO_IPPROTO_TCP, seed);

@@ -569,6 +569,11 @@ s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint
             s_lite_tcp (out, counters, seed, data, v, &plain6, item);
             return 0;
         }
+        colo_tcp_seg_t tagged;
+        if (colo_packet_tcp_plain_tagged (&tagged, frame, len)) {
+            s_lite_tcp (out, counters, seed, data, v, &tagged, item);
+            return 0;
+        }
     }
     //  Untagged IPv4 that says UDP is no TCP segment: no TCP decoder tried.
     int udp4 = len >= 24 && frame[12] == 0x08 && frame[13] == 0x00 && frame[23] == 17;

@@ -55,22 +55,32 @@ colo_test_light_differs (const uint8_t *frame, size_t len, int v6)
                 && pkt.l3_hdr_len == (v6 ? 40u : 20u) && !pkt.is_fragment;
     if (took != shape)
         return "which frames are taken";
-    //  colo_packet_tcp4_plain (v6: _tcp6_plain): the untagged ones with no
-    //  TCP options or NOP NOP TS alone, the same fields.
-    colo_tcp_seg_t plain;
+    //  colo_packet_tcp4_plain (v6: _tcp6_plain), and
+    //  colo_packet_tcp_plain_tagged of this family: the ones with no TCP
+    //  options or NOP NOP TS alone, untagged and in one tag, the same fields.
+    colo_tcp_seg_t plain, tagged;
     memset (&plain, 0, sizeof plain);
+    memset (&tagged, 0, sizeof tagged);
     int plain_took = len <= UINT32_MAX
                      && (v6 ? colo_packet_tcp6_plain (&plain, frame, (uint32_t) len)
                             : colo_packet_tcp4_plain (&plain, frame, (uint32_t) len));
+    int tagged_took = len <= UINT32_MAX
+                      && colo_packet_tcp_plain_tagged (&tagged, frame, (uint32_t) len)
+                      && colo_get_be16 (frame + 16)
+                             == (v6 ? COLO_ETHERTYPE_IPV6 : COLO_ETHERTYPE_IPV4);
     uint32_t doff = took ? seg.payload_off - seg.l4_off : 0;
-    int plain_shape
-        = took && seg.l3_off == 14
+    int plain_opts
+        = took
           && (doff == 20
               || (doff == 32 && colo_get_be32 (frame + seg.l4_off + 20) == 0x0101080au));
-    if (plain_took != plain_shape)
+    if (plain_took != (plain_opts && seg.l3_off == 14))
         return "which frames the plain decoder takes";
+    if (tagged_took != (plain_opts && seg.l3_off == 18))
+        return "which frames the tagged plain decoder takes";
     if (plain_took && !colo_test_seg_equal (&plain, &seg))
         return "the plain decoder's fields";
+    if (tagged_took && !colo_test_seg_equal (&tagged, &seg))
+        return "the tagged plain decoder's fields";
     if (!took)
         return NULL;
     uint32_t l3 = 14 + 4 * pkt.vlan_count;
