@@ -323,6 +323,20 @@ colo_packet_x_tcp_plain_at (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t 
     return 1;
 }
 
+//  The plain decoders below untagged: IPv6 if v6.  (Theirs; not for other
+//  use.)
+static inline __attribute__ ((always_inline)) int
+colo_packet_x_tcp_plain_untagged (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len,
+                                  int v6)
+{
+    if (len < (v6 ? 74u : 54u)
+        || colo_get_be16 (frame + 12) != (v6 ? COLO_ETHERTYPE_IPV6 : COLO_ETHERTYPE_IPV4)
+        || !colo_packet_x_tcp_plain_at (seg, frame, len, 14, v6))
+        return 0;
+    seg->vlan = 0;
+    return 1;
+}
+
 //  colo_packet_tcp4 of the shape nearly every frame has, inline: untagged
 //  IPv4 without options, not a fragment, TCP with no options or only NOP
 //  NOP TS.  1 and *seg filled as colo_packet_tcp4 fills it; 0 for any
@@ -332,11 +346,7 @@ colo_packet_x_tcp_plain_at (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t 
 static inline __attribute__ ((always_inline)) int
 colo_packet_tcp4_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
 {
-    if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00
-        || !colo_packet_x_tcp_plain_at (seg, frame, len, 14, 0))
-        return 0;
-    seg->vlan = 0;
-    return 1;
+    return colo_packet_x_tcp_plain_untagged (seg, frame, len, 0);
 }
 
 //  The same of colo_packet_tcp6: untagged IPv6 whose next header is TCP,
@@ -344,11 +354,7 @@ colo_packet_tcp4_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
 static inline __attribute__ ((always_inline)) int
 colo_packet_tcp6_plain (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len)
 {
-    if (len < 74 || frame[12] != 0x86 || frame[13] != 0xdd
-        || !colo_packet_x_tcp_plain_at (seg, frame, len, 14, 1))
-        return 0;
-    seg->vlan = 0;
-    return 1;
+    return colo_packet_x_tcp_plain_untagged (seg, frame, len, 1);
 }
 
 //  The same in one VLAN tag (802.1Q or 802.1ad), IPv4 (as colo_packet_tcp4
