@@ -449,52 +449,6 @@ s_decode_arp (colo_packet_t *pkt, const uint8_t *frame, uint32_t len)
     return COLO_PKT_OK;
 }
 
-//  The IP layer of the light decoders (colo_packet_tcp4, _tcp6, _udp and
-//  the full decoder's shortcut), its header at l3 (l3 <= len, the ethertype
-//  seen): IPv4 without options, not a fragment (v6 0), or IPv6 without
-//  extension headers (v6 1), carrying proto, its length within the frame.
-//  Returns 1 and the bytes of IP payload (at l3 + 20, or + 40) in *l4_len.
-//  This and the helpers below are inlined by force: each caller's constant
-//  l3 and v6 then fold away (left to the compiler, one shared copy cost the
-//  plain IPv4 segment 36 instructions a packet more).
-static inline __attribute__ ((always_inline)) int
-s_light_ip (const uint8_t *frame, uint32_t len, uint32_t l3, int v6, uint8_t proto,
-            uint32_t *l4_len)
-{
-    const uint8_t *ip = frame + l3;
-    if (!v6) {
-        if (len - l3 < 20 || ip[0] != 0x45 || ip[9] != proto)
-            return 0;
-        uint32_t tot = colo_get_be16 (ip + 2);
-        if (tot < 20 || tot > len - l3 || (colo_get_be16 (ip + 6) & 0x3fff))
-            return 0;
-        *l4_len = tot - 20;
-        return 1;
-    }
-    if (len - l3 < 40 || (ip[0] >> 4) != 6 || ip[6] != proto)
-        return 0;
-    uint32_t plen = colo_get_be16 (ip + 4);
-    if (plen > len - l3 - 40)
-        return 0;
-    *l4_len = plen;
-    return 1;
-}
-
-//  That IP layer carrying TCP with a sound data offset: 1, the IP payload's
-//  length and the TCP data offset.
-static inline __attribute__ ((always_inline)) int
-s_light_tcp (const uint8_t *frame, uint32_t len, uint32_t l3, int v6, uint32_t *l4_len,
-             uint32_t *doff_p)
-{
-    if (!s_light_ip (frame, len, l3, v6, COLO_IPPROTO_TCP, l4_len) || *l4_len < 20)
-        return 0;
-    uint32_t doff = (uint32_t) (frame[l3 + (v6 ? 40 : 20) + 12] >> 4) * 4;
-    if (doff < 20 || doff > *l4_len)
-        return 0;
-    *doff_p = doff;
-    return 1;
-}
-
 //  The shape most frames have: untagged IPv4 without options, not a
 //  fragment, TCP with a sound data offset.  Returns 1 and the IP total
 //  length and the TCP data offset when frame has it.
@@ -503,7 +457,7 @@ s_plain_tcp4 (const uint8_t *frame, uint32_t len, uint32_t *tot_p, uint32_t *dof
 {
     uint32_t l4_len;
     if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00
-        || !s_light_tcp (frame, len, 14, 0, &l4_len, doff_p))
+        || !colo_packet_x_light_tcp (frame, len, 14, 0, &l4_len, doff_p))
         return 0;
     *tot_p = l4_len + 20;
     return 1;
@@ -577,7 +531,7 @@ s_tcp_at (colo_tcp_seg_t *seg, const uint8_t *frame, uint32_t len, uint32_t l3, 
           int v6)
 {
     uint32_t l4_len, doff;
-    if (!s_light_tcp (frame, len, l3, v6, &l4_len, &doff))
+    if (!colo_packet_x_light_tcp (frame, len, l3, v6, &l4_len, &doff))
         return 0;
     uint32_t l4 = l3 + (v6 ? 40 : 20);
     seg->vlan = vlan;
@@ -632,7 +586,7 @@ s_udp_at (colo_udp_seg_t *seg, const uint8_t *frame, uint32_t len, uint32_t l3, 
           int v6)
 {
     uint32_t l4_len;
-    if (!s_light_ip (frame, len, l3, v6, COLO_IPPROTO_UDP, &l4_len) || l4_len < 8)
+    if (!colo_packet_x_light_ip (frame, len, l3, v6, COLO_IPPROTO_UDP, &l4_len) || l4_len < 8)
         return 0;
     uint32_t l4 = l3 + (v6 ? 40 : 20);
     const uint8_t *uh = frame + l4;
