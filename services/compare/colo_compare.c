@@ -303,24 +303,31 @@ s_unlink (s_queue_t *q, s_item_t *prev, s_item_t *item)
     item->next = NULL;
 }
 
-static void
+//  The released ring is full: twice its size.  -1 when there is no memory.
+static __attribute__ ((noinline, cold)) int
+s_out_grow (colo_compare_t *self)
+{
+    size_t cap = self->out_cap * 2;
+    colo_buf_t **grown = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
+    if (!grown)
+        return -1;
+    for (size_t i = 0; i < self->out_count; i++)
+        grown[i] = self->out[(self->out_head + i) & (self->out_cap - 1)];
+    free (self->out);
+    self->out = grown;
+    self->out_cap = cap;
+    self->out_head = 0;
+    return 0;
+}
+
+static inline void
 s_out_push (colo_compare_t *self, colo_buf_t *buf)
 {
-    if (self->out_count == self->out_cap) {
-        size_t cap = self->out_cap * 2;
-        colo_buf_t **grown = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
-        if (!grown) {
-            //  Cannot grow: this is memory exhaustion, not input; say so loudly.
-            colo_error ("compare: out of memory queueing a released frame; frame lost");
-            colo_buf_destroy (&buf);
-            return;
-        }
-        for (size_t i = 0; i < self->out_count; i++)
-            grown[i] = self->out[(self->out_head + i) & (self->out_cap - 1)];
-        free (self->out);
-        self->out = grown;
-        self->out_cap = cap;
-        self->out_head = 0;
+    if (self->out_count == self->out_cap && s_out_grow (self) != 0) {
+        //  Cannot grow: this is memory exhaustion, not input; say so loudly.
+        colo_error ("compare: out of memory queueing a released frame; frame lost");
+        colo_buf_destroy (&buf);
+        return;
     }
     self->out[(self->out_head + self->out_count) & (self->out_cap - 1)] = buf;
     self->out_count++;
