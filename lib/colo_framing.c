@@ -119,25 +119,35 @@ s_start_frame (colo_framing_t *self, const uint8_t *hdr)
     return COLO_FRAMING_NEED_MORE;
 }
 
-//  The fast path: between frames, with a whole valid frame (header
-//  included) at data, the usual case for a large read: the frame in one
-//  pass (the caller counts it; its size is hdr_size + its len).  NULL for
-//  anything else, errors included, which the general path handles.
+//  A whole valid frame (header included) at data[0..len), for a header of
+//  hdr_size bytes (vnet: with the vnet_hdr_len field): its len and
+//  vnet_hdr_len.  0 for anything else, errors included, which the general
+//  path handles.
 static inline int
-s_whole_header (const colo_framing_t *self, const uint8_t *data, size_t len, uint32_t *flen_p,
-                uint32_t *vlen_p)
+s_whole_at (const uint8_t *data, size_t len, size_t hdr_size, int vnet, uint32_t *flen_p,
+            uint32_t *vlen_p)
 {
-    size_t hdr_size = self->hdr_size;
-    if (self->cur || self->hdr_have != 0 || len < hdr_size)
+    if (len < hdr_size)
         return 0;
     uint32_t flen = colo_get_be32 (data);
-    uint32_t vlen = self->vnet ? colo_get_be32 (data + 4) : 0;
+    uint32_t vlen = vnet ? colo_get_be32 (data + 4) : 0;
     if (flen == 0 || flen > COLO_FRAME_MAX || vlen > COLO_VNET_HDR_MAX || vlen > flen
         || len - hdr_size < flen)
         return 0;
     *flen_p = flen;
     *vlen_p = vlen;
     return 1;
+}
+
+//  The fast path: between frames, with a whole valid frame at data, the
+//  usual case for a large read: the frame in one pass (the caller counts
+//  it; its size is hdr_size + its len).
+static inline int
+s_whole_header (const colo_framing_t *self, const uint8_t *data, size_t len, uint32_t *flen_p,
+                uint32_t *vlen_p)
+{
+    return !self->cur && self->hdr_have == 0
+           && s_whole_at (data, len, self->hdr_size, self->vnet, flen_p, vlen_p);
 }
 
 static inline colo_buf_t *
@@ -269,29 +279,48 @@ colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t len,
 }
 
 int
-colo_framing_views (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
-                    colo_frame_view_t *out, int max, uint64_t now_ns)
+colo_framing_views_in (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
+                       colo_frame_view_t *out, int max, uint64_t now_ns, colo_buf_slab_t *slab,
+                       uint64_t *bytes_p)
 {
     size_t pos = 0;
     uint64_t bytes = 0;
     int n = 0;
-    uint32_t flen, vlen;
-    while (n < max && s_whole_header (self, data + pos, len - pos, &flen, &vlen)) {
-        out[n].data = data + pos + self->hdr_size;
-        out[n].len = flen;
-        out[n].vnet_hdr_len = (uint16_t) vlen;
-        out[n].ts_ns = now_ns;
-        out[n].slab = NULL;
-        self->last_len = flen;
-        self->last_vnet = vlen;
-        bytes += flen;
-        pos += self->hdr_size + flen;
-        n++;
+    //  Between frames only (a frame begun by a feed is finished by one);
+    //  the loop keeps the header's shape in registers, not in self.
+    if (!self->cur && self->hdr_have == 0) {
+        const size_t hdr_size = self->hdr_size;
+        const int vnet = self->vnet;
+        uint32_t fl = 0, vl = 0;   //  s_whole_at sets them only for a frame it takes
+        while (n < max && s_whole_at (data + pos, len - pos, hdr_size, vnet, &fl, &vl)) {
+            const uint8_t *hdr = data + pos;
+            out[n].data = hdr + hdr_size;
+            out[n].len = fl;
+            out[n].vnet_hdr_len = (uint16_t) vl;
+            out[n].ts_ns = now_ns;
+            out[n].slab = slab;
+            bytes += fl;
+            pos += hdr_size + fl;
+            n++;
+        }
+        if (n > 0) {
+            self->last_len = fl;
+            self->last_vnet = vl;
+        }
     }
     self->counters[COLO_FRAMING_FRAMES] += (uint64_t) n;
     self->counters[COLO_FRAMING_BYTES] += bytes;
     *consumed = pos;
+    if (bytes_p)
+        *bytes_p = bytes;
     return n;
+}
+
+int
+colo_framing_views (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
+                    colo_frame_view_t *out, int max, uint64_t now_ns)
+{
+    return colo_framing_views_in (self, data, len, consumed, out, max, now_ns, NULL, NULL);
 }
 
 colo_framing_result_t

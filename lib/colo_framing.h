@@ -92,6 +92,11 @@ int colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t le
 //  like the feeds; *consumed is the bytes the views cover.  Returns n.
 int colo_framing_views (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
                         colo_frame_view_t *out, int max, uint64_t now_ns);
+//  colo_framing_views, with each view's slab set to slab, and the views'
+//  bytes (their len summed) in *bytes_p when bytes_p is not NULL.
+int colo_framing_views_in (colo_framing_t *self, const uint8_t *data, size_t len,
+                           size_t *consumed, colo_frame_view_t *out, int max, uint64_t now_ns,
+                           colo_buf_slab_t *slab, uint64_t *bytes_p);
 
 //  Counters of this decoder (COLO_FRAMING_COUNTER_COUNT values).
 const uint64_t *colo_framing_counters (const colo_framing_t *self);

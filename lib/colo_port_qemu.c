@@ -626,84 +626,122 @@ s_discard_input (s_qemu_t *q)
 
 //  ---------------------------------------------------------------- sending
 
+//  One sendmsg() of frames bufs[0..n) (n <= S_BATCH), the first of them
+//  skip bytes in (written in part before).  Returns what sendmsg returned;
+//  *want_p is the bytes asked for.
+static ssize_t
+s_sendmsg_frames (s_qemu_t *q, colo_buf_t *const *bufs, size_t n, size_t skip,
+                  size_t *want_p)
+{
+    struct iovec iov[2 * S_BATCH];
+    uint8_t hdr[S_BATCH][COLO_FRAMING_HDR_MAX];
+    int niov = 0;
+    size_t want = 0;
+    const size_t hl = colo_framing_header_len (q->vnet);
+    for (size_t k = 0; k < n; k++) {
+        colo_buf_t *buf = bufs[k];
+        if (k > 0)
+            skip = 0;
+        //  A frame read in the same slab as the one before it lies right
+        //  after it, behind its header as it came: when those bytes are the
+        //  header to send, the two go as one piece of memory (a run of
+        //  frames read together is one iovec).
+        if (skip == 0 && buf->slab && niov > 0
+            && (const uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len
+                   == buf->data - hl
+            && colo_framing_is_header (buf->data - hl, buf->len, q->vnet, buf->vnet_hdr_len)) {
+            iov[niov - 1].iov_len += hl + buf->len;
+            want += hl + buf->len;
+            continue;
+        }
+        colo_framing_encode_header (hdr[k], buf->len, q->vnet, buf->vnet_hdr_len);
+        if (skip < hl) {
+            iov[niov].iov_base = hdr[k] + skip;
+            iov[niov++].iov_len = hl - skip;
+            want += hl - skip;
+            skip = 0;
+        }
+        else
+            skip -= hl;
+        if (buf->len > skip) {
+            iov[niov].iov_base = buf->data + skip;
+            iov[niov++].iov_len = buf->len - skip;
+            want += buf->len - skip;
+        }
+    }
+    struct msghdr msg;
+    memset (&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t) niov;
+    *want_p = want;
+    return sendmsg (q->cfd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+//  After done bytes of frames bufs[0..n) went (the first skip bytes in):
+//  the frames that went whole, counted and destroyed; *skip_p becomes the
+//  bytes written of the next one.  Returns how many went whole.
+static size_t
+s_frames_sent (s_qemu_t *q, colo_buf_t **bufs, size_t n, size_t done, size_t *skip_p)
+{
+    const size_t hl = colo_framing_header_len (q->vnet);
+    size_t whole = 0;
+    uint64_t bytes = 0;
+    size_t skip = *skip_p;
+    while (done > 0 && whole < n) {
+        size_t total = hl + bufs[whole]->len - skip;
+        if (done < total) {
+            skip += done;
+            break;
+        }
+        done -= total;
+        skip = 0;
+        bytes += bufs[whole]->len;
+        whole++;
+    }
+    *skip_p = skip;
+    q->port->counters[COLO_PORT_TX_FRAMES] += (uint64_t) whole;
+    q->port->counters[COLO_PORT_TX_BYTES] += bytes;
+    colo_buf_destroy_array (bufs, (int) whole);
+    return whole;
+}
+
+//  A sendmsg() that failed: 1 to try again (EINTR), else 0 after noting
+//  it: a full socket asks to be told when it drains, an error drops the
+//  connection.
+static int
+s_send_failed (s_qemu_t *q)
+{
+    if (errno == EINTR)
+        return 1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s_want_output (q, 1);
+        return 0;
+    }
+    if (errno != EPIPE && errno != ECONNRESET)
+        q->port->counters[COLO_PORT_ERRORS]++;
+    s_conn_lost (q, strerror (errno), S_DRAIN_READS);
+    return 0;
+}
+
 //  Write queued frames until the queue is empty or the socket is full.
 static void
 s_flush (s_qemu_t *q)
 {
     while (q->outq.count > 0 && s_connected (q)) {
-        struct iovec iov[2 * S_BATCH];
-        uint8_t hdr[S_BATCH][COLO_FRAMING_HDR_MAX];
-        int niov = 0;
-        size_t want = 0;
+        colo_buf_t *batch[S_BATCH];
         size_t frames = q->outq.count < S_BATCH ? q->outq.count : S_BATCH;
-        const size_t hl = colo_framing_header_len (q->vnet);
-        for (size_t k = 0; k < frames; k++) {
-            colo_buf_t *buf = s_fifo_at (&q->outq, k);
-            size_t skip = k == 0 ? q->out_off : 0;
-            //  A frame read in the same slab as the one before it lies
-            //  right after it, behind its header as it came: when those
-            //  bytes are the header to send, the two go as one piece of
-            //  memory (a run of frames read together is one iovec).
-            if (skip == 0 && buf->slab && niov > 0
-                && (const uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len
-                       == buf->data - hl
-                && colo_framing_is_header (buf->data - hl, buf->len, q->vnet,
-                                           buf->vnet_hdr_len)) {
-                iov[niov - 1].iov_len += hl + buf->len;
-                want += hl + buf->len;
-                continue;
-            }
-            colo_framing_encode_header (hdr[k], buf->len, q->vnet, buf->vnet_hdr_len);
-            if (skip < hl) {
-                iov[niov].iov_base = hdr[k] + skip;
-                iov[niov++].iov_len = hl - skip;
-                want += hl - skip;
-                skip = 0;
-            }
-            else
-                skip -= hl;
-            if (buf->len > skip) {
-                iov[niov].iov_base = buf->data + skip;
-                iov[niov++].iov_len = buf->len - skip;
-                want += buf->len - skip;
-            }
-        }
-        struct msghdr msg;
-        memset (&msg, 0, sizeof msg);
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t) niov;
-        ssize_t n = sendmsg (q->cfd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        for (size_t k = 0; k < frames; k++)
+            batch[k] = s_fifo_at (&q->outq, k);
+        size_t want = 0;
+        ssize_t n = s_sendmsg_frames (q, batch, frames, q->out_off, &want);
         if (n < 0) {
-            if (errno == EINTR)
+            if (s_send_failed (q))
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                s_want_output (q, 1);
-                return;
-            }
-            if (errno != EPIPE && errno != ECONNRESET)
-                q->port->counters[COLO_PORT_ERRORS]++;
-            s_conn_lost (q, strerror (errno), S_DRAIN_READS);
             return;
         }
-        size_t done = (size_t) n;
-        colo_buf_t *sent[S_BATCH];
-        int nsent = 0;
-        uint64_t bytes = 0;
-        while (done > 0) {
-            colo_buf_t *buf = s_fifo_at (&q->outq, 0);
-            size_t total = hl + buf->len - q->out_off;
-            if (done < total) {
-                q->out_off += done;
-                break;
-            }
-            done -= total;
-            q->out_off = 0;
-            bytes += buf->len;
-            sent[nsent++] = s_fifo_pop (&q->outq);
-        }
-        q->port->counters[COLO_PORT_TX_FRAMES] += (uint64_t) nsent;
-        q->port->counters[COLO_PORT_TX_BYTES] += bytes;
-        colo_buf_destroy_array (sent, nsent);
+        size_t whole = s_frames_sent (q, batch, frames, (size_t) n, &q->out_off);
+        q->outq.head = (q->outq.head + whole) & (q->outq.cap - 1);
+        q->outq.count -= whole;
         if ((size_t) n < want) {
             s_want_output (q, 1);   //  the socket is full
             return;
@@ -712,30 +750,88 @@ s_flush (s_qemu_t *q)
     s_want_output (q, 0);
 }
 
+//  Whether a frame can be put on the wire.
+static inline int
+s_encodable (const s_qemu_t *q, const colo_buf_t *buf)
+{
+    return buf->len <= COLO_FRAME_MAX && buf->len <= buf->cap
+           && (!q->vnet
+               || (buf->vnet_hdr_len <= buf->len && buf->vnet_hdr_len <= COLO_VNET_HDR_MAX));
+}
+
+//  A frame that cannot be put on the wire: a bug upstream, not the peer's
+//  fault; counted, logged and destroyed.
+static __attribute__ ((noinline, cold)) void
+s_refuse (colo_port_t *self, colo_buf_t **buf_p)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    self->counters[COLO_PORT_ERRORS]++;
+    colo_log_limited (&q->rl_bad, COLO_LOG_ERROR,
+                      "port %s: refusing to send a frame of %u bytes (vnet_hdr_len %u)",
+                      self->uri, (*buf_p)->len, (*buf_p)->vnet_hdr_len);
+    colo_buf_destroy (buf_p);
+}
+
+//  Nothing queued: frames bufs[0..n) (all encodable) go from bufs itself,
+//  without passing through the queue.  Returns how many went whole (each
+//  destroyed, its slot NULL); *full is set when the socket took no more
+//  (q->out_off: the bytes of the next frame that went).  On an error, the
+//  frames not sent are left for the queue, whose flush meets it again.
+static int
+s_send_direct (s_qemu_t *q, colo_buf_t **bufs, int n, int *full)
+{
+    int done = 0;
+    size_t skip = 0;
+    *full = 0;
+    while (done < n) {
+        size_t frames = (size_t) (n - done) < S_BATCH ? (size_t) (n - done) : S_BATCH;
+        size_t want = 0;
+        ssize_t w = s_sendmsg_frames (q, bufs + done, frames, 0, &want);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            *full = errno == EAGAIN || errno == EWOULDBLOCK;
+            break;
+        }
+        done += (int) s_frames_sent (q, bufs + done, frames, (size_t) w, &skip);
+        if ((size_t) w < want) {
+            *full = 1;
+            break;
+        }
+    }
+    q->out_off = skip;
+    return done;
+}
+
 static int
 s_send (colo_port_t *self, colo_buf_t **bufs, int n)
 {
     s_qemu_t *q = (s_qemu_t *) self->impl;
     int accepted = 0;
+    int full = 0;
+    //  The queue has room for a frame before any is written: one written
+    //  in part must wait there.
+    if (q->outq.count == 0 && s_connected (q)
+        && (q->outq.cap > 0 || s_fifo_grow (&q->outq) == 0)) {
+        int sendable = 0;
+        while (sendable < n && bufs[sendable] && s_encodable (q, bufs[sendable]))
+            sendable++;
+        accepted = s_send_direct (q, bufs, sendable, &full);
+        if (full)
+            s_want_output (q, 1);
+    }
     while (1) {
+        //  The rest waits (after a direct write that filled the socket, the
+        //  first of them perhaps written in part).
         while (accepted < n && q->outq.count < self->queue_frames) {
             colo_buf_t *buf = bufs[accepted];
-            if (buf && (buf->len > COLO_FRAME_MAX || buf->len > buf->cap
-                        || (q->vnet && (buf->vnet_hdr_len > buf->len
-                                        || buf->vnet_hdr_len > COLO_VNET_HDR_MAX)))) {
-                //  Not encodable: a bug upstream, not the peer's fault.
-                self->counters[COLO_PORT_ERRORS]++;
-                colo_log_limited (&q->rl_bad, COLO_LOG_ERROR,
-                                  "port %s: refusing to send a frame of %u bytes "
-                                  "(vnet_hdr_len %u)",
-                                  self->uri, buf->len, buf->vnet_hdr_len);
-                colo_buf_destroy (&bufs[accepted]);
-            }
+            if (buf && !s_encodable (q, buf))
+                s_refuse (self, &bufs[accepted]);
             else if (buf && s_fifo_push (&q->outq, buf) != 0)
                 break;
             bufs[accepted++] = NULL;
         }
-        if (!s_connected (q) || q->outq.count == 0)
+        if (full || !s_connected (q) || q->outq.count == 0)
             break;
         size_t before = q->outq.count;
         s_flush (q);
@@ -863,20 +959,20 @@ s_recv (colo_port_t *self, colo_buf_t **bufs, int max)
             colo_frame_view_t views[64];
             size_t used = 0;
             int want = max - got < 64 ? max - got : 64;
-            int k = colo_framing_views (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
-                                        views, want, q->rts_ns);
+            uint64_t bytes = 0;
+            int k = colo_framing_views_in (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
+                                           views, want, q->rts_ns, NULL, &bytes);
             //  Fewer made only for want of memory: the rest take the
             //  copying path below.
             int made = colo_buf_new_in_views (q->slab, views, k, bufs + got);
-            uint64_t bytes = 0;
-            for (int i = 0; i < made; i++)
-                bytes += views[i].len;
             if (made < k) {
                 //  Not taken: give their bytes back to the decoder (which
                 //  has counted them already and will once more: only when
                 //  memory ran out).
                 used = (size_t) (views[made].data - (q->rbuf + q->rpos))
                        - colo_framing_header_len (q->vnet);
+                for (int i = made; i < k; i++)
+                    bytes -= views[i].len;
             }
             q->rpos += used;
             self->counters[COLO_PORT_RX_FRAMES] += (uint64_t) made;
@@ -979,17 +1075,13 @@ s_recv_views (colo_port_t *self, colo_frame_view_t *views, int max)
             break;
         if (q->rpos < q->rlen) {
             size_t used = 0;
-            int k = colo_framing_views (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
-                                        views + got, max - got, q->rts_ns);
+            //  In the slab, unless every slab was pinned (cbuf).
+            uint64_t bytes = 0;
+            int k = colo_framing_views_in (q->dec, q->rbuf + q->rpos, q->rlen - q->rpos, &used,
+                                           views + got, max - got, q->rts_ns,
+                                           q->copying ? NULL : q->slab, &bytes);
             q->rpos += used;
             if (k > 0) {
-                //  In the slab, unless every slab was pinned (cbuf).
-                colo_buf_slab_t *in = q->copying ? NULL : q->slab;
-                uint64_t bytes = 0;
-                for (int i = got; i < got + k; i++) {
-                    bytes += views[i].len;
-                    views[i].slab = in;
-                }
                 self->counters[COLO_PORT_RX_FRAMES] += (uint64_t) k;
                 self->counters[COLO_PORT_RX_BYTES] += bytes;
                 got += k;

@@ -610,6 +610,46 @@ START_TEST (test_backpressure)
 }
 END_TEST
 
+//  Bursts with a frame that cannot be encoded (its vnet_hdr_len above its
+//  length), and later a hole (NULL), in them: all taken, the bad ones counted
+//  as errors and not sent, the others arrive whole and in order, whether
+//  they went straight out or waited behind a full socket (the sizes reach
+//  COLO_FRAME_MAX: the later bursts find the socket full).
+START_TEST (test_send_skips_unencodable)
+{
+    s_addr_t addr;
+    s_make_addr (&addr, 0, ",vnet");
+    colo_port_t *server, *client;
+    s_pair (addr.server, COLO_PORT_RX, addr.client, COLO_PORT_TX, &server, &client);
+    enum { N = 12, ROUNDS = 3, BAD = 3, HOLE = 7 };
+    for (int r = 0; r < ROUNDS; r++) {
+        colo_buf_t *bufs[N];
+        for (int i = 0; i < N; i++)
+            bufs[i] = s_frame (r * N + i, 1);
+        colo_buf_destroy (&bufs[HOLE]);
+        bufs[BAD]->vnet_hdr_len = (uint16_t) (bufs[BAD]->len + 1);
+        ck_assert_int_eq (colo_port_send (client, bufs, N), N);
+        for (int i = 0; i < N; i++)
+            ck_assert_ptr_null (bufs[i]);
+    }
+    ck_assert_uint_eq (colo_port_counters (client)[COLO_PORT_ERRORS], ROUNDS);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < N; i++) {
+            if (i == HOLE || i == BAD)
+                continue;
+            colo_buf_t *got = NULL;
+            ck_assert_int_eq (
+                colo_test_recv_frames (server, &got, 1, &client, 1, S_DEADLINE_MS), 1);
+            s_check_frame (got, r * N + i, 1);
+            colo_buf_destroy (&got);
+        }
+    ck_assert_uint_eq (colo_port_counters (client)[COLO_PORT_TX_FRAMES], ROUNDS * (N - 2));
+    ck_assert_int_eq (colo_port_pending (client), 0);
+    colo_port_destroy (&client);
+    colo_port_destroy (&server);
+}
+END_TEST
+
 //  Read what is in fd now (non-blocking) into dec; returns bytes read and
 //  appends complete frames to out.
 static size_t
@@ -1503,6 +1543,7 @@ colo_port_qemu_suite (void)
     tcase_add_loop_test (tc, test_malformed, 0, 3);
     tcase_add_loop_test (tc, test_qemu_style_writer, 0, 2);
     tcase_add_test (tc, test_backpressure);
+    tcase_add_test (tc, test_send_skips_unencodable);
     tcase_add_test (tc, test_requeue_after_break);
     tcase_add_test (tc, test_open_errors);
     tcase_add_test (tc, test_tcp_names);
