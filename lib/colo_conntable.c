@@ -42,6 +42,7 @@ typedef struct {
 
 #define S_VALUE_OFF 48
 _Static_assert (sizeof (s_head_t) == S_VALUE_OFF, "key, time, then the value");
+_Static_assert (S_VALUE_OFF == COLO_CONNTABLE_X_VALUE_OFF, "the inline lookup's offset");
 
 //  After the value, at self->link_off.
 typedef struct s_link {
@@ -49,14 +50,10 @@ typedef struct s_link {
     uint64_t hash;
 } s_link_t;
 
-typedef struct {
-    uint64_t hash;
-    unsigned char *entry;   //  NULL: empty
-} s_slot_t;
+typedef colo_conntable_x_slot_t s_slot_t;
 
 struct colo_conntable {
-    s_slot_t *slots;
-    size_t mask;                  //  slots - 1
+    colo_conntable_x_index_t ix;  //  first: colo_conntable_find_touch reads it inline
     size_t grow_at;               //  count that makes the index grow
     size_t max_slots;             //  the index for capacity entries
     unsigned char **chunks;
@@ -97,18 +94,6 @@ s_value (unsigned char *entry)
     return entry + S_VALUE_OFF;
 }
 
-//  The key's five words (colo_flow_x_word), compared without a branch.
-static inline int
-s_key_eq (const colo_flow_key_t *a, const colo_flow_key_t *b)
-{
-    uint64_t d = (colo_flow_x_word (a, 0) ^ colo_flow_x_word (b, 0))
-                 | (colo_flow_x_word (a, 1) ^ colo_flow_x_word (b, 1))
-                 | (colo_flow_x_word (a, 2) ^ colo_flow_x_word (b, 2))
-                 | (colo_flow_x_word (a, 3) ^ colo_flow_x_word (b, 3))
-                 | (colo_flow_x_word (a, 4) ^ colo_flow_x_word (b, 4));
-    return d == 0;
-}
-
 //  ---------------------------------------------------------------- index
 
 //  The first index: 1 MiB, or the whole index if smaller.  Sparse enough
@@ -144,8 +129,8 @@ s_index_free (s_slot_t *slots)
 static void
 s_index_set (colo_conntable_t *self, s_slot_t *slots, size_t n)
 {
-    self->slots = slots;
-    self->mask = n - 1;
+    self->ix.slots = slots;
+    self->ix.mask = n - 1;
     self->grow_at = n / 4;
 }
 
@@ -163,16 +148,16 @@ colo_conntable_new (size_t capacity, size_t value_size, uint64_t seed)
         self->max_slots <<= 1;
     size_t first = self->max_slots < S_FIRST_SLOTS ? self->max_slots : S_FIRST_SLOTS;
     self->chunk_entries = capacity < S_CHUNK_MAX ? capacity : S_CHUNK_MAX;
-    self->slots = s_index_new (first);
+    self->ix.slots = s_index_new (first);
     self->chunks = (unsigned char **) calloc ((capacity - 1) / self->chunk_entries + 1,
                                               sizeof (unsigned char *));
-    if (!self->slots || !self->chunks) {
-        free (self->slots);
+    if (!self->ix.slots || !self->chunks) {
+        free (self->ix.slots);
         free (self->chunks);
         free (self);
         return NULL;
     }
-    s_index_set (self, self->slots, first);
+    s_index_set (self, self->ix.slots, first);
     self->link_off = S_VALUE_OFF + ((value_size + 15) & ~(size_t) 15);
     self->entry_size = (self->link_off + sizeof (s_link_t) + S_LINE - 1) & ~(size_t) (S_LINE - 1);
     self->capacity = capacity;
@@ -199,7 +184,7 @@ colo_conntable_destroy (colo_conntable_t **self_p, void (*on_free) (void *, void
     for (size_t i = 0; i < self->nchunks; i++)
         free (self->chunks[i]);
     free (self->chunks);
-    s_index_free (self->slots);
+    s_index_free (self->ix.slots);
     free (self);
     *self_p = NULL;
 }
@@ -240,26 +225,26 @@ s_append_age (colo_conntable_t *self, unsigned char *e)
 static void
 s_slot_clear (colo_conntable_t *self, size_t i)
 {
-    size_t mask = self->mask;
-    for (size_t j = (i + 1) & mask; self->slots[j].entry; j = (j + 1) & mask) {
-        size_t home = self->slots[j].hash & mask;
+    size_t mask = self->ix.mask;
+    for (size_t j = (i + 1) & mask; self->ix.slots[j].entry; j = (j + 1) & mask) {
+        size_t home = self->ix.slots[j].hash & mask;
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            self->slots[i] = self->slots[j];
+            self->ix.slots[i] = self->ix.slots[j];
             i = j;
         }
     }
-    self->slots[i].hash = 0;
-    self->slots[i].entry = NULL;
+    self->ix.slots[i].hash = 0;
+    self->ix.slots[i].entry = NULL;
 }
 
 static inline unsigned char *
 s_find (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash)
 {
-    for (size_t i = hash & self->mask;; i = (i + 1) & self->mask) {
-        const s_slot_t *slot = &self->slots[i];
+    for (size_t i = hash & self->ix.mask;; i = (i + 1) & self->ix.mask) {
+        const s_slot_t *slot = &self->ix.slots[i];
         if (!slot->entry)
             return NULL;
-        if (slot->hash == hash && s_key_eq (&s_head (slot->entry)->key, key))
+        if (slot->hash == hash && colo_conntable_x_key_eq (&s_head (slot->entry)->key, key))
             return slot->entry;
     }
 }
@@ -271,28 +256,16 @@ colo_conntable_find (colo_conntable_t *self, const colo_flow_key_t *key)
     return e ? s_value (e) : NULL;
 }
 
-void *
-colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash,
-                           uint64_t now_ms)
-{
-    unsigned char *e = s_find (self, key, hash);
-    if (!e)
-        return NULL;
-    if (s_head (e)->last_active_ms != now_ms)
-        colo_conntable_touch (self, s_value (e), now_ms);
-    return s_value (e);
-}
-
 void
 colo_conntable_prefetch (const colo_conntable_t *self, uint64_t hash)
 {
-    __builtin_prefetch (&self->slots[hash & self->mask]);
+    __builtin_prefetch (&self->ix.slots[hash & self->ix.mask]);
 }
 
 void
 colo_conntable_prefetch_entry (const colo_conntable_t *self, uint64_t hash)
 {
-    const s_slot_t *slot = &self->slots[hash & self->mask];
+    const s_slot_t *slot = &self->ix.slots[hash & self->ix.mask];
     const unsigned char *e = slot->entry;
     if (e && slot->hash == hash)
         //  The key and the value's first lines: the lookup, then its use.
@@ -329,12 +302,12 @@ s_alloc (colo_conntable_t *self)
 static int
 s_grow (colo_conntable_t *self)
 {
-    size_t n = (self->mask + 1) * 2;
+    size_t n = (self->ix.mask + 1) * 2;
     s_slot_t *slots = s_index_new (n);
     if (!slots)
         return -1;
-    for (size_t j = 0; j <= self->mask; j++) {
-        const s_slot_t *old = &self->slots[j];
+    for (size_t j = 0; j <= self->ix.mask; j++) {
+        const s_slot_t *old = &self->ix.slots[j];
         if (!old->entry)
             continue;
         size_t i = old->hash & (n - 1);
@@ -342,7 +315,7 @@ s_grow (colo_conntable_t *self)
             i = (i + 1) & (n - 1);
         slots[i] = *old;
     }
-    s_index_free (self->slots);
+    s_index_free (self->ix.slots);
     s_index_set (self, slots, n);
     return 0;
 }
@@ -356,8 +329,8 @@ colo_conntable_insert (colo_conntable_t *self, const colo_flow_key_t *key,
     //  Keep the index at most 1/4 full while it can grow (1/2 at full
     //  capacity); if it cannot, go on while an empty slot is left to end
     //  every probe.
-    if (self->count + 1 > self->grow_at && self->mask + 1 < self->max_slots
-        && s_grow (self) != 0 && self->count + 2 > self->mask + 1)
+    if (self->count + 1 > self->grow_at && self->ix.mask + 1 < self->max_slots
+        && s_grow (self) != 0 && self->count + 2 > self->ix.mask + 1)
         return NULL;
     unsigned char *e = s_alloc (self);
     if (!e)
@@ -367,11 +340,11 @@ colo_conntable_insert (colo_conntable_t *self, const colo_flow_key_t *key,
     s_head (e)->last_active_ms = now_ms;
     memset (s_value (e), 0, self->value_size);
     s_link (self, e)->hash = hash;
-    size_t i = hash & self->mask;
-    while (self->slots[i].entry)
-        i = (i + 1) & self->mask;
-    self->slots[i].hash = hash;
-    self->slots[i].entry = e;
+    size_t i = hash & self->ix.mask;
+    while (self->ix.slots[i].entry)
+        i = (i + 1) & self->ix.mask;
+    self->ix.slots[i].hash = hash;
+    self->ix.slots[i].entry = e;
     s_append_age (self, e);
     self->count++;
     return s_value (e);
@@ -382,9 +355,9 @@ colo_conntable_remove (colo_conntable_t *self, void *value)
 {
     unsigned char *e = s_entry_of (value);
     s_link_t *l = s_link (self, e);
-    size_t i = l->hash & self->mask;
-    while (self->slots[i].entry != e)
-        i = (i + 1) & self->mask;
+    size_t i = l->hash & self->ix.mask;
+    while (self->ix.slots[i].entry != e)
+        i = (i + 1) & self->ix.mask;
     s_slot_clear (self, i);
     s_unlink_age (self, l);
     l->older = self->free_list;

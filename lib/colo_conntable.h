@@ -43,9 +43,10 @@ uint64_t colo_conntable_seed (const colo_conntable_t *self);
 //  The value for key, whose hash the caller has (colo_flow_hash or
 //  colo_flow_key_hash with the table's seed; any other hash finds nothing),
 //  or NULL.  A value found is marked active at now_ms, as by
-//  colo_conntable_touch, at no cost when it already is.
-void *colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key,
-                                 uint64_t hash, uint64_t now_ms);
+//  colo_conntable_touch, at no cost when it already is.  Inline (below).
+static inline void *colo_conntable_find_touch (colo_conntable_t *self,
+                                               const colo_flow_key_t *key, uint64_t hash,
+                                               uint64_t now_ms);
 
 //  Hints for a lookup of hash a little later, so that its lines are in by
 //  then; neither changes the table.  colo_conntable_prefetch asks for the
@@ -80,5 +81,57 @@ const colo_flow_key_t *colo_conntable_key (colo_conntable_t *self, const void *v
 
 size_t colo_conntable_count (colo_conntable_t *self);
 size_t colo_conntable_capacity (colo_conntable_t *self);
+
+//  ---------------------------------------------------------------- inline
+//  What colo_conntable_find_touch reads, inline in the callers' per-frame
+//  path (a call cost a lookup a third of its instructions); not an API.
+
+//  An index slot: an entry's hash and the entry, NULL when empty.
+typedef struct {
+    uint64_t hash;
+    unsigned char *entry;
+} colo_conntable_x_slot_t;
+
+//  The index, the first member of the table: open addressing, linear probes.
+typedef struct {
+    colo_conntable_x_slot_t *slots;
+    size_t mask;              //  slots - 1
+} colo_conntable_x_index_t;
+
+//  An entry: its key, then its last activity time (ms), then at this
+//  offset its value.
+#define COLO_CONNTABLE_X_VALUE_OFF 48
+
+//  The key's five words (colo_flow_x_word), compared without a branch.
+static inline int
+colo_conntable_x_key_eq (const colo_flow_key_t *a, const colo_flow_key_t *b)
+{
+    uint64_t d = (colo_flow_x_word (a, 0) ^ colo_flow_x_word (b, 0))
+                 | (colo_flow_x_word (a, 1) ^ colo_flow_x_word (b, 1))
+                 | (colo_flow_x_word (a, 2) ^ colo_flow_x_word (b, 2))
+                 | (colo_flow_x_word (a, 3) ^ colo_flow_x_word (b, 3))
+                 | (colo_flow_x_word (a, 4) ^ colo_flow_x_word (b, 4));
+    return d == 0;
+}
+
+static inline void *
+colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash,
+                           uint64_t now_ms)
+{
+    //  The table begins with its index (a pointer to a struct is one to
+    //  its first member).
+    const colo_conntable_x_index_t *ix = (const colo_conntable_x_index_t *) (void *) self;
+    for (size_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
+        const colo_conntable_x_slot_t *slot = &ix->slots[i];
+        unsigned char *e = slot->entry;
+        if (!e)
+            return NULL;
+        if (slot->hash == hash && colo_conntable_x_key_eq ((const colo_flow_key_t *) e, key)) {
+            if (*(const uint64_t *) (e + sizeof (colo_flow_key_t)) != now_ms)
+                colo_conntable_touch (self, e + COLO_CONNTABLE_X_VALUE_OFF, now_ms);
+            return e + COLO_CONNTABLE_X_VALUE_OFF;
+        }
+    }
+}
 
 #endif
