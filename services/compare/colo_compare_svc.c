@@ -225,10 +225,14 @@ s_count_held (colo_compare_svc_t *self, const uint64_t *ts, int n)
 {
     uint64_t now = colo_clock_real_ns ();
     uint64_t sum = 0;
-    for (int i = 0; i < n; i++) {
+    //  The frames of one read share their stamp: a run of equal stamps is
+    //  one bucket's worth.
+    for (int i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && ts[j] == ts[i]; j++)
+            ;
         uint64_t d = ts[i] && ts[i] < now ? now - ts[i] : 0;
-        sum += d;
-        self->held_in[colo_compare_svc_x_held_bucket (d)]++;
+        sum += d * (uint64_t) (j - i);
+        self->held_in[colo_compare_svc_x_held_bucket (d)] += (uint64_t) (j - i);
     }
     self->counters[COLO_SVC_OUT_FRAMES] += (uint64_t) n;
     self->counters[COLO_SVC_HELD_US] += sum / 1000;
