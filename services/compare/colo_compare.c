@@ -552,7 +552,7 @@ s_lite_tcp (s_parsed_t *out, uint64_t *counters, uint64_t seed, const uint8_t *d
 //  counters is not NULL.  With lite, a plain IPv4 or IPv6 TCP segment or
 //  UDP datagram is decoded only as far as compare needs (out->pkt is not
 //  set then: only for a caller without rules).  Returns -1 if the frame cannot be parsed.
-static int
+static inline __attribute__ ((always_inline)) int
 s_parse (const uint8_t *data, uint32_t len, uint32_t v, uint64_t *counters, uint64_t seed,
          int lite, s_parsed_t *out, s_item_t *item)
 {
