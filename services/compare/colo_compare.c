@@ -1611,14 +1611,17 @@ colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max)
 }
 
 int
-colo_compare_peek (colo_compare_t *self, colo_buf_t **out, int max)
+colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, int max)
 {
-    int n = 0;
-    while (n < max && (size_t) n < self->out_count) {
-        out[n] = self->out[(self->out_head + (size_t) n) & (self->out_cap - 1)];
-        n++;
-    }
-    return n;
+    size_t n = self->out_cap - self->out_head;   //  up to the wrap
+    if (n > self->out_count)
+        n = self->out_count;
+    if (max < 0)
+        max = 0;
+    if (n > (size_t) max)
+        n = (size_t) max;
+    *span = self->out + self->out_head;
+    return (int) n;
 }
 
 void

@@ -162,11 +162,12 @@ int colo_compare_secondary_frames (colo_compare_t *self, const colo_frame_view_t
 //  Take up to max released primary frames, in release order (caller owns).
 int colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max);
 
-//  Look at up to max released frames without taking them (still owned by
-//  the engine), then drop the first n from the engine after an output took
-//  ownership of them: lets a caller offer frames to a port that may accept
-//  only some.
-int colo_compare_peek (colo_compare_t *self, colo_buf_t **out, int max);
+//  The first released frames, in release order, where the engine keeps
+//  them (*span; not copied): up to max, and fewer where its ring wraps.
+//  Still the engine's: a caller offers them to a port that may accept only
+//  some (it may NULL the slots of those it takes), then drops the first n
+//  from the engine with colo_compare_advance.  Returns how many.
+int colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, int max);
 void colo_compare_advance (colo_compare_t *self, int n);
 
 //  Frames waiting in colo_compare_take.

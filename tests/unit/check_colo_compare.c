@@ -1616,6 +1616,59 @@ START_TEST (test_after_failover_tracking_restarts)
 END_TEST
 
 
+//  Released frames seen where the engine keeps them (colo_compare_peek):
+//  in order, at most max, no further than the ring's wrap; advance drops
+//  those a port took, the rest stay first in line.  The ring (256 at first)
+//  wraps here: 200 released, 150 taken, 150 more released.
+static void
+s_release_matched (uint32_t *seq, int n)
+{
+    for (int i = 0; i < n; i++, *seq += 10) {
+        s_pri (s_tcp (*seq, ISN_C + 1, COLO_TCP_ACK, "0123456789", 10));
+        s_sec (s_tcp (*seq, ISN_C + 1, COLO_TCP_ACK, "0123456789", 10));
+    }
+}
+
+//  Peek and take up to max frames (a port taking them: their slots NULL);
+//  each must be next in sequence.  Returns how many.
+static int
+s_peek_take (int max, int take, uint32_t *next)
+{
+    colo_buf_t **span = NULL;
+    int n = colo_compare_peek (s_cmp, &span, max);
+    ck_assert_int_le (n, max);
+    for (int i = 0; i < n; i++)
+        ck_assert_uint_eq (s_released_seq (span[i]), *next + 10u * (uint32_t) i);
+    if (take > n)
+        take = n;
+    for (int i = 0; i < take; i++)
+        colo_buf_destroy (&span[i]);
+    colo_compare_advance (s_cmp, take);
+    *next += 10u * (uint32_t) take;
+    return n;
+}
+
+START_TEST (test_peek_spans_the_ring)
+{
+    uint32_t seq = ISN_P + 1, next = ISN_P + 1;
+    s_pri (s_tcp (ISN_P, 0, COLO_TCP_SYN, NULL, 0));
+    s_sec (s_tcp (ISN_P + 77, 0, COLO_TCP_SYN, NULL, 0));
+    colo_buf_t *syn = NULL;
+    ck_assert_int_eq (s_take (&syn, 1), 1);
+    colo_buf_destroy (&syn);
+    s_release_matched (&seq, 200);
+    ck_assert_int_eq (s_peek_take (10, 0, &next), 10);   //  max bounds it
+    ck_assert_int_eq (s_peek_take (256, 150, &next), 200);
+    s_release_matched (&seq, 150);
+    ck_assert_uint_eq (colo_compare_released_count (s_cmp), 200);
+    //  From slot 151 (the SYN had slot 0) to the wrap, then from slot 0.
+    ck_assert_int_eq (s_peek_take (256, 105, &next), 105);
+    ck_assert_int_eq (s_peek_take (256, 95, &next), 95);
+    ck_assert_int_eq (s_peek_take (256, 1, &next), 0);
+    ck_assert_uint_eq (next, seq);
+}
+END_TEST
+
 Suite *
 colo_compare_suite (void)
 {
@@ -1675,6 +1728,7 @@ colo_compare_suite (void)
     tcase_add_test (tcs[1], test_view_spans_queued_primaries);
     tcase_add_test (tcs[1], test_view_mismatch_reports_the_frame);
     tcase_add_test (tcs[2], test_slab_view_keeps_the_slab);
+    tcase_add_test (tcs[0], test_peek_spans_the_ring);
     TCase *tc2 = tcase_create ("segmentation");
     tcase_add_test (tc2, test_segmentation_independent);
     tcase_add_loop_test (tc2, test_bursts_as_single_frames, 0, 2);
