@@ -6,7 +6,9 @@
  *  byte 1 = n (low 4 bits), then n chunk sizes (one byte each, 0 =
  *  everything left), used in turn; the rest is the stream.  Every decoded
  *  frame is checked against the codec's invariants, and colo_framing_feed_many
- *  over the same chunks must give the same frames, errors and counters.
+ *  over the same chunks must give the same frames, errors and counters; so
+ *  must colo_framing_views_in with colo_framing_feed for what it leaves, as
+ *  the QEMU port reads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,12 +34,18 @@ typedef struct {
 #define S_SEEN_MAX 4096
 
 static uint64_t
+s_sum_of (const uint8_t *data, uint32_t len)
+{
+    uint64_t sum = len;
+    for (uint32_t i = 0; i < len; i++)
+        sum = sum * 31 + data[i];
+    return sum;
+}
+
+static uint64_t
 s_sum (const colo_buf_t *buf)
 {
-    uint64_t sum = buf->len;
-    for (uint32_t i = 0; i < buf->len; i++)
-        sum = sum * 31 + buf->data[i];
-    return sum;
+    return s_sum_of (buf->data, buf->len);
 }
 
 //  The size of the next chunk fed to the decoder: the next of the input's
@@ -93,6 +101,70 @@ s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
             colo_framing_reset (dec);
             if (pos == chunk)
                 break;
+        }
+        stream += chunk;
+        left -= chunk;
+    }
+    s_require (k == n_seen);
+    const uint64_t *c = colo_framing_counters (dec);
+    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
+        s_require (c[i] == expect[i]);
+    colo_framing_destroy (&dec);
+}
+
+//  The same chunks as the QEMU port reads them: whole frames as views (up
+//  to max a call, stamped 1, in the slab named), then one frame through
+//  colo_framing_feed where the views stop.  The same frames, errors and
+//  counters as the feed alone.
+static void
+s_check_views (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
+               const uint8_t *stream, size_t left, const s_seen_t *seen, size_t n_seen,
+               const uint64_t *expect)
+{
+    colo_framing_t *dec = colo_framing_new (vnet);
+    if (!dec)
+        return;
+    colo_buf_slab_t *slab = (colo_buf_slab_t *) (uintptr_t) 0x5151;   //  only compared
+    colo_frame_view_t views[8];
+    size_t k = 0, turn = 0;
+    while (left > 0) {
+        size_t chunk = s_chunk (chunks, n_chunks, &turn, left);
+        size_t pos = 0;
+        while (pos < chunk) {
+            size_t used = 0;
+            uint64_t bytes = 0, sum = 0;
+            int n = colo_framing_views_in (dec, stream + pos, chunk - pos, &used, views, max,
+                                           1, slab, &bytes);
+            s_require (n >= 0 && n <= max && used <= chunk - pos && (n > 0) == (used > 0));
+            for (int i = 0; i < n; i++) {
+                s_require (k < n_seen);
+                s_require (views[i].len == seen[k].len);
+                s_require (views[i].vnet_hdr_len == seen[k].vnet_hdr_len);
+                s_require (views[i].ts_ns == 1 && views[i].slab == slab);
+                s_require (views[i].data >= stream + pos
+                           && views[i].data + views[i].len <= stream + pos + used);
+                s_require (s_sum_of (views[i].data, views[i].len) == seen[k].sum);
+                sum += views[i].len;
+                k++;
+            }
+            s_require (bytes == sum);
+            pos += used;
+            if (n > 0 || pos == chunk)
+                continue;
+            colo_buf_t *buf = NULL;
+            colo_framing_result_t rc =
+                colo_framing_feed (dec, stream + pos, chunk - pos, &used, &buf);
+            s_require (used <= chunk - pos);
+            if (rc == COLO_FRAMING_FRAME) {
+                s_require (k < n_seen);
+                s_require (buf->len == seen[k].len && buf->vnet_hdr_len == seen[k].vnet_hdr_len);
+                s_require (s_sum (buf) == seen[k].sum);
+                k++;
+                colo_buf_destroy (&buf);
+            }
+            else if (rc != COLO_FRAMING_NEED_MORE)
+                colo_framing_reset (dec);
+            pos += used;
         }
         stream += chunk;
         left -= chunk;
@@ -175,8 +247,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         left -= chunk;
     }
     const uint64_t *c = colo_framing_counters (dec);
-    if (compare_many)
+    if (compare_many) {
         s_check_many (vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen, c);
+        s_check_views (vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen, c);
+    }
     s_require (c[COLO_FRAMING_FRAMES] == frames);
     s_require (c[COLO_FRAMING_BYTES] == bytes);
     s_require (c[COLO_FRAMING_OVERSIZE] + c[COLO_FRAMING_BAD_VNET] == errors);
