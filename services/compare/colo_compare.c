@@ -238,12 +238,10 @@ colo_compare_set_mismatch_handler (colo_compare_t *self, colo_compare_mismatch_f
 
 //  ---------------------------------------------------------------- helpers
 
+//  The connection joins or leaves the busy list (s_busy_update).
 static void
-s_busy_update (colo_compare_t *self, s_conn_t *conn)
+s_busy_set (colo_compare_t *self, s_conn_t *conn, int busy)
 {
-    int busy = conn->pq.count || conn->sq.count;
-    if (busy == conn->busy)
-        return;
     if (busy) {
         conn->busy_prev = NULL;
         conn->busy_next = self->busy_head;
@@ -261,6 +259,15 @@ s_busy_update (colo_compare_t *self, s_conn_t *conn)
         conn->busy_prev = conn->busy_next = NULL;
     }
     conn->busy = (uint8_t) busy;
+}
+
+//  On the busy list while frames of the connection are queued.
+static inline void
+s_busy_update (colo_compare_t *self, s_conn_t *conn)
+{
+    int busy = conn->pq.count || conn->sq.count;
+    if (busy != conn->busy)
+        s_busy_set (self, conn, busy);
 }
 
 static void
@@ -369,7 +376,7 @@ s_item_free (colo_compare_t *self, s_item_t *item)
 }
 
 //  Hand the primary item's frame to the output and free the item.
-static void
+static inline void
 s_release (colo_compare_t *self, s_item_t *item, colo_compare_counter_t why)
 {
     s_out_push (self, item->buf);
@@ -756,7 +763,7 @@ s_tcp_compare (colo_compare_t *self, s_conn_t *conn, s_item_t *h, uint32_t targe
     return 0;
 }
 
-static void
+static inline void
 s_note_released (s_conn_t *conn, const s_item_t *h)
 {
     uint32_t end = h->end + ((h->flags & (COLO_TCP_SYN | COLO_TCP_FIN)) ? 1 : 0);
@@ -818,7 +825,7 @@ s_clamp_window (s_conn_t *conn, s_item_t *h)
 
 //  The release rule for the acknowledgement of a verified segment: 1 to
 //  release (possibly after lowering its ack), 0 to hold.
-static int
+static inline int
 s_tcp_ack_ok (colo_compare_t *self, s_conn_t *conn, s_item_t *h, int may_lower)
 {
     if (!(h->flags & COLO_TCP_ACK))
@@ -983,7 +990,7 @@ s_tcp_fills_hole (s_conn_t *conn, const s_item_t *item)
 //  What a secondary segment tells of the secondary's receive side: the
 //  highest ack, and the right edge of the window it offers (not on a SYN,
 //  whose window is unscaled; the SYN's own bookkeeping resets the edge).
-static void
+static inline void
 s_tcp_note_ack (s_conn_t *conn, const s_item_t *item)
 {
     uint8_t f = item->flags;
