@@ -278,6 +278,36 @@ colo_framing_feed_many (colo_framing_t *self, const uint8_t *data, size_t len,
     return n;
 }
 
+//  The views loop of colo_framing_views_in, for a header of hdr_size bytes
+//  (vnet: with the vnet_hdr_len field), inlined with both constant: the
+//  frames at data[0..len), up to max into out; *pos_p the bytes they
+//  cover, *bytes_p their lengths' sum, *fl_p and *vl_p the last header.
+static inline __attribute__ ((always_inline)) int
+s_views (const uint8_t *data, size_t len, size_t hdr_size, int vnet, colo_frame_view_t *out,
+         int max, uint64_t now_ns, colo_buf_slab_t *slab, size_t *pos_p, uint64_t *bytes_p,
+         uint32_t *fl_p, uint32_t *vl_p)
+{
+    const uint8_t *p = data, *end = data + len;
+    colo_frame_view_t *o = out, *o_end = out + max;
+    uint64_t bytes = 0;
+    uint32_t fl = 0, vl = 0;   //  s_whole_at sets them only for a frame it takes
+    while (o < o_end && s_whole_at (p, (size_t) (end - p), hdr_size, vnet, &fl, &vl)) {
+        o->data = p + hdr_size;
+        o->len = fl;
+        o->vnet_hdr_len = (uint16_t) vl;
+        o->ts_ns = now_ns;
+        o->slab = slab;
+        o++;
+        bytes += fl;
+        p += hdr_size + fl;
+    }
+    *pos_p = (size_t) (p - data);
+    *bytes_p = bytes;
+    *fl_p = fl;
+    *vl_p = vl;
+    return (int) (o - out);
+}
+
 int
 colo_framing_views_in (colo_framing_t *self, const uint8_t *data, size_t len, size_t *consumed,
                        colo_frame_view_t *out, int max, uint64_t now_ns, colo_buf_slab_t *slab,
@@ -286,23 +316,15 @@ colo_framing_views_in (colo_framing_t *self, const uint8_t *data, size_t len, si
     size_t pos = 0;
     uint64_t bytes = 0;
     int n = 0;
-    //  Between frames only (a frame begun by a feed is finished by one);
-    //  the loop keeps the header's shape in registers, not in self.
-    if (!self->cur && self->hdr_have == 0) {
-        const size_t hdr_size = self->hdr_size;
-        const int vnet = self->vnet;
-        uint32_t fl = 0, vl = 0;   //  s_whole_at sets them only for a frame it takes
-        while (n < max && s_whole_at (data + pos, len - pos, hdr_size, vnet, &fl, &vl)) {
-            const uint8_t *hdr = data + pos;
-            out[n].data = hdr + hdr_size;
-            out[n].len = fl;
-            out[n].vnet_hdr_len = (uint16_t) vl;
-            out[n].ts_ns = now_ns;
-            out[n].slab = slab;
-            bytes += fl;
-            pos += hdr_size + fl;
-            n++;
-        }
+    //  Between frames only (a frame begun by a feed is finished by one).
+    if (!self->cur && self->hdr_have == 0 && max > 0) {
+        uint32_t fl, vl;
+        if (self->vnet)
+            n = s_views (data, len, colo_framing_header_len (1), 1, out, max, now_ns, slab, &pos,
+                         &bytes, &fl, &vl);
+        else
+            n = s_views (data, len, colo_framing_header_len (0), 0, out, max, now_ns, slab, &pos,
+                         &bytes, &fl, &vl);
         if (n > 0) {
             self->last_len = fl;
             self->last_vnet = vl;
