@@ -638,22 +638,24 @@ s_sendmsg_frames (s_qemu_t *q, colo_buf_t *const *bufs, size_t n, size_t skip,
     int niov = 0;
     size_t want = 0;
     const size_t hl = colo_framing_header_len (q->vnet);
+    //  Where the last iovec ends when it ends with a frame's last byte in
+    //  a slab, else NULL (at first, and after a header alone).
+    const uint8_t *run_end = NULL;
     for (size_t k = 0; k < n; k++) {
         colo_buf_t *buf = bufs[k];
-        if (k > 0)
-            skip = 0;
         //  A frame read in the same slab as the one before it lies right
         //  after it, behind its header as it came: when those bytes are the
         //  header to send, the two go as one piece of memory (a run of
         //  frames read together is one iovec).
-        if (skip == 0 && buf->slab && niov > 0
-            && (const uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len
-                   == buf->data - hl
+        if (buf->data - hl == run_end && buf->slab
             && colo_framing_is_header (buf->data - hl, buf->len, q->vnet, buf->vnet_hdr_len)) {
             iov[niov - 1].iov_len += hl + buf->len;
             want += hl + buf->len;
+            run_end += hl + buf->len;
             continue;
         }
+        if (k > 0)
+            skip = 0;
         colo_framing_encode_header (hdr[k], buf->len, q->vnet, buf->vnet_hdr_len);
         if (skip < hl) {
             iov[niov].iov_base = hdr[k] + skip;
@@ -663,10 +665,13 @@ s_sendmsg_frames (s_qemu_t *q, colo_buf_t *const *bufs, size_t n, size_t skip,
         }
         else
             skip -= hl;
+        run_end = NULL;
         if (buf->len > skip) {
             iov[niov].iov_base = buf->data + skip;
             iov[niov++].iov_len = buf->len - skip;
             want += buf->len - skip;
+            if (buf->slab)
+                run_end = buf->data + buf->len;
         }
     }
     struct msghdr msg;
