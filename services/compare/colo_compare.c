@@ -1618,16 +1618,22 @@ colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max)
 }
 
 int
-colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, int max)
+colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, colo_buf_t **scratch, int max)
 {
-    size_t n = self->out_cap - self->out_head;   //  up to the wrap
-    if (n > self->out_count)
-        n = self->out_count;
+    size_t n = self->out_count;
     if (max < 0)
         max = 0;
     if (n > (size_t) max)
         n = (size_t) max;
-    *span = self->out + self->out_head;
+    if (self->out_head + n <= self->out_cap) {
+        *span = self->out + self->out_head;   //  in one piece
+        return (int) n;
+    }
+    //  Across the wrap: one array for one write, not two.
+    size_t first = self->out_cap - self->out_head;
+    memcpy (scratch, self->out + self->out_head, first * sizeof *scratch);
+    memcpy (scratch + first, self->out, (n - first) * sizeof *scratch);
+    *span = scratch;
     return (int) n;
 }
 

@@ -162,12 +162,14 @@ int colo_compare_secondary_frames (colo_compare_t *self, const colo_frame_view_t
 //  Take up to max released primary frames, in release order (caller owns).
 int colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max);
 
-//  The first released frames, in release order, where the engine keeps
-//  them (*span; not copied): up to max, and fewer where its ring wraps.
-//  Still the engine's: a caller offers them to a port that may accept only
-//  some (it may NULL the slots of those it takes), then drops the first n
-//  from the engine with colo_compare_advance.  Returns how many.
-int colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, int max);
+//  The first released frames, up to max, in release order, at *span:
+//  where the engine keeps them, or (where its ring wraps) copied to scratch
+//  (room for max).  Still the engine's: a caller offers them to a port that
+//  may accept only some (it may NULL the slots of those it takes), then
+//  drops the first n from the engine with colo_compare_advance.  Returns
+//  how many.
+int colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, colo_buf_t **scratch,
+                       int max);
 void colo_compare_advance (colo_compare_t *self, int n);
 
 //  Frames waiting in colo_compare_take.

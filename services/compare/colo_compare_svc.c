@@ -243,10 +243,10 @@ s_count_held (colo_compare_svc_t *self, const uint64_t *ts, int n)
 static void
 s_flush_out (colo_compare_svc_t *self)
 {
-    colo_buf_t **bufs;
+    colo_buf_t **bufs, *scratch[S_OUT_BURST];
     self->out_blocked = 0;
     int n;
-    while ((n = colo_compare_peek (self->engine, &bufs, S_OUT_BURST)) > 0) {
+    while ((n = colo_compare_peek (self->engine, &bufs, scratch, S_OUT_BURST)) > 0) {
         //  Arrival stamps, read before outdev owns (and may free) the frames.
         uint64_t ts[S_OUT_BURST];
         for (int i = 0; i < n; i++)

@@ -1617,9 +1617,10 @@ END_TEST
 
 
 //  Released frames seen where the engine keeps them (colo_compare_peek):
-//  in order, at most max, no further than the ring's wrap; advance drops
-//  those a port took, the rest stay first in line.  The ring (256 at first)
-//  wraps here: 200 released, 150 taken, 150 more released.
+//  in order, at most max, in the ring itself or (across its wrap) copied to
+//  the caller's scratch; advance drops those a port took, the rest stay
+//  first in line.  The ring (256 at first) wraps here: 200 released, 150
+//  taken, 150 more released.
 static void
 s_release_matched (uint32_t *seq, int n)
 {
@@ -1630,13 +1631,17 @@ s_release_matched (uint32_t *seq, int n)
 }
 
 //  Peek and take up to max frames (a port taking them: their slots NULL);
-//  each must be next in sequence.  Returns how many.
+//  each must be next in sequence, in the ring or (copied) in scratch as
+//  expected.  Returns how many.
 static int
-s_peek_take (int max, int take, uint32_t *next)
+s_peek_take (int max, int take, uint32_t *next, int copied)
 {
-    colo_buf_t **span = NULL;
-    int n = colo_compare_peek (s_cmp, &span, max);
+    colo_buf_t **span = NULL, *scratch[256];
+    ck_assert_int_le (max, 256);
+    int n = colo_compare_peek (s_cmp, &span, scratch, max);
     ck_assert_int_le (n, max);
+    if (n > 0)
+        ck_assert_int_eq (span == scratch, copied);
     for (int i = 0; i < n; i++)
         ck_assert_uint_eq (s_released_seq (span[i]), *next + 10u * (uint32_t) i);
     if (take > n)
@@ -1657,14 +1662,15 @@ START_TEST (test_peek_spans_the_ring)
     ck_assert_int_eq (s_take (&syn, 1), 1);
     colo_buf_destroy (&syn);
     s_release_matched (&seq, 200);
-    ck_assert_int_eq (s_peek_take (10, 0, &next), 10);   //  max bounds it
-    ck_assert_int_eq (s_peek_take (256, 150, &next), 200);
+    ck_assert_int_eq (s_peek_take (10, 0, &next, 0), 10);   //  max bounds it
+    ck_assert_int_eq (s_peek_take (256, 150, &next, 0), 200);
     s_release_matched (&seq, 150);
     ck_assert_uint_eq (colo_compare_released_count (s_cmp), 200);
-    //  From slot 151 (the SYN had slot 0) to the wrap, then from slot 0.
-    ck_assert_int_eq (s_peek_take (256, 105, &next), 105);
-    ck_assert_int_eq (s_peek_take (256, 95, &next), 95);
-    ck_assert_int_eq (s_peek_take (256, 1, &next), 0);
+    //  From slot 151 (the SYN had slot 0) across the wrap: copied, in
+    //  order; then within the ring again.
+    ck_assert_int_eq (s_peek_take (256, 120, &next, 1), 200);
+    ck_assert_int_eq (s_peek_take (256, 80, &next, 0), 80);
+    ck_assert_int_eq (s_peek_take (256, 1, &next, 0), 0);
     ck_assert_uint_eq (next, seq);
 }
 END_TEST
