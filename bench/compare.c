@@ -77,7 +77,11 @@
  *    beside the verdict: the least any comparator process could score on
  *    this host at that time (the CPU ratio moves with the host: where
  *    system calls are cheap QEMU is cheap, and the bytes every process
- *    must copy weigh more against it).
+ *    must copy weigh more against it).  Also printed: how much of each
+ *    one's side-by-side CPU was user space (utime against utime+stime of
+ *    /proc/PID/stat, in whole clock ticks: a few per cent for ours), and
+ *    that share of its CPU per packet: the part a host's cheap or dear
+ *    system calls do not move, which ours' code decides.
  *  Prints all four, and the ratios ours / QEMU; --json prints one JSON object.
  *  --timestamps: every segment carries NOP NOP TS, as a Linux TCP segment
  *  does once the handshake is done (12 bytes more of TCP header).
@@ -138,11 +142,13 @@ s_now_ns (void)
 //  ---------------------------------------------------------------- CPU
 
 //  CPU time of a process in ns: the sum over its live threads (precise)
-//  and utime+stime (includes exited threads, 1/CLK_TCK resolution).
+//  and utime+stime (includes exited threads, 1/CLK_TCK resolution), and
+//  the two apart (user space, and the kernel on its behalf).
 static void
-s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns)
+s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns, uint64_t *user_ns,
+            uint64_t *sys_ns)
 {
-    *sched_ns = *stat_ns = 0;
+    *sched_ns = *stat_ns = *user_ns = *sys_ns = 0;
     char path[64];
     snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
     DIR *dir = opendir (path);
@@ -174,21 +180,34 @@ s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns)
         unsigned long long ut = 0, st = 0;
         //  After "pid (comm)": state and 10 more fields, then utime stime.
         if (p && sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                         &st) == 2)
-            *stat_ns = (ut + st) * (1000000000ull / (uint64_t) sysconf (_SC_CLK_TCK));
+                         &st) == 2) {
+            uint64_t tick = 1000000000ull / (uint64_t) sysconf (_SC_CLK_TCK);
+            *stat_ns = (ut + st) * tick;
+            *user_ns = ut * tick;
+            *sys_ns = st * tick;
+        }
     }
 }
 
 typedef struct {
-    uint64_t sched, stat;
+    uint64_t sched, stat, user, sys;
 } s_cpu_t;
 
 static s_cpu_t
 s_cpu_now (pid_t pid)
 {
     s_cpu_t c;
-    s_proc_cpu (pid, &c.sched, &c.stat);
+    s_proc_cpu (pid, &c.sched, &c.stat, &c.user, &c.sys);
     return c;
+}
+
+//  The share of CPU used between a and b that was user space (utime
+//  against utime+stime: ticks), or -1 if no tick fell in.
+static double
+s_cpu_user_share (s_cpu_t a, s_cpu_t b)
+{
+    uint64_t user = b.user - a.user, sys = b.sys - a.sys;
+    return user + sys > 0 ? (double) user / (double) (user + sys) : -1;
 }
 
 //  CPU used between a and b: the precise figure, unless exited threads
@@ -850,15 +869,17 @@ s_run (s_result_t *res, int kind, uint32_t busy_us, const bench_stream_t *s, uin
 //  same mix of fast and slow time: unlike runs one after the other, where
 //  QEMU's long run averages over the host's phases and ours, ten times
 //  shorter, may fall in one.  kinds[k] runs from bins[k] (ours) and gives
-//  cpu_us[k].  Returns -1 with err set if any fails.
+//  cpu_us[k], and (if user_share is not NULL) user_share[k], the share of
+//  it in user space (s_cpu_user_share).  Returns -1 with err set if any
+//  fails.
 #define S_SLICE 16384
 #define S_SBS_MAX 3
 //  QEMU's HASHTABLE_MAX_SIZE: a new connection past it empties the table.
 #define S_QEMU_TABLE 16384
 static int
 s_side_by_side (const bench_stream_t *s, uint64_t segments, int n, const int *kinds,
-                const char *const *bins, const char *qemu_bin, double *cpu_us, char *err,
-                size_t cap)
+                const char *const *bins, const char *qemu_bin, double *cpu_us,
+                double *user_share, char *err, size_t cap)
 {
     if (n < 1 || n > S_SBS_MAX) {
         snprintf (err, cap, "side by side: %d comparators", n);
@@ -898,6 +919,8 @@ s_side_by_side (const bench_stream_t *s, uint64_t segments, int n, const int *ki
         for (int k = 0; k < n; k++) {
             cpu1[k] = s_cpu_now (c[k].pid);
             cpu_us[k] = (double) s_cpu_delta (cpu0[k], cpu1[k]) / 1000.0 / (double) segments;
+            if (user_share)
+                user_share[k] = s_cpu_user_share (cpu0[k], cpu1[k]);
         }
     for (int k = 0; k < n; k++)
         s_stop (&c[k]);
@@ -1014,7 +1037,9 @@ s_ab (const bench_stream_t *s, uint64_t segments, int rounds, const char *bin_a,
     char err[200] = "";
     int n = 0;
     for (int r = 0; r < rounds; r++) {
-        if (s_side_by_side (s, segments, 2, kinds, bins, qemu_bin, cpu[n], err, sizeof err) != 0)
+        if (s_side_by_side (s, segments, 2, kinds, bins, qemu_bin, cpu[n], NULL, err,
+                            sizeof err)
+            != 0)
             break;
         if (cpu[n][0] > 0) {
             ratio[n] = cpu[n][1] / cpu[n][0];
@@ -1158,6 +1183,7 @@ main (int argc, char **argv)
     double sbs[100][3];        //  side by side: QEMU's, ours and the relay's, round by round
     double sbs_ratio[100];
     double sbs_relay_ratio[100];   //  the relay's / QEMU's: the floor, in the same time
+    double sbs_user[100][3];   //  the share of each one's CPU in user space (-1: unknown)
     int nsbs = 0;
     char sbs_error[200] = "";
     for (int r = 0; r < rounds; r++) {
@@ -1166,7 +1192,7 @@ main (int argc, char **argv)
             static const int kinds_qor[3] = {S_QEMU, S_OURS, S_RELAY};
             const char *const bins[3] = {bin_dir, bin_dir, bin_dir};
             if (s_side_by_side (&stream, segments, 3, kinds_qor, bins, qemu_bin, sbs[nsbs],
-                                sbs_error, sizeof sbs_error)
+                                sbs_user[nsbs], sbs_error, sizeof sbs_error)
                     == 0
                 && sbs[nsbs][0] > 0) {
                 sbs_ratio[nsbs] = sbs[nsbs][1] / sbs[nsbs][0];
@@ -1202,6 +1228,20 @@ main (int argc, char **argv)
     double ratio_median = s_median (round_ratio, nratio);
     double sbs_median = s_median (sbs_ratio, nsbs);
     double sbs_relay_median = s_median (sbs_relay_ratio, nsbs);
+    //  User space's share and CPU per packet, medians over the rounds that
+    //  saw a tick (-1: none did).
+    double user_share[3], user_us[3];
+    for (int k = 0; k < 3; k++) {
+        double share[100], us[100];
+        int m = 0;
+        for (int i = 0; i < nsbs; i++)
+            if (sbs_user[i][k] >= 0) {
+                share[m] = sbs_user[i][k];
+                us[m++] = sbs_user[i][k] * sbs[i][k];
+            }
+        user_share[k] = m ? s_median (share, m) : -1;
+        user_us[k] = m ? s_median (us, m) : -1;
+    }
     free (stream.data);
     free (stream.off);
     //  The benchmark itself keeps about 1.5 CPUs busy; what was there before
@@ -1260,10 +1300,15 @@ main (int argc, char **argv)
         printf (",\"side_by_side\":{\"slice_segments\":%d,\"rounds\":[", S_SLICE);
         for (int i = 0; i < nsbs; i++)
             printf ("%s{\"qemu_cpu_us_per_packet\":%.3f,\"ours_cpu_us_per_packet\":%.3f,"
-                    "\"relay_cpu_us_per_packet\":%.3f,\"ratio\":%.3f,\"relay_ratio\":%.3f}",
+                    "\"relay_cpu_us_per_packet\":%.3f,\"ratio\":%.3f,\"relay_ratio\":%.3f,"
+                    "\"user_share\":{\"qemu\":%.3f,\"ours\":%.3f,\"relay\":%.3f}}",
                     i ? "," : "", sbs[i][0], sbs[i][1], sbs[i][2], sbs_ratio[i],
-                    sbs_relay_ratio[i]);
-        printf ("],\"ratio_median\":%.3f,\"relay_ratio_median\":%.3f,\"error\":\"%s\"}",
+                    sbs_relay_ratio[i], sbs_user[i][0], sbs_user[i][1], sbs_user[i][2]);
+        printf ("],\"user_share_median\":{\"qemu\":%.3f,\"ours\":%.3f,\"relay\":%.3f}",
+                user_share[0], user_share[1], user_share[2]);
+        printf (",\"user_us_per_packet_median\":{\"qemu\":%.3f,\"ours\":%.3f,\"relay\":%.3f}",
+                user_us[0], user_us[1], user_us[2]);
+        printf (",\"ratio_median\":%.3f,\"relay_ratio_median\":%.3f,\"error\":\"%s\"}",
                 sbs_median, sbs_relay_median, sbs_error);
         printf (",\"ratio_ours_qemu\":{\"pps\":%.2f,\"cpu_per_packet\":%.3f,"
                 "\"latency_median\":%.3f,\"latency_p99\":%.3f},"
@@ -1344,6 +1389,11 @@ main (int argc, char **argv)
             for (int i = 0; i < nsbs; i++)
                 printf (" %.3f/%.3f=x%.3f", sbs[i][2], sbs[i][0], sbs_relay_ratio[i]);
             printf (" (median x%.3f: the floor, no comparing at all)\n", sbs_relay_median);
+            printf ("  of that CPU, user space (utime against utime+stime, whole clock ticks; "
+                    "medians): qemu %.0f%% %.3f us, ours %.0f%% %.3f us, relay %.0f%% %.3f us a "
+                    "packet\n",
+                    100 * user_share[0], user_us[0], 100 * user_share[1], user_us[1],
+                    100 * user_share[2], user_us[2]);
         }
         if (sbs_error[0])
             printf ("  side by side failed: %s\n", sbs_error);
