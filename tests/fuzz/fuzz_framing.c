@@ -59,6 +59,30 @@ s_chunk (const uint8_t *chunks, size_t n_chunks, size_t *turn, size_t left)
     return want != 0 && want < left ? want : left;
 }
 
+//  The next frame another pass decoded (len, vnet_hdr_len, bytes) is frame
+//  *k of those the feed alone decoded; *k moves on.
+static void
+s_require_seen (const s_seen_t *seen, size_t n_seen, size_t *k, const uint8_t *data,
+                uint32_t len, uint32_t vnet_hdr_len)
+{
+    s_require (*k < n_seen);
+    s_require (len == seen[*k].len && vnet_hdr_len == seen[*k].vnet_hdr_len);
+    s_require (s_sum_of (data, len) == seen[*k].sum);
+    (*k)++;
+}
+
+//  The end of another pass: it decoded every frame the feed alone did, and
+//  its decoder counted the same.  Destroys dec.
+static void
+s_require_end (colo_framing_t *dec, size_t k, size_t n_seen, const uint64_t *expect)
+{
+    s_require (k == n_seen);
+    const uint64_t *c = colo_framing_counters (dec);
+    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
+        s_require (c[i] == expect[i]);
+    colo_framing_destroy (&dec);
+}
+
 static void
 s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
               const uint8_t *stream, size_t left, const s_seen_t *seen, size_t n_seen,
@@ -79,12 +103,9 @@ s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
                                             1, &rc);
             s_require (n >= 0 && n <= max && used <= chunk - pos);
             for (int i = 0; i < n; i++) {
-                s_require (k < n_seen);
-                s_require (out[i]->len == seen[k].len);
-                s_require (out[i]->vnet_hdr_len == seen[k].vnet_hdr_len);
                 s_require (out[i]->ts_ns == 1 && out[i]->dir == COLO_DIR_NONE);
-                s_require (s_sum (out[i]) == seen[k].sum);
-                k++;
+                s_require_seen (seen, n_seen, &k, out[i]->data, out[i]->len,
+                                out[i]->vnet_hdr_len);
                 colo_buf_destroy (&out[i]);
             }
             pos += used;
@@ -105,11 +126,7 @@ s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
         stream += chunk;
         left -= chunk;
     }
-    s_require (k == n_seen);
-    const uint64_t *c = colo_framing_counters (dec);
-    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
-        s_require (c[i] == expect[i]);
-    colo_framing_destroy (&dec);
+    s_require_end (dec, k, n_seen, expect);
 }
 
 //  The same chunks as the QEMU port reads them: whole frames as views (up
@@ -137,15 +154,12 @@ s_check_views (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
                                            1, slab, &bytes);
             s_require (n >= 0 && n <= max && used <= chunk - pos && (n > 0) == (used > 0));
             for (int i = 0; i < n; i++) {
-                s_require (k < n_seen);
-                s_require (views[i].len == seen[k].len);
-                s_require (views[i].vnet_hdr_len == seen[k].vnet_hdr_len);
                 s_require (views[i].ts_ns == 1 && views[i].slab == slab);
                 s_require (views[i].data >= stream + pos
                            && views[i].data + views[i].len <= stream + pos + used);
-                s_require (s_sum_of (views[i].data, views[i].len) == seen[k].sum);
+                s_require_seen (seen, n_seen, &k, views[i].data, views[i].len,
+                                views[i].vnet_hdr_len);
                 sum += views[i].len;
-                k++;
             }
             s_require (bytes == sum);
             pos += used;
@@ -156,10 +170,7 @@ s_check_views (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
                 colo_framing_feed (dec, stream + pos, chunk - pos, &used, &buf);
             s_require (used <= chunk - pos);
             if (rc == COLO_FRAMING_FRAME) {
-                s_require (k < n_seen);
-                s_require (buf->len == seen[k].len && buf->vnet_hdr_len == seen[k].vnet_hdr_len);
-                s_require (s_sum (buf) == seen[k].sum);
-                k++;
+                s_require_seen (seen, n_seen, &k, buf->data, buf->len, buf->vnet_hdr_len);
                 colo_buf_destroy (&buf);
             }
             else if (rc != COLO_FRAMING_NEED_MORE)
@@ -169,11 +180,7 @@ s_check_views (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
         stream += chunk;
         left -= chunk;
     }
-    s_require (k == n_seen);
-    const uint64_t *c = colo_framing_counters (dec);
-    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
-        s_require (c[i] == expect[i]);
-    colo_framing_destroy (&dec);
+    s_require_end (dec, k, n_seen, expect);
 }
 
 int
