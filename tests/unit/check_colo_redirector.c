@@ -283,8 +283,9 @@ START_TEST (test_redirector_pairs)
     colo_port_t *sink_a = colo_port_new (uri, COLO_PORT_RX);
     all[3] = sink_a;
     s_expect (sink_a, 0, 50, 0, all, 4);
-    ck_assert_uint_eq (s_counter (a, COLO_REDIRECTOR_OUT_FRAMES), 50);
-    ck_assert_uint_eq (s_counter (b, COLO_REDIRECTOR_OUT_FRAMES), 200);
+    //  Counted after the burst went out (s_counter_wait).
+    ck_assert_uint_eq (s_counter_wait (a, COLO_REDIRECTOR_OUT_FRAMES, 50), 50);
+    ck_assert_uint_eq (s_counter_wait (b, COLO_REDIRECTOR_OUT_FRAMES, 200), 200);
 
     colo_redirector_stop (&b);
     colo_redirector_stop (&a);
