@@ -23,6 +23,7 @@ typedef struct {
     int enabled;
     int registered;         //  in the epoll set (enabled, and the add worked)
     uint32_t gen;           //  tells a slot's watches apart across reuse
+    int again;              //  colo_loop_again_fd: call on the next turn
     colo_loop_fd_fn *fn;
     void *arg;
 } s_watch_t;
@@ -43,6 +44,7 @@ struct colo_loop {
     int stop_fd;
     atomic_int stopping;
     int again;
+    int again_fds;                  //  some watch has again set
     uint64_t busy_ns;               //  0: block at once
     uint64_t active_ns;             //  when the last event came
 };
@@ -150,6 +152,7 @@ colo_loop_remove_fd (colo_loop_t *self, int fd)
     w->enabled = 0;
     s_register (self, slot);
     w->fd = -1;
+    w->again = 0;
     while (self->watch_end > 0 && self->watches[self->watch_end - 1].fd < 0)
         self->watch_end--;
     return 0;
@@ -213,6 +216,16 @@ colo_loop_again (colo_loop_t *self)
 }
 
 void
+colo_loop_again_fd (colo_loop_t *self, int fd)
+{
+    int slot = s_find (self, fd);
+    if (slot < 0)
+        return;
+    self->watches[slot].again = 1;
+    self->again_fds = 1;
+}
+
+void
 colo_loop_stop (colo_loop_t *self)
 {
     atomic_store (&self->stopping, 1);
@@ -269,6 +282,7 @@ colo_loop_run (colo_loop_t *self)
     struct epoll_event events[S_FDS_MAX + 1];
     uint8_t ready[S_FDS_MAX];        //  the slot reported this turn...
     uint32_t ready_gen[S_FDS_MAX];   //  ...for the watch of this generation
+    uint8_t redo[S_FDS_MAX];         //  the slot's watch asked for this turn
     while (!atomic_load (&self->stopping)) {
         uint64_t now = colo_clock_mono_ms ();
         //  Timers first, so a handler's work never starves them.
@@ -285,9 +299,10 @@ colo_loop_run (colo_loop_t *self)
                 next = t->next_ms;
         }
         int again = self->again;
-        self->again = 0;
+        int again_fds = self->again_fds;
+        self->again = self->again_fds = 0;
         int timeout = 0;
-        if (!again) {
+        if (!again && !again_fds) {
             now = colo_clock_mono_ms ();
             timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int) (next - now);
         }
@@ -299,6 +314,12 @@ colo_loop_run (colo_loop_t *self)
         if (atomic_load (&self->stopping))
             break;
         memset (ready, 0, sizeof ready);
+        memset (redo, 0, sizeof redo);
+        if (again_fds)
+            for (int i = 0; i < self->watch_end; i++) {
+                redo[i] = (uint8_t) self->watches[i].again;
+                self->watches[i].again = 0;
+            }
         for (int i = 0; i < rc; i++) {
             uint64_t tag = events[i].data.u64;
             if (tag != S_STOP_TAG && (tag & 0xffffffffu) < S_FDS_MAX) {
@@ -313,7 +334,7 @@ colo_loop_run (colo_loop_t *self)
             s_watch_t *w = &self->watches[i];
             if (w->fd < 0 || !w->enabled)
                 continue;
-            if (again || (ready[i] && ready_gen[i] == w->gen))
+            if (again || redo[i] || (ready[i] && ready_gen[i] == w->gen))
                 w->fn (self, w->fd, w->arg);
         }
     }

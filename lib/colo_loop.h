@@ -45,6 +45,12 @@ void colo_loop_timer_set_interval (colo_loop_t *self, int timer_id, uint64_t int
 //  the next turn whether or not its fd is readable.
 void colo_loop_again (colo_loop_t *self);
 
+//  The same for fd's handler alone (if fd is watched and enabled then): the
+//  others run on that turn only if their fds are ready.  For an input a
+//  handler left data in (its budget spent, or edge-triggered), without
+//  calling every other handler for nothing.
+void colo_loop_again_fd (colo_loop_t *self, int fd);
+
 //  Busy polling: for up to us microseconds after the last event, the loop
 //  looks for the next one without sleeping (epoll_wait with no timeout,
 //  over and over) before it blocks.  A thread woken from sleep costs

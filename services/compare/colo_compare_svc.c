@@ -280,8 +280,11 @@ s_update_inputs (colo_compare_svc_t *self)
     int out_full = colo_compare_released_count (self->engine) >= S_OUT_HIGH;
     colo_loop_enable_fd (self->loop, colo_port_fd (self->pri), !(out_full || self->held[0].count));
     colo_loop_enable_fd (self->loop, colo_port_fd (self->sec), !(out_full || self->held[1].count));
-    if (!pause)
-        colo_loop_again (self->loop);   //  edge-triggered inputs may hold data
+    if (!pause) {
+        //  Edge-triggered inputs may hold data: their handlers, next turn.
+        colo_loop_again_fd (self->loop, colo_port_fd (self->pri));
+        colo_loop_again_fd (self->loop, colo_port_fd (self->sec));
+    }
 }
 
 //  ---------------------------------------------------------------- checkpoints
@@ -481,7 +484,7 @@ s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int bud
             break;
     }
     if (budget <= 0)
-        colo_loop_again (self->loop);   //  more may wait: come back next turn
+        colo_loop_again_fd (self->loop, colo_port_fd (port));   //  more may wait: next turn
 }
 
 //  After input: release what matched, turn events into a request, and

@@ -238,6 +238,69 @@ s_stopper (void *arg)
     return NULL;
 }
 
+//  colo_loop_again_fd: on the next turn the handler of that fd alone runs
+//  (neither fd is ever readable); colo_loop_again still runs both.
+typedef struct {
+    int fd_a, fd_b;
+    int calls_a, calls_b;
+    int turns;                //  turns of a's handler asking again
+    int all;                  //  ask for every handler on the last one
+} s_again_t;
+
+static void
+s_on_again_a (colo_loop_t *loop, int fd, void *arg)
+{
+    s_again_t *st = (s_again_t *) arg;
+    st->calls_a++;
+    if (st->calls_a < st->turns)
+        colo_loop_again_fd (loop, fd);
+    else if (st->all && st->calls_a == st->turns)
+        colo_loop_again (loop);
+    else
+        colo_loop_stop (loop);
+}
+
+static void
+s_on_again_b (colo_loop_t *loop, int fd, void *arg)
+{
+    (void) loop;
+    (void) fd;
+    ((s_again_t *) arg)->calls_b++;
+}
+
+static void
+s_on_start (colo_loop_t *loop, int id, uint64_t now, void *arg)
+{
+    (void) now;
+    s_again_t *st = (s_again_t *) arg;
+    colo_loop_again_fd (loop, st->fd_a);
+    colo_loop_timer_set_interval (loop, id, 3600000);   //  once
+}
+
+START_TEST (test_loop_again_one_fd)
+{
+    int a[2], b[2];
+    ck_assert_int_eq (pipe (a), 0);
+    ck_assert_int_eq (pipe (b), 0);
+    for (int all = 0; all < 2; all++) {
+        s_again_t st = {a[0], b[0], 0, 0, 5, all};
+        colo_loop_t *loop = colo_loop_new ();
+        colo_loop_add_fd (loop, b[0], s_on_again_b, &st);   //  b's slot first
+        colo_loop_add_fd (loop, a[0], s_on_again_a, &st);
+        colo_loop_again_fd (loop, 12345);                    //  not watched: nothing
+        colo_loop_add_timer (loop, 1, s_on_start, &st);
+        colo_loop_run (loop);
+        ck_assert_int_eq (st.calls_a, (all ? 6 : 5));
+        ck_assert_int_eq (st.calls_b, (all ? 1 : 0));
+        colo_loop_destroy (&loop);
+    }
+    close (a[0]);
+    close (a[1]);
+    close (b[0]);
+    close (b[1]);
+}
+END_TEST
+
 START_TEST (test_loop_stop_from_thread)
 {
     colo_loop_t *loop = colo_loop_new ();
@@ -259,6 +322,7 @@ colo_loop_suite (void)
     tcase_add_test (tc, test_loop_busy_poll);
     tcase_add_test (tc, test_loop_disable_in_turn);
     tcase_add_test (tc, test_loop_again_and_disable);
+    tcase_add_test (tc, test_loop_again_one_fd);
     tcase_add_test (tc, test_loop_stop_from_thread);
     suite_add_tcase (s, tc);
     return s;
