@@ -848,7 +848,9 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
 
 //  ---------------------------------------------------------------- recv
 
-static void
+//  The port's own events (accept, timer, hang-up, EPOLLOUT, stash).
+//  Returns how many there were.
+static int
 s_housekeep (s_qemu_t *q)
 {
     struct epoll_event events[8];
@@ -894,6 +896,7 @@ s_housekeep (s_qemu_t *q)
     }
     if (s_connected (q) && q->outq.count > 0 && !(q->cfd_events & EPOLLOUT))
         s_flush (q);
+    return count > 0 ? count : 0;
 }
 
 //  The start of a recv: while the socket keeps yielding frames, most
@@ -938,11 +941,11 @@ s_recv_refill (s_qemu_t *q, int *skipped, int *drained)
         return 1;
     if (!*skipped)
         return 0;
-    //  Nothing to read: the wake-up may be for something else.
+    //  Nothing to read: the wake-up may be for something else (and if it
+    //  was for nothing else either, another read would say EAGAIN again).
     *skipped = 0;
     q->hk_skips = 0;
-    s_housekeep (q);
-    return 1;
+    return s_housekeep (q) > 0;
 }
 
 static int
