@@ -309,6 +309,12 @@ colo_port_recv (colo_port_t *self, colo_buf_t **bufs, int max)
 }
 
 int
+colo_port_input_pending (colo_port_t *self)
+{
+    return self->ops->input_pending ? self->ops->input_pending (self) : 1;
+}
+
+int
 colo_port_recv_views (colo_port_t *self, colo_frame_view_t *views, int max)
 {
     if (!self->ops->recv_views) {

@@ -97,6 +97,12 @@ int colo_port_fd (colo_port_t *self);
 //  Frames accepted by send but not yet written to the transport.
 int colo_port_pending (colo_port_t *self);
 
+//  0 when a recv would give nothing until the fd becomes readable again
+//  (nothing held, the socket found empty), 1 when it might: a reader that
+//  stopped at a budget asks its loop to come back only then.  Transports
+//  that cannot tell (edge-triggered ones) say 1.
+int colo_port_input_pending (colo_port_t *self);
+
 //  1 if a peer is attached right now (stream: connected; shm: other side
 //  attached; zmq: at least one peer connected or bound; packet: link up).
 int colo_port_connected (colo_port_t *self);

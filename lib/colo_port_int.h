@@ -45,6 +45,8 @@ typedef struct colo_port_ops {
     int (*connected) (colo_port_t *self);
     //  Optional (NULL: colo_port_recv_views says ENOTSUP).
     int (*recv_views) (colo_port_t *self, colo_frame_view_t *views, int max);
+    //  Optional (NULL: colo_port_input_pending says 1).
+    int (*input_pending) (colo_port_t *self);
 } colo_port_ops_t;
 
 //  Transports count every counter except tx_blocked (colo_port.c does).

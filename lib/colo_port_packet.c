@@ -364,5 +364,5 @@ s_connected (colo_port_t *self)
 }
 
 const colo_port_ops_t colo_port_packet_ops = {
-    "packet", s_open, s_close, s_send, s_recv, s_pending, s_connected, NULL,
+    "packet", s_open, s_close, s_send, s_recv, s_pending, s_connected, NULL, NULL,
 };

@@ -46,7 +46,7 @@
 #define S_BACKOFF_MIN_MS 50        //  first reconnect delay
 #define S_DRAIN_READS 64           //  reads salvaged from a replaced connection
 #define S_DISCARD_READS 16         //  reads discarded per turn on a send-only port
-#define S_HOUSEKEEP_SKIP 8         //  recv calls in a row that may skip housekeeping
+#define S_HOUSEKEEP_SKIP 64        //  recv calls in a row that may skip housekeeping
 #define S_LEND_MAX 256             //  views per recv_views call at most
 #define S_SLABS_MAX 8              //  read slabs per port at most (1 MiB)
 #define S_READ_MIN (16 * 1024)     //  a read goes on in a pinned slab if this much is left
@@ -101,6 +101,7 @@ typedef struct {
     size_t rlen;
     uint64_t rts_ns;             //  when rbuf was filled: frames' arrival time
     int streaming;               //  the last recv got frames from the socket
+    int sock_empty;              //  the last read found the socket empty (short, EAGAIN)
     int hk_skips;                //  recv calls in a row without housekeeping
     s_fifo_t stash;              //  complete frames of a closed connection
     colo_buf_t *lent[S_LEND_MAX];   //  buffers behind the last recv_views' views
@@ -350,6 +351,7 @@ s_read (s_qemu_t *q)
     do
         n = read (q->cfd, q->rbuf, q->rwant);
     while (n < 0 && errno == EINTR);
+    q->sock_empty = n >= 0 ? (size_t) n < q->rwant : errno == EAGAIN || errno == EWOULDBLOCK;
     if (n > 0) {
         q->rpos = 0;
         q->rlen = (size_t) n;
@@ -447,6 +449,7 @@ s_conn_up (s_qemu_t *q, int fd)
         q->port->counters[COLO_PORT_RX_TRUNCATED]++;
     colo_framing_reset (q->dec);
     q->rpos = q->rlen = 0;
+    q->sock_empty = 0;
     q->out_off = 0;
     q->backoff_ms = S_BACKOFF_MIN_MS < q->port->backoff_max_ms
                         ? S_BACKOFF_MIN_MS
@@ -1131,6 +1134,15 @@ s_is_connected (colo_port_t *self)
     return s_connected ((s_qemu_t *) self->impl);
 }
 
+//  Frames held (stashed, or bytes read and not handed out), or a socket
+//  not known to be empty: a recv may give frames before the fd says so.
+static int
+s_input_pending (colo_port_t *self)
+{
+    s_qemu_t *q = (s_qemu_t *) self->impl;
+    return q->stash.count > 0 || q->rpos < q->rlen || (s_connected (q) && !q->sock_empty);
+}
+
 //  ---------------------------------------------------------------- open/close
 
 static void
@@ -1395,8 +1407,10 @@ s_open_tcp (colo_port_t *self, colo_uri_t *uri)
 }
 
 const colo_port_ops_t colo_port_qemu_unix_ops = {
-    "qemu+unix", s_open_unix, s_close, s_send, s_recv, s_pending, s_is_connected, s_recv_views,
+    "qemu+unix", s_open_unix, s_close, s_send,           s_recv,
+    s_pending,   s_is_connected, s_recv_views, s_input_pending,
 };
 const colo_port_ops_t colo_port_qemu_tcp_ops = {
-    "qemu+tcp", s_open_tcp, s_close, s_send, s_recv, s_pending, s_is_connected, s_recv_views,
+    "qemu+tcp", s_open_tcp, s_close, s_send,           s_recv,
+    s_pending,  s_is_connected, s_recv_views, s_input_pending,
 };

@@ -867,8 +867,8 @@ colo_port_zmq_endpoint (colo_port_t *port)
 }
 
 const colo_port_ops_t colo_port_zmq_tcp_ops = {
-    "zmq+tcp", s_open, s_close, s_send, s_recv, s_pending, s_connected, NULL,
+    "zmq+tcp", s_open, s_close, s_send, s_recv, s_pending, s_connected, NULL, NULL,
 };
 const colo_port_ops_t colo_port_zmq_ipc_ops = {
-    "zmq+ipc", s_open, s_close, s_send, s_recv, s_pending, s_connected, NULL,
+    "zmq+ipc", s_open, s_close, s_send, s_recv, s_pending, s_connected, NULL, NULL,
 };

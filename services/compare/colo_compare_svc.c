@@ -483,8 +483,9 @@ s_drain_input (colo_compare_svc_t *self, colo_port_t *port, int primary, int bud
         if (n < S_BURST)
             break;
     }
-    if (budget <= 0)
-        colo_loop_again_fd (self->loop, colo_port_fd (port));   //  more may wait: next turn
+    //  More may wait where the fd does not show it: next turn.
+    if (budget <= 0 && colo_port_input_pending (port))
+        colo_loop_again_fd (self->loop, colo_port_fd (port));
 }
 
 //  After input: release what matched, turn events into a request, and

@@ -650,6 +650,67 @@ START_TEST (test_send_skips_unencodable)
 }
 END_TEST
 
+//  colo_port_input_pending: 1 while frames read are still held (a recv
+//  stopped at its max), 0 once all were handed out and the socket was
+//  found empty; 1 again when a read filled its buffer (the socket may hold
+//  more than one read takes).
+typedef struct {
+    colo_port_t *port;
+    colo_buf_t **bufs;
+    int max, got;
+} s_recv_some_t;
+
+static int
+s_recv_some (void *arg)
+{
+    s_recv_some_t *r = (s_recv_some_t *) arg;
+    r->got = colo_port_recv (r->port, r->bufs, r->max);
+    ck_assert_int_ge (r->got, 0);
+    return r->got > 0;
+}
+
+START_TEST (test_input_pending)
+{
+    s_addr_t addr;
+    s_make_addr (&addr, 0, "");
+    colo_port_t *server, *client;
+    s_pair (addr.server, COLO_PORT_RX, addr.client, COLO_PORT_TX, &server, &client);
+    enum { N = 10 };
+    colo_buf_t *bufs[64];
+    for (int i = 0; i < N; i++)
+        bufs[i] = colo_test_frame (100, (uint32_t) i);
+    ck_assert_int_eq (colo_port_send (client, bufs, N), N);
+    //  The ten come in one read; four handed out, six held.
+    s_recv_some_t r = {server, bufs, 4, 0};
+    ck_assert (colo_test_wait (s_recv_some, &r, &client, 1, S_DEADLINE_MS));
+    ck_assert_int_eq (r.got, 4);
+    ck_assert_int_eq (colo_port_input_pending (server), 1);
+    colo_buf_destroy_array (bufs, 4);
+    //  The six, and the socket found empty.
+    ck_assert_int_eq (colo_port_recv (server, bufs, 64), N - 4);
+    ck_assert_int_eq (colo_port_input_pending (server), 0);
+    colo_buf_destroy_array (bufs, N - 4);
+    //  Far more than one read (128 KiB) takes: pending after the first.
+    for (int i = 0; i < 4; i++)
+        bufs[i] = colo_test_frame (COLO_FRAME_MAX, (uint32_t) i);
+    colo_port_t *both[2] = {server, client};
+    ck_assert_int_eq (colo_test_send_all (client, bufs, 4, both, 2, S_DEADLINE_MS), 4);
+    r.max = 1;
+    ck_assert (colo_test_wait (s_recv_some, &r, &client, 1, S_DEADLINE_MS));
+    ck_assert_int_eq (colo_port_input_pending (server), 1);
+    colo_buf_destroy_array (bufs, 1);
+    int got = 1;
+    while (got < 4) {
+        r.max = 4 - got;
+        ck_assert (colo_test_wait (s_recv_some, &r, &client, 1, S_DEADLINE_MS));
+        colo_buf_destroy_array (bufs, r.got);
+        got += r.got;
+    }
+    colo_port_destroy (&client);
+    colo_port_destroy (&server);
+}
+END_TEST
+
 //  Read what is in fd now (non-blocking) into dec; returns bytes read and
 //  appends complete frames to out.
 static size_t
@@ -1544,6 +1605,7 @@ colo_port_qemu_suite (void)
     tcase_add_loop_test (tc, test_qemu_style_writer, 0, 2);
     tcase_add_test (tc, test_backpressure);
     tcase_add_test (tc, test_send_skips_unencodable);
+    tcase_add_test (tc, test_input_pending);
     tcase_add_test (tc, test_requeue_after_break);
     tcase_add_test (tc, test_open_errors);
     tcase_add_test (tc, test_tcp_names);
