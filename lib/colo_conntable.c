@@ -237,22 +237,10 @@ s_slot_clear (colo_conntable_t *self, size_t i)
     self->ix.slots[i].entry = NULL;
 }
 
-static inline unsigned char *
-s_find (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash)
-{
-    for (size_t i = hash & self->ix.mask;; i = (i + 1) & self->ix.mask) {
-        const s_slot_t *slot = &self->ix.slots[i];
-        if (!slot->entry)
-            return NULL;
-        if (slot->hash == hash && colo_conntable_x_key_eq (&s_head (slot->entry)->key, key))
-            return slot->entry;
-    }
-}
-
 void *
 colo_conntable_find (colo_conntable_t *self, const colo_flow_key_t *key)
 {
-    unsigned char *e = s_find (self, key, colo_flow_hash (key, self->seed));
+    unsigned char *e = colo_conntable_x_find (&self->ix, key, colo_flow_hash (key, self->seed));
     return e ? s_value (e) : NULL;
 }
 

@@ -114,24 +114,36 @@ colo_conntable_x_key_eq (const colo_flow_key_t *a, const colo_flow_key_t *b)
     return d == 0;
 }
 
+//  The entry filed under key (whose hash is hash) in index ix, or NULL:
+//  the one probe loop, for colo_conntable_find_touch and the table's own
+//  lookups.
+static inline unsigned char *
+colo_conntable_x_find (const colo_conntable_x_index_t *ix, const colo_flow_key_t *key,
+                       uint64_t hash)
+{
+    for (size_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
+        const colo_conntable_x_slot_t *slot = &ix->slots[i];
+        if (!slot->entry)
+            return NULL;
+        if (slot->hash == hash
+            && colo_conntable_x_key_eq ((const colo_flow_key_t *) slot->entry, key))
+            return slot->entry;
+    }
+}
+
 static inline void *
 colo_conntable_find_touch (colo_conntable_t *self, const colo_flow_key_t *key, uint64_t hash,
                            uint64_t now_ms)
 {
     //  The table begins with its index (a pointer to a struct is one to
     //  its first member).
-    const colo_conntable_x_index_t *ix = (const colo_conntable_x_index_t *) (void *) self;
-    for (size_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
-        const colo_conntable_x_slot_t *slot = &ix->slots[i];
-        unsigned char *e = slot->entry;
-        if (!e)
-            return NULL;
-        if (slot->hash == hash && colo_conntable_x_key_eq ((const colo_flow_key_t *) e, key)) {
-            if (*(const uint64_t *) (e + sizeof (colo_flow_key_t)) != now_ms)
-                colo_conntable_touch (self, e + COLO_CONNTABLE_X_VALUE_OFF, now_ms);
-            return e + COLO_CONNTABLE_X_VALUE_OFF;
-        }
-    }
+    unsigned char *e =
+        colo_conntable_x_find ((const colo_conntable_x_index_t *) (void *) self, key, hash);
+    if (!e)
+        return NULL;
+    if (*(const uint64_t *) (e + sizeof (colo_flow_key_t)) != now_ms)
+        colo_conntable_touch (self, e + COLO_CONNTABLE_X_VALUE_OFF, now_ms);
+    return e + COLO_CONNTABLE_X_VALUE_OFF;
 }
 
 #endif
