@@ -782,29 +782,27 @@ s_refuse (colo_port_t *self, colo_buf_t **buf_p)
 
 //  Nothing queued: frames bufs[0..n) (all encodable) go from bufs itself,
 //  without passing through the queue.  Returns how many went whole (each
-//  destroyed, its slot NULL); *full is set when the socket took no more
-//  (q->out_off: the bytes of the next frame that went).  On an error, the
-//  frames not sent are left for the queue, whose flush meets it again.
+//  destroyed, its slot NULL); *stopped is set when the socket took no more
+//  (q->out_off: the bytes of the next frame that went) or failed
+//  (s_send_failed): the rest waits in the queue.
 static int
-s_send_direct (s_qemu_t *q, colo_buf_t **bufs, int n, int *full)
+s_send_direct (s_qemu_t *q, colo_buf_t **bufs, int n, int *stopped)
 {
     int done = 0;
     size_t skip = 0;
-    *full = 0;
-    while (done < n) {
+    *stopped = 0;
+    while (done < n && !*stopped) {
         size_t frames = (size_t) (n - done) < S_BATCH ? (size_t) (n - done) : S_BATCH;
         size_t want = 0;
         ssize_t w = s_sendmsg_frames (q, bufs + done, frames, 0, &want);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            *full = errno == EAGAIN || errno == EWOULDBLOCK;
-            break;
+            *stopped = !s_send_failed (q);
+            continue;
         }
         done += (int) s_frames_sent (q, bufs + done, frames, (size_t) w, &skip);
         if ((size_t) w < want) {
-            *full = 1;
-            break;
+            s_want_output (q, 1);   //  the socket is full
+            *stopped = 1;
         }
     }
     q->out_off = skip;
@@ -816,7 +814,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
 {
     s_qemu_t *q = (s_qemu_t *) self->impl;
     int accepted = 0;
-    int full = 0;
+    int stopped = 0;
     //  The queue has room for a frame before any is written: one written
     //  in part must wait there.
     if (q->outq.count == 0 && s_connected (q)
@@ -824,13 +822,11 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
         int sendable = 0;
         while (sendable < n && bufs[sendable] && s_encodable (q, bufs[sendable]))
             sendable++;
-        accepted = s_send_direct (q, bufs, sendable, &full);
-        if (full)
-            s_want_output (q, 1);
+        accepted = s_send_direct (q, bufs, sendable, &stopped);
     }
     while (1) {
-        //  The rest waits (after a direct write that filled the socket, the
-        //  first of them perhaps written in part).
+        //  The rest waits (after a direct write that stopped, the first of
+        //  them perhaps written in part).
         while (accepted < n && q->outq.count < self->queue_frames) {
             colo_buf_t *buf = bufs[accepted];
             if (buf && !s_encodable (q, buf))
@@ -839,7 +835,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
                 break;
             bufs[accepted++] = NULL;
         }
-        if (full || !s_connected (q) || q->outq.count == 0)
+        if (stopped || !s_connected (q) || q->outq.count == 0)
             break;
         size_t before = q->outq.count;
         s_flush (q);
