@@ -330,41 +330,25 @@ colo_buf_destroy_array (colo_buf_t **bufs, int n)
 {
     colo_buf_slab_t *run = NULL;
     unsigned refs = 0;
-    //  Buffers made in a slab go back to the smallest class's stack, its
-    //  count kept in a register while there is room (their slab pointer and
-    //  cap are left as they are: colo_buf_new sets both).
-    void **slots = s_cache.slots[0];
-    uint32_t count = s_cache.count[0];
     for (int i = 0; i < n; i++) {
         colo_buf_t *self = bufs[i];
         if (!self)
             continue;
         bufs[i] = NULL;
-        colo_buf_slab_t *slab = self->slab;
-        if (!slab) {
-            s_cache.count[0] = count;
+        if (self->slab) {
+            colo_buf_slab_t *slab = s_detach (self);
+            if (slab != run) {
+                if (run)
+                    s_slab_unref (run, refs);
+                run = slab;
+                refs = 0;
+            }
+            refs++;
+            s_put_class (self, 0);   //  metadata only, as it was made
+        }
+        else
             s_put (self);
-            count = s_cache.count[0];
-            slots = s_cache.slots[0];
-            continue;
-        }
-        if (slab != run) {
-            if (run)
-                s_slab_unref (run, refs);
-            run = slab;
-            refs = 0;
-        }
-        refs++;
-        if (S_CACHING && slots && count < s_class_limit (0))
-            slots[count++] = self;
-        else {
-            s_cache.count[0] = count;
-            s_put_slow (self, 0);   //  metadata only, as it was made
-            count = s_cache.count[0];
-            slots = s_cache.slots[0];
-        }
     }
-    s_cache.count[0] = count;
     if (run)
         s_slab_unref (run, refs);
 }
