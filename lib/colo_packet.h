@@ -258,9 +258,10 @@ int colo_packet_tcp4 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 int colo_packet_tcp6 (colo_tcp_seg_t *seg, const uint8_t *frame, size_t len);
 
 //  The IP layer of the light decoders (colo_packet_tcp4, _tcp6, _udp, the
-//  plain ones below and the full decoder's shortcut), its header at l3 (l3 <= len, the ethertype
-//  seen): IPv4 without options, not a fragment (v6 0), or IPv6 without
-//  extension headers (v6 1), carrying proto, its length within the frame.
+//  plain ones below and the full decoder's shortcut), its header at l3
+//  (l3 <= len, the ethertype seen): IPv4 without options, not a fragment
+//  (v6 0), or IPv6 without extension headers (v6 1), carrying proto, its
+//  length within the frame.
 //  Returns 1 and the bytes of IP payload (at l3 + 20, or + 40) in *l4_len.
 //  This and the helpers below are inlined by force: each caller's constant
 //  l3 and v6 then fold away (left to the compiler, one shared copy cost the
