@@ -77,11 +77,14 @@
  *    beside the verdict: the least any comparator process could score on
  *    this host at that time (the CPU ratio moves with the host: where
  *    system calls are cheap QEMU is cheap, and the bytes every process
- *    must copy weigh more against it).  Also printed: how much of each
- *    one's side-by-side CPU was user space (utime against utime+stime of
- *    /proc/PID/stat, in whole clock ticks: a few per cent for ours), and
- *    that share of its CPU per packet: the part a host's cheap or dear
- *    system calls do not move, which ours' code decides.
+ *    must copy weigh more against it).  Then ours/relay round by round,
+ *    beside the most the target allows on this host (x0.1 over relay/QEMU):
+ *    a host where the relay takes most of QEMU's tenth leaves ours little
+ *    above the floor, and this shows how little.  Also printed: how much
+ *    of each one's side-by-side CPU was user space (utime against
+ *    utime+stime of /proc/PID/stat, in whole clock ticks: a few per cent
+ *    for ours), and that share of its CPU per packet: the part a host's
+ *    cheap or dear system calls do not move, which ours' code decides.
  *  Prints all four, and the ratios ours / QEMU; --json prints one JSON object.
  *  --timestamps: every segment carries NOP NOP TS, as a Linux TCP segment
  *  does once the handshake is done (12 bytes more of TCP header).
@@ -1228,6 +1231,14 @@ main (int argc, char **argv)
     double ratio_median = s_median (round_ratio, nratio);
     double sbs_median = s_median (sbs_ratio, nsbs);
     double sbs_relay_median = s_median (sbs_relay_ratio, nsbs);
+    //  Ours against the relay of the same round: how far ours is above the
+    //  floor, and how far above it the target lets a comparator be on this
+    //  host (x0.1 of QEMU over the relay's share of QEMU).
+    double sbs_ours_relay[100];
+    for (int i = 0; i < nsbs; i++)
+        sbs_ours_relay[i] = sbs[i][2] > 0 ? sbs[i][1] / sbs[i][2] : 0;
+    double ours_relay_median = s_median (sbs_ours_relay, nsbs);
+    double relay_allowed = sbs_relay_median > 0 ? 0.1 / sbs_relay_median : 0;
     //  User space's share and CPU per packet, medians over the rounds that
     //  saw a tick (-1: none did).
     double user_share[3], user_us[3];
@@ -1308,8 +1319,9 @@ main (int argc, char **argv)
                 user_share[0], user_share[1], user_share[2]);
         printf (",\"user_us_per_packet_median\":{\"qemu\":%.3f,\"ours\":%.3f,\"relay\":%.3f}",
                 user_us[0], user_us[1], user_us[2]);
-        printf (",\"ratio_median\":%.3f,\"relay_ratio_median\":%.3f,\"error\":\"%s\"}",
-                sbs_median, sbs_relay_median, sbs_error);
+        printf (",\"ratio_median\":%.3f,\"relay_ratio_median\":%.3f,"
+                "\"ours_relay_median\":%.3f,\"ours_relay_allowed\":%.3f,\"error\":\"%s\"}",
+                sbs_median, sbs_relay_median, ours_relay_median, relay_allowed, sbs_error);
         printf (",\"ratio_ours_qemu\":{\"pps\":%.2f,\"cpu_per_packet\":%.3f,"
                 "\"latency_median\":%.3f,\"latency_p99\":%.3f},"
                 "\"target\":{\"cpu_ratio_max\":0.1,\"added_latency_median_us_max\":10,"
@@ -1389,6 +1401,12 @@ main (int argc, char **argv)
             for (int i = 0; i < nsbs; i++)
                 printf (" %.3f/%.3f=x%.3f", sbs[i][2], sbs[i][0], sbs_relay_ratio[i]);
             printf (" (median x%.3f: the floor, no comparing at all)\n", sbs_relay_median);
+            printf ("  ours/relay, round by round:");
+            for (int i = 0; i < nsbs; i++)
+                printf (" x%.2f", sbs_ours_relay[i]);
+            printf (" (median x%.2f; the CPU target allows x%.2f here: x0.1 over the relay's "
+                    "x%.3f)\n",
+                    ours_relay_median, relay_allowed, sbs_relay_median);
             printf ("  of that CPU, user space (utime against utime+stime, whole clock ticks; "
                     "medians): qemu %.0f%% %.3f us, ours %.0f%% %.3f us, relay %.0f%% %.3f us a "
                     "packet\n",
