@@ -353,6 +353,33 @@ colo_buf_destroy_array (colo_buf_t **bufs, int n)
         s_slab_unref (run, refs);
 }
 
+int
+colo_bufq_grow (colo_bufq_t *self)
+{
+    size_t cap = self->cap ? self->cap * 2 : 64;
+    colo_buf_t **items = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
+    if (!items)
+        return -1;
+    for (size_t i = 0; i < self->count; i++)
+        items[i] = colo_bufq_at (self, i);
+    free (self->items);
+    self->items = items;
+    self->cap = cap;
+    self->head = 0;
+    return 0;
+}
+
+void
+colo_bufq_destroy (colo_bufq_t *self)
+{
+    while (self->count > 0) {
+        colo_buf_t *buf = colo_bufq_pop (self);
+        colo_buf_destroy (&buf);
+    }
+    free (self->items);
+    memset (self, 0, sizeof *self);
+}
+
 uint32_t
 colo_instance_id (const char *name)
 {

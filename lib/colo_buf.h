@@ -114,6 +114,59 @@ colo_buf_frame_len (const colo_buf_t *buf)
     return buf->len - buf->vnet_hdr_len;
 }
 
+//  A FIFO of buffers: a ring of pointers that doubles when full (cap is 0
+//  or a power of two).  Zeroed is empty; colo_bufq_destroy frees it.
+typedef struct {
+    colo_buf_t **items;
+    size_t cap;
+    size_t head;
+    size_t count;
+} colo_bufq_t;
+
+//  Double the ring (64 slots at first), keeping the order; -1 if no memory
+//  (the ring is as it was).
+int colo_bufq_grow (colo_bufq_t *self);
+
+//  Destroy the buffers still queued and free the ring; empty after.
+void colo_bufq_destroy (colo_bufq_t *self);
+
+//  Append buf (growing the ring when full); -1 if no memory (not queued).
+static inline int
+colo_bufq_push (colo_bufq_t *self, colo_buf_t *buf)
+{
+    if (self->count == self->cap && colo_bufq_grow (self) != 0)
+        return -1;
+    self->items[(self->head + self->count) & (self->cap - 1)] = buf;
+    self->count++;
+    return 0;
+}
+
+//  The i-th queued buffer (i < count), the oldest being 0.
+static inline colo_buf_t *
+colo_bufq_at (const colo_bufq_t *self, size_t i)
+{
+    return self->items[(self->head + i) & (self->cap - 1)];
+}
+
+//  Forget the n oldest (n <= count; the caller took them).
+static inline void
+colo_bufq_skip (colo_bufq_t *self, size_t n)
+{
+    self->head = (self->head + n) & (self->cap - 1);
+    self->count -= n;
+}
+
+//  Take the oldest, or NULL when empty.
+static inline colo_buf_t *
+colo_bufq_pop (colo_bufq_t *self)
+{
+    if (self->count == 0)
+        return NULL;
+    colo_buf_t *buf = self->items[self->head];
+    colo_bufq_skip (self, 1);
+    return buf;
+}
+
 //  Stable 32-bit instance id for a name (FNV-1a); 0 for NULL.
 uint32_t colo_instance_id (const char *name);
 

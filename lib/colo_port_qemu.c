@@ -53,14 +53,6 @@
 
 enum { S_TAG_LISTEN = 1, S_TAG_CONN = 2, S_TAG_TIMER = 3, S_TAG_STASH = 4 };
 
-//  A FIFO of frames; cap is zero or a power of two.
-typedef struct {
-    colo_buf_t **items;
-    size_t cap;
-    size_t head;
-    size_t count;
-} s_fifo_t;
-
 typedef struct {
     colo_port_t *port;
     int tcp;                     //  qemu+tcp (else qemu+unix)
@@ -103,72 +95,15 @@ typedef struct {
     int streaming;               //  the last recv got frames from the socket
     int sock_empty;              //  the last read found the socket empty (short, EAGAIN)
     int hk_skips;                //  recv calls in a row without housekeeping
-    s_fifo_t stash;              //  complete frames of a closed connection
+    colo_bufq_t stash;           //  complete frames of a closed connection
     colo_buf_t *lent[S_LEND_MAX];   //  buffers behind the last recv_views' views
     int lent_count;
     //  Sending
-    s_fifo_t outq;
+    colo_bufq_t outq;            //  frames waiting for the socket, in order
     size_t out_off;              //  bytes of the head frame already written
     colo_ratelimit_t rl_bad;
     colo_ratelimit_t rl_conn;
 } s_qemu_t;
-
-//  ---------------------------------------------------------------- FIFO
-
-//  Twice the room (64 slots at first), the items in order from 0.
-static __attribute__ ((noinline)) int
-s_fifo_grow (s_fifo_t *fifo)
-{
-    size_t cap = fifo->cap ? fifo->cap * 2 : 64;
-    colo_buf_t **items = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
-    if (!items)
-        return -1;
-    for (size_t i = 0; i < fifo->count; i++)
-        items[i] = fifo->items[(fifo->head + i) & (fifo->cap - 1)];
-    free (fifo->items);
-    fifo->items = items;
-    fifo->cap = cap;
-    fifo->head = 0;
-    return 0;
-}
-
-static inline int
-s_fifo_push (s_fifo_t *fifo, colo_buf_t *buf)
-{
-    if (fifo->count == fifo->cap && s_fifo_grow (fifo) != 0)
-        return -1;
-    fifo->items[(fifo->head + fifo->count) & (fifo->cap - 1)] = buf;
-    fifo->count++;
-    return 0;
-}
-
-static inline colo_buf_t *
-s_fifo_at (const s_fifo_t *fifo, size_t i)
-{
-    return fifo->items[(fifo->head + i) & (fifo->cap - 1)];
-}
-
-static colo_buf_t *
-s_fifo_pop (s_fifo_t *fifo)
-{
-    if (fifo->count == 0)
-        return NULL;
-    colo_buf_t *buf = fifo->items[fifo->head];
-    fifo->head = (fifo->head + 1) & (fifo->cap - 1);
-    fifo->count--;
-    return buf;
-}
-
-static void
-s_fifo_free (s_fifo_t *fifo)
-{
-    while (fifo->count) {
-        colo_buf_t *buf = s_fifo_pop (fifo);
-        colo_buf_destroy (&buf);
-    }
-    free (fifo->items);
-    memset (fifo, 0, sizeof *fifo);
-}
 
 //  ---------------------------------------------------------------- helpers
 
@@ -216,7 +151,7 @@ s_want_output (s_qemu_t *q, int on)
 static void
 s_stash_push (s_qemu_t *q, colo_buf_t *buf)
 {
-    if (s_fifo_push (&q->stash, buf) != 0) {
+    if (colo_bufq_push (&q->stash, buf) != 0) {
         q->port->counters[COLO_PORT_ERRORS]++;
         colo_log_limited (&q->rl_bad, COLO_LOG_ERROR,
                           "port %s: out of memory keeping a received frame",
@@ -231,7 +166,7 @@ s_stash_push (s_qemu_t *q, colo_buf_t *buf)
 static colo_buf_t *
 s_stash_pop (s_qemu_t *q)
 {
-    colo_buf_t *buf = s_fifo_pop (&q->stash);
+    colo_buf_t *buf = colo_bufq_pop (&q->stash);
     if (buf && q->stash.count == 0) {
         eventfd_t value;
         eventfd_read (q->efd, &value);
@@ -739,7 +674,7 @@ s_flush (s_qemu_t *q)
         colo_buf_t *batch[S_BATCH];
         size_t frames = q->outq.count < S_BATCH ? q->outq.count : S_BATCH;
         for (size_t k = 0; k < frames; k++)
-            batch[k] = s_fifo_at (&q->outq, k);
+            batch[k] = colo_bufq_at (&q->outq, k);
         size_t want = 0;
         ssize_t n = s_sendmsg_frames (q, batch, frames, q->out_off, &want);
         if (n < 0) {
@@ -748,8 +683,7 @@ s_flush (s_qemu_t *q)
             return;
         }
         size_t whole = s_frames_sent (q, batch, frames, (size_t) n, &q->out_off);
-        q->outq.head = (q->outq.head + whole) & (q->outq.cap - 1);
-        q->outq.count -= whole;
+        colo_bufq_skip (&q->outq, whole);
         if ((size_t) n < want) {
             s_want_output (q, 1);   //  the socket is full
             return;
@@ -818,7 +752,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
     //  The queue has room for a frame before any is written: one written
     //  in part must wait there.
     if (q->outq.count == 0 && s_connected (q)
-        && (q->outq.cap > 0 || s_fifo_grow (&q->outq) == 0)) {
+        && (q->outq.cap > 0 || colo_bufq_grow (&q->outq) == 0)) {
         int sendable = 0;
         while (sendable < n && bufs[sendable] && s_encodable (q, bufs[sendable]))
             sendable++;
@@ -831,7 +765,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
             colo_buf_t *buf = bufs[accepted];
             if (buf && !s_encodable (q, buf))
                 s_refuse (self, &bufs[accepted]);
-            else if (buf && s_fifo_push (&q->outq, buf) != 0)
+            else if (buf && colo_bufq_push (&q->outq, buf) != 0)
                 break;
             bufs[accepted++] = NULL;
         }
@@ -1167,8 +1101,8 @@ s_close (colo_port_t *self)
             && st.st_ino == q->sock_ino)
             unlink (q->sun.sun_path);
     }
-    s_fifo_free (&q->outq);
-    s_fifo_free (&q->stash);
+    colo_bufq_destroy (&q->outq);
+    colo_bufq_destroy (&q->stash);
     s_lent_free (q);
     colo_framing_destroy (&q->dec);
     colo_buf_slab_release (&q->slab);

@@ -101,9 +101,7 @@ struct colo_compare {
     colo_conntable_t *table;
     uint64_t seed;            //  the table's hash seed
     s_conn_t *busy_head;
-    //  released frames, a ring of pointers that grows (out_cap a power of two)
-    colo_buf_t **out;
-    size_t out_cap, out_head, out_count;
+    colo_bufq_t out;          //  released frames, in order
     //  the first checkpoint-worthy event since the last take_request
     int request;
     colo_compare_reason_t request_reason;
@@ -171,9 +169,7 @@ colo_compare_new (const colo_compare_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->table = colo_conntable_new (cfg->max_connections, sizeof (s_conn_t), 0);
-    self->out_cap = 256;
-    self->out = (colo_buf_t **) malloc (self->out_cap * sizeof (colo_buf_t *));
-    if (!self->table || !self->out) {
+    if (!self->table || colo_bufq_grow (&self->out) != 0) {
         colo_compare_destroy (&self);
         return NULL;
     }
@@ -212,11 +208,7 @@ colo_compare_destroy (colo_compare_t **self_p)
         return;
     colo_compare_t *self = *self_p;
     colo_conntable_destroy (&self->table, s_conn_free, NULL);
-    if (self->out) {
-        for (size_t i = 0; i < self->out_count; i++)
-            colo_buf_destroy (&self->out[(self->out_head + i) & (self->out_cap - 1)]);
-        free (self->out);
-    }
+    colo_bufq_destroy (&self->out);
     free (self->rule_ids);
     free (self->rule_hits);
     while (self->item_cache) {
@@ -310,34 +302,14 @@ s_unlink (s_queue_t *q, s_item_t *prev, s_item_t *item)
     item->next = NULL;
 }
 
-//  The released ring is full: twice its size.  -1 when there is no memory.
-static __attribute__ ((noinline, cold)) int
-s_out_grow (colo_compare_t *self)
-{
-    size_t cap = self->out_cap * 2;
-    colo_buf_t **grown = (colo_buf_t **) malloc (cap * sizeof (colo_buf_t *));
-    if (!grown)
-        return -1;
-    for (size_t i = 0; i < self->out_count; i++)
-        grown[i] = self->out[(self->out_head + i) & (self->out_cap - 1)];
-    free (self->out);
-    self->out = grown;
-    self->out_cap = cap;
-    self->out_head = 0;
-    return 0;
-}
-
 static inline void
 s_out_push (colo_compare_t *self, colo_buf_t *buf)
 {
-    if (self->out_count == self->out_cap && s_out_grow (self) != 0) {
+    if (colo_bufq_push (&self->out, buf) != 0) {
         //  Cannot grow: this is memory exhaustion, not input; say so loudly.
         colo_error ("compare: out of memory queueing a released frame; frame lost");
         colo_buf_destroy (&buf);
-        return;
     }
-    self->out[(self->out_head + self->out_count) & (self->out_cap - 1)] = buf;
-    self->out_count++;
 }
 
 //  Items are a cache line each, on a line: a queued frame that waited for
@@ -1609,30 +1581,28 @@ int
 colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max)
 {
     int n = 0;
-    while (n < max && self->out_count > 0) {
-        out[n++] = self->out[self->out_head];
-        self->out_head = (self->out_head + 1) & (self->out_cap - 1);
-        self->out_count--;
-    }
+    while (n < max && self->out.count > 0)
+        out[n++] = colo_bufq_pop (&self->out);
     return n;
 }
 
 int
 colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, colo_buf_t **scratch, int max)
 {
-    size_t n = self->out_count;
+    const colo_bufq_t *q = &self->out;
+    size_t n = q->count;
     if (max < 0)
         max = 0;
     if (n > (size_t) max)
         n = (size_t) max;
-    if (self->out_head + n <= self->out_cap) {
-        *span = self->out + self->out_head;   //  in one piece
+    if (q->head + n <= q->cap) {
+        *span = q->items + q->head;   //  in one piece
         return (int) n;
     }
     //  Across the wrap: one array for one write, not two.
-    size_t first = self->out_cap - self->out_head;
-    memcpy (scratch, self->out + self->out_head, first * sizeof *scratch);
-    memcpy (scratch + first, self->out, (n - first) * sizeof *scratch);
+    size_t first = q->cap - q->head;
+    memcpy (scratch, q->items + q->head, first * sizeof *scratch);
+    memcpy (scratch + first, q->items, (n - first) * sizeof *scratch);
     *span = scratch;
     return (int) n;
 }
@@ -1642,16 +1612,15 @@ colo_compare_advance (colo_compare_t *self, int n)
 {
     if (n <= 0)
         return;
-    if ((size_t) n > self->out_count)
-        n = (int) self->out_count;
-    self->out_head = (self->out_head + (size_t) n) & (self->out_cap - 1);
-    self->out_count -= (size_t) n;
+    if ((size_t) n > self->out.count)
+        n = (int) self->out.count;
+    colo_bufq_skip (&self->out, (size_t) n);
 }
 
 size_t
 colo_compare_released_count (colo_compare_t *self)
 {
-    return self->out_count;
+    return self->out.count;
 }
 
 //  ---------------------------------------------------------------- time
