@@ -42,6 +42,7 @@ const char *const colo_compare_counter_names[COLO_CMP_COUNTER_COUNT] = {
     "conns_created",      "conns_closed",        "conns_idle",
     "conns_evicted",      "checkpoints",         "released_bypass",
     "secondary_bypassed", "released_failover", "flush_duplicates",   "secondary_lost",
+    "released_lost",
 };
 
 typedef struct s_item {
@@ -302,14 +303,24 @@ s_unlink (s_queue_t *q, s_item_t *prev, s_item_t *item)
     item->next = NULL;
 }
 
+//  No memory to queue a released frame: it is lost, counted and logged
+//  (the peer's retransmission brings its bytes again).
+static __attribute__ ((noinline, cold)) void
+s_out_lost (colo_compare_t *self, colo_buf_t *buf)
+{
+    self->counters[COLO_CMP_RELEASED_LOST]++;
+    colo_log_limited (&self->rl, COLO_LOG_ERROR,
+                      "compare: out of memory queueing a released frame of %u bytes: "
+                      "dropped (%zu waiting for outdev)",
+                      buf->len, self->out.count);
+    colo_buf_destroy (&buf);
+}
+
 static inline void
 s_out_push (colo_compare_t *self, colo_buf_t *buf)
 {
-    if (colo_bufq_push (&self->out, buf) != 0) {
-        //  Cannot grow: this is memory exhaustion, not input; say so loudly.
-        colo_error ("compare: out of memory queueing a released frame; frame lost");
-        colo_buf_destroy (&buf);
-    }
+    if (colo_bufq_push (&self->out, buf) != 0)
+        s_out_lost (self, buf);
 }
 
 //  Items are a cache line each, on a line: a queued frame that waited for

@@ -99,6 +99,7 @@ typedef enum {
     COLO_CMP_FLUSH_DUPLICATES,      //  queued primary copies of bytes already sent,
                                     //  dropped by a flush (retransmissions)
     COLO_CMP_SECONDARY_LOST,        //  secondary frames dropped for want of memory (logged)
+    COLO_CMP_RELEASED_LOST,         //  released frames dropped for want of memory (logged)
     COLO_CMP_COUNTER_COUNT
 } colo_compare_counter_t;
 
