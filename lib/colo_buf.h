@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 //  Largest data length of one frame: QEMU's NET_BUFSIZE (4096 + 65536).
 #define COLO_FRAME_MAX 69632
@@ -154,6 +155,26 @@ colo_bufq_skip (colo_bufq_t *self, size_t n)
 {
     self->head = (self->head + n) & (self->cap - 1);
     self->count -= n;
+}
+
+//  The oldest, up to max, in order, at *span: in the ring itself, or
+//  (where the ring wraps) copied to scratch (room for max).  Still the
+//  ring's: the caller may NULL the slots of those it takes, then skips
+//  them.  Returns how many.
+static inline size_t
+colo_bufq_peek (colo_bufq_t *self, colo_buf_t ***span, colo_buf_t **scratch, size_t max)
+{
+    size_t n = self->count < max ? self->count : max;
+    if (self->head + n <= self->cap) {
+        *span = self->items + self->head;   //  in one piece
+        return n;
+    }
+    //  Across the wrap: one array for one write, not two.
+    size_t first = self->cap - self->head;
+    memcpy (scratch, self->items + self->head, first * sizeof *scratch);
+    memcpy (scratch + first, self->items, (n - first) * sizeof *scratch);
+    *span = scratch;
+    return n;
 }
 
 //  Take the oldest, or NULL when empty.

@@ -666,32 +666,6 @@ s_send_failed (s_qemu_t *q)
     return 0;
 }
 
-//  Write queued frames until the queue is empty or the socket is full.
-static void
-s_flush (s_qemu_t *q)
-{
-    while (q->outq.count > 0 && s_connected (q)) {
-        colo_buf_t *batch[S_BATCH];
-        size_t frames = q->outq.count < S_BATCH ? q->outq.count : S_BATCH;
-        for (size_t k = 0; k < frames; k++)
-            batch[k] = colo_bufq_at (&q->outq, k);
-        size_t want = 0;
-        ssize_t n = s_sendmsg_frames (q, batch, frames, q->out_off, &want);
-        if (n < 0) {
-            if (s_send_failed (q))
-                continue;
-            return;
-        }
-        size_t whole = s_frames_sent (q, batch, frames, (size_t) n, &q->out_off);
-        colo_bufq_skip (&q->outq, whole);
-        if ((size_t) n < want) {
-            s_want_output (q, 1);   //  the socket is full
-            return;
-        }
-    }
-    s_want_output (q, 0);
-}
-
 //  Whether a frame can be put on the wire.
 static inline int
 s_encodable (const s_qemu_t *q, const colo_buf_t *buf)
@@ -714,33 +688,46 @@ s_refuse (colo_port_t *self, colo_buf_t **buf_p)
     colo_buf_destroy (buf_p);
 }
 
-//  Nothing queued: frames bufs[0..n) (all encodable) go from bufs itself,
-//  without passing through the queue.  Returns how many went whole (each
-//  destroyed, its slot NULL); *stopped is set when the socket took no more
-//  (q->out_off: the bytes of the next frame that went) or failed
-//  (s_send_failed): the rest waits in the queue.
+//  Frames bufs[0..n) (all encodable), the first of them q->out_off bytes
+//  in (written in part before), written from bufs itself: the queue's
+//  head, or a caller's frames when nothing is queued.  Returns how many
+//  went whole (each destroyed, its slot NULL); *stopped is set when the
+//  socket took no more (q->out_off: the bytes of the next frame that went)
+//  or failed (s_send_failed).
 static int
-s_send_direct (s_qemu_t *q, colo_buf_t **bufs, int n, int *stopped)
+s_write_frames (s_qemu_t *q, colo_buf_t **bufs, int n, int *stopped)
 {
     int done = 0;
-    size_t skip = 0;
     *stopped = 0;
     while (done < n && !*stopped) {
         size_t frames = (size_t) (n - done) < S_BATCH ? (size_t) (n - done) : S_BATCH;
         size_t want = 0;
-        ssize_t w = s_sendmsg_frames (q, bufs + done, frames, 0, &want);
+        ssize_t w = s_sendmsg_frames (q, bufs + done, frames, q->out_off, &want);
         if (w < 0) {
             *stopped = !s_send_failed (q);
             continue;
         }
-        done += (int) s_frames_sent (q, bufs + done, frames, (size_t) w, &skip);
+        done += (int) s_frames_sent (q, bufs + done, frames, (size_t) w, &q->out_off);
         if ((size_t) w < want) {
             s_want_output (q, 1);   //  the socket is full
             *stopped = 1;
         }
     }
-    q->out_off = skip;
     return done;
+}
+
+//  Write queued frames until the queue is empty or the socket is full.
+static void
+s_flush (s_qemu_t *q)
+{
+    int stopped = 0;
+    while (q->outq.count > 0 && s_connected (q) && !stopped) {
+        colo_buf_t **span, *scratch[S_BATCH];
+        size_t n = colo_bufq_peek (&q->outq, &span, scratch, S_BATCH);
+        colo_bufq_skip (&q->outq, (size_t) s_write_frames (q, span, (int) n, &stopped));
+    }
+    if (!stopped)
+        s_want_output (q, 0);
 }
 
 static int
@@ -756,7 +743,7 @@ s_send (colo_port_t *self, colo_buf_t **bufs, int n)
         int sendable = 0;
         while (sendable < n && bufs[sendable] && s_encodable (q, bufs[sendable]))
             sendable++;
-        accepted = s_send_direct (q, bufs, sendable, &stopped);
+        accepted = s_write_frames (q, bufs, sendable, &stopped);
     }
     while (1) {
         //  The rest waits (after a direct write that stopped, the first of
@@ -1337,10 +1324,10 @@ s_open_tcp (colo_port_t *self, colo_uri_t *uri)
 }
 
 const colo_port_ops_t colo_port_qemu_unix_ops = {
-    "qemu+unix", s_open_unix, s_close, s_send,           s_recv,
-    s_pending,   s_is_connected, s_recv_views, s_input_pending,
+    "qemu+unix", s_open_unix, s_close, s_send, s_recv, s_pending, s_is_connected, s_recv_views,
+    s_input_pending,
 };
 const colo_port_ops_t colo_port_qemu_tcp_ops = {
-    "qemu+tcp", s_open_tcp, s_close, s_send,           s_recv,
-    s_pending,  s_is_connected, s_recv_views, s_input_pending,
+    "qemu+tcp", s_open_tcp, s_close, s_send, s_recv, s_pending, s_is_connected, s_recv_views,
+    s_input_pending,
 };

@@ -1600,22 +1600,7 @@ colo_compare_take (colo_compare_t *self, colo_buf_t **out, int max)
 int
 colo_compare_peek (colo_compare_t *self, colo_buf_t ***span, colo_buf_t **scratch, int max)
 {
-    const colo_bufq_t *q = &self->out;
-    size_t n = q->count;
-    if (max < 0)
-        max = 0;
-    if (n > (size_t) max)
-        n = (size_t) max;
-    if (q->head + n <= q->cap) {
-        *span = q->items + q->head;   //  in one piece
-        return (int) n;
-    }
-    //  Across the wrap: one array for one write, not two.
-    size_t first = q->cap - q->head;
-    memcpy (scratch, q->items + q->head, first * sizeof *scratch);
-    memcpy (scratch + first, q->items, (n - first) * sizeof *scratch);
-    *span = scratch;
-    return (int) n;
+    return (int) colo_bufq_peek (&self->out, span, scratch, max > 0 ? (size_t) max : 0);
 }
 
 void
