@@ -314,7 +314,8 @@ colo_loop_run (colo_loop_t *self)
         if (atomic_load (&self->stopping))
             break;
         memset (ready, 0, sizeof ready);
-        memset (redo, 0, sizeof redo);
+        //  Set for every slot this turn calls (watch_end is this turn's
+        //  end), and read only when set.
         if (again_fds)
             for (int i = 0; i < self->watch_end; i++) {
                 redo[i] = (uint8_t) self->watches[i].again;
@@ -334,7 +335,7 @@ colo_loop_run (colo_loop_t *self)
             s_watch_t *w = &self->watches[i];
             if (w->fd < 0 || !w->enabled)
                 continue;
-            if (again || redo[i] || (ready[i] && ready_gen[i] == w->gen))
+            if (again || (again_fds && redo[i]) || (ready[i] && ready_gen[i] == w->gen))
                 w->fn (self, w->fd, w->arg);
         }
     }
