@@ -144,14 +144,17 @@ s_now_ns (void)
 
 //  ---------------------------------------------------------------- CPU
 
-//  CPU time of a process in ns: the sum over its live threads (precise)
-//  and utime+stime (includes exited threads, 1/CLK_TCK resolution), and
-//  the two apart (user space, and the kernel on its behalf).
-static void
-s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns, uint64_t *user_ns,
-            uint64_t *sys_ns)
+//  CPU time of a process in ns: the sum over its live threads (precise),
+//  and utime and stime (user space, and the kernel on its behalf: exited
+//  threads included, 1/CLK_TCK resolution).
+typedef struct {
+    uint64_t sched, user, sys;
+} s_cpu_t;
+
+static s_cpu_t
+s_cpu_now (pid_t pid)
 {
-    *sched_ns = *stat_ns = *user_ns = *sys_ns = 0;
+    s_cpu_t c = {0, 0, 0};
     char path[64];
     snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
     DIR *dir = opendir (path);
@@ -166,7 +169,7 @@ s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns, uint64_t *user_ns,
             unsigned long long run = 0;
             if (f) {
                 if (fscanf (f, "%llu", &run) == 1)
-                    *sched_ns += run;
+                    c.sched += run;
                 fclose (f);
             }
         }
@@ -185,22 +188,10 @@ s_proc_cpu (pid_t pid, uint64_t *sched_ns, uint64_t *stat_ns, uint64_t *user_ns,
         if (p && sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
                          &st) == 2) {
             uint64_t tick = 1000000000ull / (uint64_t) sysconf (_SC_CLK_TCK);
-            *stat_ns = (ut + st) * tick;
-            *user_ns = ut * tick;
-            *sys_ns = st * tick;
+            c.user = ut * tick;
+            c.sys = st * tick;
         }
     }
-}
-
-typedef struct {
-    uint64_t sched, stat, user, sys;
-} s_cpu_t;
-
-static s_cpu_t
-s_cpu_now (pid_t pid)
-{
-    s_cpu_t c;
-    s_proc_cpu (pid, &c.sched, &c.stat, &c.user, &c.sys);
     return c;
 }
 
@@ -218,7 +209,7 @@ s_cpu_user_share (s_cpu_t a, s_cpu_t b)
 static uint64_t
 s_cpu_delta (s_cpu_t a, s_cpu_t b)
 {
-    uint64_t sched = b.sched - a.sched, stat = b.stat - a.stat;
+    uint64_t sched = b.sched - a.sched, stat = (b.user + b.sys) - (a.user + a.sys);
     uint64_t tick = 1000000000ull / (uint64_t) sysconf (_SC_CLK_TCK);
     return stat > sched + 2 * tick + sched / 20 ? stat : sched;
 }
