@@ -59,128 +59,127 @@ s_chunk (const uint8_t *chunks, size_t n_chunks, size_t *turn, size_t left)
     return want != 0 && want < left ? want : left;
 }
 
-//  The next frame another pass decoded (len, vnet_hdr_len, bytes) is frame
-//  *k of those the feed alone decoded; *k moves on.
+//  Another pass over the same chunks, with a decoder of its own, checked
+//  against the frames the feed alone decoded (seen[0..n_seen)); k: how
+//  many of them it has met so far.
+typedef struct {
+    colo_framing_t *dec;
+    int max;                  //  frames a call at most
+    const s_seen_t *seen;
+    size_t n_seen, k;
+} s_pass_t;
+
+//  The next frame the pass decoded (len, vnet_hdr_len, bytes) is the next
+//  of those the feed alone decoded.
 static void
-s_require_seen (const s_seen_t *seen, size_t n_seen, size_t *k, const uint8_t *data,
-                uint32_t len, uint32_t vnet_hdr_len)
+s_require_seen (s_pass_t *pass, const uint8_t *data, uint32_t len, uint32_t vnet_hdr_len)
 {
-    s_require (*k < n_seen);
-    s_require (len == seen[*k].len && vnet_hdr_len == seen[*k].vnet_hdr_len);
-    s_require (s_sum_of (data, len) == seen[*k].sum);
-    (*k)++;
+    s_require (pass->k < pass->n_seen);
+    const s_seen_t *want = &pass->seen[pass->k];
+    s_require (len == want->len && vnet_hdr_len == want->vnet_hdr_len);
+    s_require (s_sum_of (data, len) == want->sum);
+    pass->k++;
 }
 
-//  The end of another pass: it decoded every frame the feed alone did, and
-//  its decoder counted the same.  Destroys dec.
-static void
-s_require_end (colo_framing_t *dec, size_t k, size_t n_seen, const uint64_t *expect)
-{
-    s_require (k == n_seen);
-    const uint64_t *c = colo_framing_counters (dec);
-    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
-        s_require (c[i] == expect[i]);
-    colo_framing_destroy (&dec);
-}
+//  How a pass decodes one chunk.
+typedef void s_chunk_fn (s_pass_t *pass, const uint8_t *chunk, size_t len);
 
+//  The chunks through fn, then: it decoded every frame the feed alone did,
+//  and its decoder counted the same (expect).
 static void
-s_check_many (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
+s_check_pass (s_chunk_fn *fn, int vnet, int max, const uint8_t *chunks, size_t n_chunks,
               const uint8_t *stream, size_t left, const s_seen_t *seen, size_t n_seen,
               const uint64_t *expect)
 {
-    colo_framing_t *dec = colo_framing_new (vnet);
-    if (!dec)
+    s_pass_t pass = {colo_framing_new (vnet), max, seen, n_seen, 0};
+    if (!pass.dec)
         return;
-    colo_buf_t *out[8];
-    size_t k = 0, turn = 0;
+    size_t turn = 0;
     while (left > 0) {
         size_t chunk = s_chunk (chunks, n_chunks, &turn, left);
-        size_t pos = 0;
-        while (1) {
-            size_t used = 0;
-            colo_framing_result_t rc = COLO_FRAMING_ERR_NOMEM;
-            int n = colo_framing_feed_many (dec, stream + pos, chunk - pos, &used, out, max,
-                                            1, &rc);
-            s_require (n >= 0 && n <= max && used <= chunk - pos);
-            for (int i = 0; i < n; i++) {
-                s_require (out[i]->ts_ns == 1 && out[i]->dir == COLO_DIR_NONE);
-                s_require_seen (seen, n_seen, &k, out[i]->data, out[i]->len,
-                                out[i]->vnet_hdr_len);
-                colo_buf_destroy (&out[i]);
-            }
-            pos += used;
-            if (rc == COLO_FRAMING_FRAME) {
-                s_require (n == max);
-                continue;
-            }
-            if (rc == COLO_FRAMING_NEED_MORE) {
-                s_require (pos == chunk);
-                break;
-            }
-            s_require (rc == COLO_FRAMING_ERR_OVERSIZE || rc == COLO_FRAMING_ERR_VNET);
-            s_require (!colo_framing_in_frame (dec));
-            colo_framing_reset (dec);
-            if (pos == chunk)
-                break;
-        }
+        fn (&pass, stream, chunk);
         stream += chunk;
         left -= chunk;
     }
-    s_require_end (dec, k, n_seen, expect);
+    s_require (pass.k == n_seen);
+    const uint64_t *c = colo_framing_counters (pass.dec);
+    for (int i = 0; i < COLO_FRAMING_COUNTER_COUNT; i++)
+        s_require (c[i] == expect[i]);
+    colo_framing_destroy (&pass.dec);
 }
 
-//  The same chunks as the QEMU port reads them: whole frames as views (up
-//  to max a call, stamped 1, in the slab named), then one frame through
-//  colo_framing_feed where the views stop.  The same frames, errors and
-//  counters as the feed alone.
+//  A chunk through feed_many, bursts of max.
 static void
-s_check_views (int vnet, int max, const uint8_t *chunks, size_t n_chunks,
-               const uint8_t *stream, size_t left, const s_seen_t *seen, size_t n_seen,
-               const uint64_t *expect)
+s_many_chunk (s_pass_t *pass, const uint8_t *chunk, size_t len)
 {
-    colo_framing_t *dec = colo_framing_new (vnet);
-    if (!dec)
-        return;
+    colo_buf_t *out[8];
+    size_t pos = 0;
+    while (1) {
+        size_t used = 0;
+        colo_framing_result_t rc = COLO_FRAMING_ERR_NOMEM;
+        int n = colo_framing_feed_many (pass->dec, chunk + pos, len - pos, &used, out,
+                                        pass->max, 1, &rc);
+        s_require (n >= 0 && n <= pass->max && used <= len - pos);
+        for (int i = 0; i < n; i++) {
+            s_require (out[i]->ts_ns == 1 && out[i]->dir == COLO_DIR_NONE);
+            s_require_seen (pass, out[i]->data, out[i]->len, out[i]->vnet_hdr_len);
+            colo_buf_destroy (&out[i]);
+        }
+        pos += used;
+        if (rc == COLO_FRAMING_FRAME) {
+            s_require (n == pass->max);
+            continue;
+        }
+        if (rc == COLO_FRAMING_NEED_MORE) {
+            s_require (pos == len);
+            break;
+        }
+        s_require (rc == COLO_FRAMING_ERR_OVERSIZE || rc == COLO_FRAMING_ERR_VNET);
+        s_require (!colo_framing_in_frame (pass->dec));
+        colo_framing_reset (pass->dec);
+        if (pos == len)
+            break;
+    }
+}
+
+//  A chunk as the QEMU port reads it: whole frames as views (up to max a
+//  call, stamped 1, in the slab named), then one frame through
+//  colo_framing_feed where the views stop.
+static void
+s_views_chunk (s_pass_t *pass, const uint8_t *chunk, size_t len)
+{
     colo_buf_slab_t *slab = (colo_buf_slab_t *) (uintptr_t) 0x5151;   //  only compared
     colo_frame_view_t views[8];
-    size_t k = 0, turn = 0;
-    while (left > 0) {
-        size_t chunk = s_chunk (chunks, n_chunks, &turn, left);
-        size_t pos = 0;
-        while (pos < chunk) {
-            size_t used = 0;
-            uint64_t bytes = 0, sum = 0;
-            int n = colo_framing_views_in (dec, stream + pos, chunk - pos, &used, views, max,
-                                           1, slab, &bytes);
-            s_require (n >= 0 && n <= max && used <= chunk - pos && (n > 0) == (used > 0));
-            for (int i = 0; i < n; i++) {
-                s_require (views[i].ts_ns == 1 && views[i].slab == slab);
-                s_require (views[i].data >= stream + pos
-                           && views[i].data + views[i].len <= stream + pos + used);
-                s_require_seen (seen, n_seen, &k, views[i].data, views[i].len,
-                                views[i].vnet_hdr_len);
-                sum += views[i].len;
-            }
-            s_require (bytes == sum);
-            pos += used;
-            if (n > 0 || pos == chunk)
-                continue;
-            colo_buf_t *buf = NULL;
-            colo_framing_result_t rc =
-                colo_framing_feed (dec, stream + pos, chunk - pos, &used, &buf);
-            s_require (used <= chunk - pos);
-            if (rc == COLO_FRAMING_FRAME) {
-                s_require_seen (seen, n_seen, &k, buf->data, buf->len, buf->vnet_hdr_len);
-                colo_buf_destroy (&buf);
-            }
-            else if (rc != COLO_FRAMING_NEED_MORE)
-                colo_framing_reset (dec);
-            pos += used;
+    size_t pos = 0;
+    while (pos < len) {
+        size_t used = 0;
+        uint64_t bytes = 0, sum = 0;
+        int n = colo_framing_views_in (pass->dec, chunk + pos, len - pos, &used, views,
+                                       pass->max, 1, slab, &bytes);
+        s_require (n >= 0 && n <= pass->max && used <= len - pos && (n > 0) == (used > 0));
+        for (int i = 0; i < n; i++) {
+            s_require (views[i].ts_ns == 1 && views[i].slab == slab);
+            s_require (views[i].data >= chunk + pos
+                       && views[i].data + views[i].len <= chunk + pos + used);
+            s_require_seen (pass, views[i].data, views[i].len, views[i].vnet_hdr_len);
+            sum += views[i].len;
         }
-        stream += chunk;
-        left -= chunk;
+        s_require (bytes == sum);
+        pos += used;
+        if (n > 0 || pos == len)
+            continue;
+        colo_buf_t *buf = NULL;
+        colo_framing_result_t rc = colo_framing_feed (pass->dec, chunk + pos, len - pos, &used,
+                                                      &buf);
+        s_require (used <= len - pos);
+        if (rc == COLO_FRAMING_FRAME) {
+            s_require_seen (pass, buf->data, buf->len, buf->vnet_hdr_len);
+            colo_buf_destroy (&buf);
+        }
+        else if (rc != COLO_FRAMING_NEED_MORE)
+            colo_framing_reset (pass->dec);
+        pos += used;
     }
-    s_require_end (dec, k, n_seen, expect);
 }
 
 int
@@ -255,8 +254,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     const uint64_t *c = colo_framing_counters (dec);
     if (compare_many) {
-        s_check_many (vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen, c);
-        s_check_views (vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen, c);
+        s_check_pass (s_many_chunk, vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen,
+                      c);
+        s_check_pass (s_views_chunk, vnet, max, chunks, n_chunks, stream0, left0, seen, n_seen,
+                      c);
     }
     s_require (c[COLO_FRAMING_FRAMES] == frames);
     s_require (c[COLO_FRAMING_BYTES] == bytes);
